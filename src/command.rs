@@ -1,0 +1,1 @@
+//! `/agen` command grammar (placeholder: being written).

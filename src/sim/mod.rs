@@ -1,0 +1,1 @@
+//! GitHub simulator (placeholder: being written).

@@ -1,1 +1,407 @@
-//! `/agen` command grammar (placeholder: being written).
+//! The `/agen` command grammar: a comment body (GitHub-flavoured Markdown) in, at most one
+//! [`Command`] out. Pure: no I/O.
+//!
+//! # Grammar
+//!
+//! A *command line* is a line whose text, after at most 3 leading spaces, starts with the
+//! token `/agen` followed by whitespace or the end of the line. `/agenda`, `/agen-x`,
+//! `x /agen` and `/AGEN` (matching is case-sensitive) are not commands.
+//!
+//! The first command line wins; later ones are ignored. After `/agen`, the rest of that line:
+//! - `stop`, `retry`, `status` or `help` alone (trailing whitespace allowed) is that verb,
+//!   whatever follows on later lines. Verbs are case-sensitive, like `/agen`.
+//! - anything else is [`Command::Run`]: the rest of the line (trimmed) followed by every later
+//!   line of the comment, joined with `\n` and trimmed. Later lines keep code blocks and quotes
+//!   as text (they may be part of the instructions), but HTML comments are removed and lines
+//!   that held only a comment are dropped. A bare `/agen` gives empty instructions.
+//!
+//! Lines that never count as command lines (so quoting or showing a command is harmless):
+//! - fenced code: a fence of 3+ `` ` `` or `~`, opened after up to 3 spaces (or inside a list
+//!   item, e.g. ``- ```rust``), closed by a fence of the same character at least as long
+//!   with nothing after it. A backtick fence's info string may not contain a backtick. An
+//!   unclosed fence runs to the end of the comment. Fence lines are never scanned for HTML
+//!   comments.
+//! - indented code: a non-blank line indented by 4+ spaces or by a tab (always, even where
+//!   Markdown would read it as paragraph text: fail safe).
+//! - block quotes: a line starting with `>` after up to 3 spaces, and the lazy continuation
+//!   lines that follow it up to the next blank line (GitHub renders those inside the quote).
+//! - HTML comments `<!-- ... -->`, which may span lines or appear several times on a line.
+//!   Text outside them still counts: `<!-- x --> /agen stop` is a command line.
+//!
+//! Input normalisation: `\r\n` and `\r` are line breaks, and invisible characters (zero-width
+//! space/joiners U+200B–U+200D, word joiner U+2060, BOM U+FEFF, bidi controls U+200E, U+200F,
+//! U+202A–U+202E, U+2066–U+2069) are removed from the whole body before anything else. So a
+//! line that *reads* `/agen stop` is a command even if written `/ag\u{200B}en stop`, and an
+//! invisible character cannot hide a line from the code/quote/comment rules either.
+
+/// One parsed `/agen` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/agen <instructions>`: work on this issue (or continue on this agen PR). Instructions
+    /// may be empty (bare `/agen`).
+    Run { instructions: String },
+    /// `/agen stop`
+    Stop,
+    /// `/agen retry`
+    Retry,
+    /// `/agen status`
+    Status,
+    /// `/agen help`
+    Help,
+}
+
+impl Command {
+    /// Short lowercase name for logs: `run`, `stop`, `retry`, `status` or `help`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Run { .. } => "run",
+            Command::Stop => "stop",
+            Command::Retry => "retry",
+            Command::Status => "status",
+            Command::Help => "help",
+        }
+    }
+}
+
+/// A single-word command: what follows `/agen`, what it does, what it parses to.
+struct Verb {
+    name: &'static str,
+    summary: &'static str,
+    command: Command,
+}
+
+const TOKEN: &str = "/agen";
+const RUN_FORM: &str = "/agen <instructions>";
+const RUN_SUMMARY: &str = "Work on this issue (or continue on this agen PR). The rest of the \
+     line and all following lines are the instructions; a bare `/agen` works from the issue alone.";
+
+/// The verbs, in help order. The parser and [`help_markdown`] both read this table.
+const VERBS: &[Verb] = &[
+    Verb {
+        name: "stop",
+        summary: "Stop the running agen job on this issue or PR.",
+        command: Command::Stop,
+    },
+    Verb {
+        name: "retry",
+        summary: "Run the last agen job on this issue or PR again.",
+        command: Command::Retry,
+    },
+    Verb {
+        name: "status",
+        summary: "Show what agen is doing on this issue or PR.",
+        command: Command::Status,
+    },
+    Verb {
+        name: "help",
+        summary: "Show this help.",
+        command: Command::Help,
+    },
+];
+
+/// The first command in a comment body, if any.
+#[must_use]
+pub fn parse(body: &str) -> Option<Command> {
+    let lines = scan(&normalise(body));
+    let (index, rest) = lines.iter().enumerate().find_map(|(index, line)| {
+        let text = line.text.as_deref().filter(|_| line.eligible)?;
+        command_rest(text).map(|rest| (index, rest))
+    })?;
+    if let Some(verb) = VERBS.iter().find(|verb| verb.name == rest) {
+        return Some(verb.command.clone());
+    }
+    let following = lines
+        .iter()
+        .skip(index + 1)
+        .filter_map(|l| l.text.as_deref());
+    let instructions = std::iter::once(rest)
+        .chain(following)
+        .collect::<Vec<_>>()
+        .join("\n");
+    Some(Command::Run {
+        instructions: instructions.trim().to_string(),
+    })
+}
+
+/// Markdown for `/agen help`, built from the verb table.
+#[must_use]
+pub fn help_markdown() -> String {
+    let intro = "**agen commands.** Start a line of your comment with one of these. Only the \
+         first `/agen` line counts; lines in code blocks, quotes and HTML comments are ignored.";
+    let verbs = VERBS
+        .iter()
+        .map(|verb| format!("| `{TOKEN} {}` | {} |", verb.name, verb.summary));
+    let rows = std::iter::once(format!("| `{RUN_FORM}` | {RUN_SUMMARY} |")).chain(verbs);
+    let table = rows.collect::<Vec<_>>().join("\n");
+    format!("{intro}\n\n| Command | What it does |\n| --- | --- |\n{table}\n")
+}
+
+/// A line of the body after HTML comments are removed. `text` is `None` when the line held
+/// only comment; `eligible` says whether it may be a command line at all.
+struct Line {
+    text: Option<String>,
+    eligible: bool,
+}
+
+/// An open code fence. `indent` is the column of the enclosing list item's content (0 at
+/// top level); the closing fence may be indented up to 3 spaces beyond it.
+#[derive(Clone, Copy)]
+struct Fence {
+    ch: char,
+    len: usize,
+    indent: usize,
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}' | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}')
+}
+
+/// Drops invisible characters (the BOM among them) and turns `\r\n` and `\r` into `\n`.
+fn normalise(body: &str) -> String {
+    let visible: String = body.chars().filter(|c| !is_invisible(*c)).collect();
+    visible.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Classifies every line, tracking fences, multi-line HTML comments and quotes.
+fn scan(body: &str) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let mut fence: Option<Fence> = None;
+    let mut in_comment = false;
+    let mut prev_quoted = false;
+    for raw in body.split('\n') {
+        if let Some(open) = fence {
+            if closes(raw, open) {
+                fence = None;
+            }
+            let text = Some(raw.to_string());
+            lines.push(Line {
+                text,
+                eligible: false,
+            });
+            continue;
+        }
+        let Some(text) = strip_comments(raw, &mut in_comment) else {
+            // A comment-only line neither starts nor ends a quote's lazy continuation.
+            lines.push(Line {
+                text: None,
+                eligible: false,
+            });
+            continue;
+        };
+        let blank = text.trim().is_empty();
+        let quoted = starts_quote(&text) || (prev_quoted && !blank);
+        prev_quoted = quoted;
+        fence = if quoted { None } else { opening_fence(&text) };
+        let eligible = !blank && !quoted && fence.is_none() && strip_indent(&text).is_some();
+        lines.push(Line {
+            text: Some(text),
+            eligible,
+        });
+    }
+    lines
+}
+
+/// Removes `<!-- ... -->` from the line, carrying an unclosed comment over to the next line.
+/// `None` when the line touched a comment and nothing but whitespace is left.
+fn strip_comments(line: &str, in_comment: &mut bool) -> Option<String> {
+    let mut visible = String::new();
+    let mut rest = line;
+    let mut touched = *in_comment;
+    loop {
+        if *in_comment {
+            let Some((_, after)) = rest.split_once("-->") else {
+                break;
+            };
+            rest = after;
+            *in_comment = false;
+        } else if let Some((before, after)) = rest.split_once("<!--") {
+            visible.push_str(before);
+            rest = after;
+            *in_comment = true;
+            touched = true;
+        } else {
+            visible.push_str(rest);
+            break;
+        }
+    }
+    (!touched || !visible.trim().is_empty()).then_some(visible)
+}
+
+/// The line without its up-to-3-space indent; `None` for indented code (4+ spaces or a tab).
+fn strip_indent(line: &str) -> Option<&str> {
+    let rest = line.trim_start_matches(' ');
+    (line.len() - rest.len() <= 3 && !rest.starts_with('\t')).then_some(rest)
+}
+
+fn starts_quote(line: &str) -> bool {
+    strip_indent(line).is_some_and(|rest| rest.starts_with('>'))
+}
+
+/// What follows the `/agen` token (trimmed), if this line is a command line.
+fn command_rest(line: &str) -> Option<&str> {
+    let rest = strip_indent(line)?.strip_prefix(TOKEN)?;
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim())
+}
+
+/// Strips one list marker (`-`, `*`, `+`, `1.`, `1)`) and the spaces after it.
+fn strip_list_marker(line: &str) -> Option<&str> {
+    let digits = line.trim_start_matches(|c: char| c.is_ascii_digit());
+    let after = if digits.len() < line.len() {
+        digits.strip_prefix(['.', ')'])?
+    } else {
+        line.strip_prefix(['-', '*', '+'])?
+    };
+    let content = after.trim_start_matches(' ');
+    (content.len() < after.len()).then_some(content)
+}
+
+fn opening_fence(line: &str) -> Option<Fence> {
+    let mut body = strip_indent(line)?;
+    let mut indent = 0;
+    while let Some(content) = strip_list_marker(body) {
+        body = content;
+        indent = line.len() - content.len();
+    }
+    let ch = body.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let info = body.trim_start_matches(ch);
+    let len = body.len() - info.len();
+    (len >= 3 && !(ch == '`' && info.contains('`'))).then_some(Fence { ch, len, indent })
+}
+
+fn closes(line: &str, fence: Fence) -> bool {
+    let body = line.trim_start_matches(' ');
+    let after = body.trim_start_matches(fence.ch);
+    line.len() - body.len() <= fence.indent + 3
+        && body.len() - after.len() >= fence.len
+        && after.trim().is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(instructions: &str) -> Option<Command> {
+        Some(Command::Run {
+            instructions: instructions.to_string(),
+        })
+    }
+
+    #[test]
+    fn table() {
+        use Command::{Help, Retry, Status, Stop};
+        let cases: Vec<(&str, Option<Command>)> = vec![
+            ("/agen stop", Some(Stop)),
+            ("/agen retry", Some(Retry)),
+            ("/agen status", Some(Status)),
+            ("/agen help", Some(Help)),
+            ("/agen stop   \t", Some(Stop)),
+            ("/agen\tstatus", Some(Status)),
+            ("/agen stop now", run("stop now")),
+            ("/agen help me fix the login", run("help me fix the login")),
+            ("/agen STOP", run("STOP")),
+            ("/agen stop\nbecause it loops", Some(Stop)),
+            ("/agen", run("")),
+            ("/agen   \n\n  ", run("")),
+            ("/agen fix the login bug  ", run("fix the login bug")),
+            (
+                "/agen fix it\nin login.rs\n\nadd a test\n",
+                run("fix it\nin login.rs\n\nadd a test"),
+            ),
+            ("/agen\n\nfix the bug", run("fix the bug")),
+            ("Thanks!\n\n/agen fix it", run("fix it")),
+            ("/agenda for today", None),
+            ("/agen-x", None),
+            ("/AGEN stop", None),
+            ("please /agen stop", None),
+            ("`/agen stop`", None),
+            ("- /agen stop", None),
+            ("```\n/agen stop\n```", None),
+            ("~~~\n/agen stop\n~~~", None),
+            ("```rust\n/agen stop\n```", None),
+            ("```\ncode\n```\n/agen status", Some(Status)),
+            (
+                "````\n/agen stop\n```\n/agen retry\n````\n/agen status",
+                Some(Status),
+            ),
+            ("```\n/agen stop\n~~~\n/agen retry", None),
+            ("```\n/agen stop\n``` x\n/agen retry", None),
+            ("```\n/agen stop", None),
+            ("   ```\n/agen stop\n   ```\n/agen help", Some(Help)),
+            ("```a`b\n/agen stop", Some(Stop)),
+            ("- ```\n  /agen stop\n  ```\n/agen retry", Some(Retry)),
+            ("    /agen stop", None),
+            ("\t/agen stop", None),
+            ("  \t/agen stop", None),
+            ("   /agen stop", Some(Stop)),
+            ("> /agen stop", None),
+            (">/agen stop", None),
+            ("> > /agen stop", None),
+            ("> quoted\n/agen stop", None),
+            ("> /agen stop\n\n/agen retry", Some(Retry)),
+            ("<!-- /agen stop -->", None),
+            ("<!--\n/agen stop\n-->", None),
+            ("<!-- x --> /agen stop", Some(Stop)),
+            ("<!-- a --><!-- b -->/agen retry", Some(Retry)),
+            ("/agen stop <!-- why -->", Some(Stop)),
+            ("<!--\n```\n-->\n/agen stop", Some(Stop)),
+            ("```\n<!--\n```\n/agen stop", Some(Stop)),
+            ("/ag\u{200B}en stop", Some(Stop)),
+            ("/agen\u{2060} stop\u{200D}", Some(Stop)),
+            ("\u{202E}/agen stop", Some(Stop)),
+            ("\u{2066}    /agen stop", None),
+            (">\u{200B} /agen stop", None),
+            ("/agen stop\r\n", Some(Stop)),
+            ("/agen fix\r\nmore\r\n", run("fix\nmore")),
+            ("/agen fix\rmore", run("fix\nmore")),
+            ("\u{FEFF}/agen status", Some(Status)),
+            ("/agen stop\n/agen retry", Some(Stop)),
+            ("hi\n/agen fix one\n/agen stop", run("fix one\n/agen stop")),
+            (
+                "/agen fix\n<!-- template\nnoise\n-->\ndone",
+                run("fix\ndone"),
+            ),
+            (
+                "/agen fix this:\n```html\n<!-- keep -->\n```\n> context",
+                run("fix this:\n```html\n<!-- keep -->\n```\n> context"),
+            ),
+            ("", None),
+            ("  \n\t\n", None),
+        ];
+        assert!(cases.len() >= 40);
+        let failures: Vec<String> = cases
+            .iter()
+            .filter(|(input, expected)| parse(input) != *expected)
+            .map(|(input, expected)| {
+                format!("{input:?}: expected {expected:?}, got {:?}", parse(input))
+            })
+            .collect();
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn table_and_parser_agree() {
+        for verb in VERBS {
+            let line = format!("{TOKEN} {}", verb.name);
+            assert_eq!(parse(&line), Some(verb.command.clone()), "{line}");
+            assert_eq!(verb.command.name(), verb.name);
+        }
+        assert_eq!(run("x").map(|c| c.name()), Some("run"));
+    }
+
+    #[test]
+    fn help_lists_every_verb_and_the_run_form() {
+        let help = help_markdown();
+        assert!(help.contains(&format!("`{RUN_FORM}`")));
+        for verb in VERBS {
+            assert!(
+                help.contains(&format!("`{TOKEN} {}`", verb.name)),
+                "{}",
+                verb.name
+            );
+            assert!(help.contains(verb.summary));
+        }
+    }
+}

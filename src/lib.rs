@@ -3,5 +3,16 @@
 //! The binary (`src/main.rs`) is a thin CLI over this library; integration tests drive the
 //! same library against the GitHub simulator in [`sim`].
 
+pub mod cli;
 pub mod command;
+pub mod config;
+pub mod event;
+pub mod github;
+pub mod ids;
+pub mod job;
+pub mod policy;
+pub mod server;
 pub mod sim;
+pub mod store;
+pub mod web;
+pub mod webhook;

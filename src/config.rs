@@ -1,0 +1,363 @@
+//! Typed configuration, read once at start from the environment (Probot-compatible names) and
+//! optionally a TOML file carrying the same keys. Every problem names the setting and says
+//! what is expected, in one line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use jsonwebtoken::EncodingKey;
+
+use crate::policy::Permission;
+
+/// 26 MiB: the most GitHub itself sends (it caps payloads at 25 MB).
+const DEFAULT_WEBHOOK_MAX_BYTES: usize = 26 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[error("config: {key} {problem}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+fn err(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key,
+        problem: problem.into(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// What `agen serve` needs to talk to GitHub as the App.
+#[derive(Clone)]
+pub struct AppCredentials {
+    pub app_id: u64,
+    pub private_key: EncodingKey,
+}
+
+impl std::fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCredentials")
+            .field("app_id", &self.app_id)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Webhook secrets; several may be active while one is rotated out.
+#[derive(Clone)]
+pub struct WebhookSecrets(pub Vec<Vec<u8>>);
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookSecrets({} active, <redacted>)", self.0.len())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub app: AppCredentials,
+    pub webhook_secrets: WebhookSecrets,
+    pub github_api_url: String,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub webhook_max_bytes: usize,
+    pub trigger_label: String,
+    pub min_permission: Permission,
+}
+
+/// The raw key/value source: the environment over an optional TOML file.
+pub struct Source {
+    values: BTreeMap<String, String>,
+}
+
+impl Source {
+    /// Reads the TOML file named by `AGEN_CONFIG` (if set), then lets the environment override it.
+    pub fn from_env() -> Result<Source, ConfigError> {
+        let mut values = BTreeMap::new();
+        if let Ok(path) = std::env::var("AGEN_CONFIG") {
+            values = read_toml(&path)?;
+        }
+        values.extend(std::env::vars());
+        Ok(Source { values })
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Source {
+        Source {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, key: &'static str, expected: &str) -> Result<&str, ConfigError> {
+        self.get(key)
+            .ok_or_else(|| err(key, format!("is missing: set it to {expected}")))
+    }
+}
+
+fn read_toml(path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err(
+            "AGEN_CONFIG",
+            format!("names {path}, which cannot be read: {e}"),
+        )
+    })?;
+    let table: toml::Table = text.parse().map_err(|e| {
+        err(
+            "AGEN_CONFIG",
+            format!("names {path}, which is not valid TOML: {e}"),
+        )
+    })?;
+    table
+        .into_iter()
+        .map(|(k, v)| match v {
+            toml::Value::String(s) => Ok((k, s)),
+            toml::Value::Integer(i) => Ok((k, i.to_string())),
+            toml::Value::Boolean(b) => Ok((k, b.to_string())),
+            _ => Err(err(
+                "AGEN_CONFIG",
+                format!("key {k} in {path} must be a string, integer or boolean"),
+            )),
+        })
+        .collect()
+}
+
+impl Config {
+    pub fn load(src: &Source) -> Result<Config, ConfigError> {
+        let app_id = src
+            .required("APP_ID", "your GitHub App's numeric id")?
+            .parse::<u64>()
+            .map_err(|_| {
+                err(
+                    "APP_ID",
+                    "must be a number (the App's id from its settings page)",
+                )
+            })?;
+        let private_key = load_private_key(src)?;
+        let webhook_secrets = parse_secrets(src.required(
+            "WEBHOOK_SECRET",
+            "the App's webhook secret (comma separated while rotating)",
+        )?)?;
+        let listen: SocketAddr = src
+            .get("AGEN_LISTEN")
+            .unwrap_or("127.0.0.1:3000")
+            .parse()
+            .map_err(|_| {
+                err(
+                    "AGEN_LISTEN",
+                    "must be an address and port, like 127.0.0.1:3000",
+                )
+            })?;
+        let github_api_url = parse_url(src, "GITHUB_API_URL", "https://api.github.com")?;
+        let public_url = match src.get("AGEN_PUBLIC_URL") {
+            Some(_) => parse_url(src, "AGEN_PUBLIC_URL", "")?,
+            None => format!("http://{listen}"),
+        };
+        let database_url = src
+            .get("DATABASE_URL")
+            .unwrap_or("sqlite://agen.db")
+            .to_string();
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(err(
+                "DATABASE_URL",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let log_format = match src.get("LOG_FORMAT").unwrap_or("pretty") {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            _ => return Err(err("LOG_FORMAT", "must be pretty or json")),
+        };
+        let webhook_max_bytes = match src.get("AGEN_WEBHOOK_MAX_BYTES") {
+            None => DEFAULT_WEBHOOK_MAX_BYTES,
+            Some(v) => v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
+                err(
+                    "AGEN_WEBHOOK_MAX_BYTES",
+                    "must be a byte count of at least 1024",
+                )
+            })?,
+        };
+        let min_permission = match src.get("AGEN_MIN_PERMISSION") {
+            None => Permission::Write,
+            Some(v) => Permission::parse(v)
+                .filter(|p| *p >= Permission::Triage)
+                .ok_or_else(|| {
+                    err(
+                        "AGEN_MIN_PERMISSION",
+                        "must be one of triage, write, maintain, admin",
+                    )
+                })?,
+        };
+        Ok(Config {
+            app: AppCredentials {
+                app_id,
+                private_key,
+            },
+            webhook_secrets,
+            github_api_url,
+            database_url,
+            listen,
+            public_url,
+            data_dir: PathBuf::from(src.get("AGEN_DATA_DIR").unwrap_or("agen-data")),
+            log_format,
+            webhook_max_bytes,
+            trigger_label: src.get("AGEN_TRIGGER_LABEL").unwrap_or("agen").to_string(),
+            min_permission,
+        })
+    }
+}
+
+fn load_private_key(src: &Source) -> Result<EncodingKey, ConfigError> {
+    let (key, pem) =
+        match (src.get("PRIVATE_KEY"), src.get("PRIVATE_KEY_PATH")) {
+            // Probot accepts the PEM with literal "\n" escapes, as it comes out of a .env file.
+            (Some(pem), _) => ("PRIVATE_KEY", pem.replace("\\n", "\n")),
+            (None, Some(path)) => (
+                "PRIVATE_KEY_PATH",
+                std::fs::read_to_string(path).map_err(|e| {
+                    err(
+                        "PRIVATE_KEY_PATH",
+                        format!("names {path}, which cannot be read: {e}"),
+                    )
+                })?,
+            ),
+            (None, None) => return Err(err(
+                "PRIVATE_KEY",
+                "is missing: set PRIVATE_KEY to the App's PEM key or PRIVATE_KEY_PATH to its file",
+            )),
+        };
+    EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| {
+        err(
+            key,
+            "is not an RSA private key in PEM form (download one from the App's settings page)",
+        )
+    })
+}
+
+fn parse_secrets(raw: &str) -> Result<WebhookSecrets, ConfigError> {
+    let secrets: Vec<Vec<u8>> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+    if secrets.is_empty() {
+        return Err(err("WEBHOOK_SECRET", "has no secret between its commas"));
+    }
+    Ok(WebhookSecrets(secrets))
+}
+
+fn parse_url(src: &Source, key: &'static str, default: &str) -> Result<String, ConfigError> {
+    let url = src.get(key).unwrap_or(default).trim_end_matches('/');
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url.to_string())
+    } else {
+        Err(err(key, "must be an http:// or https:// URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = include_str!("../fixtures/demo-app-key.pem");
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("APP_ID", "42"),
+            ("PRIVATE_KEY", KEY),
+            ("WEBHOOK_SECRET", "new, old"),
+        ]
+    }
+
+    fn load(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs = base();
+        pairs.extend_from_slice(extra);
+        Config::load(&Source::from_pairs(pairs))
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.app.app_id, 42);
+        assert_eq!(c.webhook_secrets.0, vec![b"new".to_vec(), b"old".to_vec()]);
+        assert_eq!(c.github_api_url, "https://api.github.com");
+        assert_eq!(c.database_url, "sqlite://agen.db");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert_eq!(c.webhook_max_bytes, 26 * 1024 * 1024);
+        assert_eq!(c.min_permission, Permission::Write);
+        assert_eq!(c.trigger_label, "agen");
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let cases: &[(&[(&'static str, &'static str)], &str)] = &[
+            (&[("APP_ID", "abc")], "APP_ID"),
+            (&[("PRIVATE_KEY", "not a key")], "PRIVATE_KEY"),
+            (&[("WEBHOOK_SECRET", " , ")], "WEBHOOK_SECRET"),
+            (&[("AGEN_LISTEN", "localhost")], "AGEN_LISTEN"),
+            (&[("GITHUB_API_URL", "api.github.com")], "GITHUB_API_URL"),
+            (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (
+                &[("AGEN_WEBHOOK_MAX_BYTES", "12")],
+                "AGEN_WEBHOOK_MAX_BYTES",
+            ),
+            (&[("AGEN_MIN_PERMISSION", "read")], "AGEN_MIN_PERMISSION"),
+        ];
+        for (extra, key) in cases {
+            let e = load(extra).unwrap_err();
+            assert_eq!(e.key, *key);
+            let line = e.to_string();
+            assert!(line.starts_with(&format!("config: {key} ")), "{line}");
+            assert!(!line.contains('\n'), "one line: {line}");
+        }
+    }
+
+    #[test]
+    fn missing_required_settings_are_named() {
+        for key in ["APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"] {
+            let pairs: Vec<_> = base().into_iter().filter(|(k, _)| *k != key).collect();
+            let e = Config::load(&Source::from_pairs(pairs)).unwrap_err();
+            assert_eq!(e.key, key);
+            assert!(e.to_string().contains("is missing"));
+        }
+    }
+
+    #[test]
+    fn escaped_newlines_in_private_key_are_accepted() {
+        let escaped = KEY.replace('\n', "\\n");
+        let pairs = vec![
+            ("APP_ID", "1"),
+            ("PRIVATE_KEY", escaped.as_str()),
+            ("WEBHOOK_SECRET", "s"),
+        ];
+        assert!(Config::load(&Source::from_pairs(pairs)).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = load(&[]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("new") && !shown.contains("old"), "{shown}");
+        assert!(!shown.contains("PRIVATE KEY"));
+    }
+}

@@ -1,0 +1,164 @@
+//! Calls about one repository, made with a token down-scoped to that repository.
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::tokens::{Permissions, TokenScope};
+use super::{GitHub, GitHubError};
+use crate::ids::{CommentId, InstallationId, IssueNumber, Login, RepoId, RepoName};
+use crate::policy::Permission;
+
+pub struct RepoClient<'a> {
+    github: &'a GitHub,
+    authorization: String,
+    repo: RepoName,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiComment {
+    pub id: CommentId,
+    #[serde(default)]
+    pub body: String,
+    pub user: Option<ApiUser>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiUser {
+    pub login: Login,
+}
+
+/// GitHub reactions agen uses.
+#[derive(Debug, Clone, Copy)]
+pub enum Reaction {
+    Eyes,
+}
+
+impl Reaction {
+    fn content(self) -> &'static str {
+        match self {
+            Reaction::Eyes => "eyes",
+        }
+    }
+}
+
+impl GitHub {
+    /// A client for one repository, holding a token for only that repository.
+    pub async fn repo(
+        &self,
+        installation: InstallationId,
+        repo_id: RepoId,
+        repo: RepoName,
+        permissions: Permissions,
+    ) -> Result<RepoClient<'_>, GitHubError> {
+        let scope = TokenScope {
+            installation,
+            repository: Some(repo_id),
+            permissions,
+        };
+        let token = self.token(&scope).await?;
+        Ok(RepoClient {
+            github: self,
+            authorization: format!("token {}", token.expose()),
+            repo,
+        })
+    }
+}
+
+impl RepoClient<'_> {
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: String,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, GitHubError> {
+        self.github
+            .call(method, &path, &self.authorization, body.as_ref())
+            .await
+    }
+
+    /// `GET /repos/{o}/{r}/collaborators/{user}/permission`.
+    pub async fn permission_of(&self, user: &Login) -> Result<Permission, GitHubError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            permission: String,
+            role_name: Option<String>,
+        }
+        let a: Answer = self
+            .call(
+                Method::GET,
+                format!("{}/collaborators/{}/permission", self.repo.api_path(), user),
+                None,
+            )
+            .await?;
+        Ok(Permission::from_github(
+            &a.permission,
+            a.role_name.as_deref(),
+        ))
+    }
+
+    pub async fn create_comment(
+        &self,
+        issue: IssueNumber,
+        body: &str,
+    ) -> Result<ApiComment, GitHubError> {
+        self.call(
+            Method::POST,
+            format!("{}/issues/{issue}/comments", self.repo.api_path()),
+            Some(json!({ "body": body })),
+        )
+        .await
+    }
+
+    pub async fn update_comment(
+        &self,
+        comment: CommentId,
+        body: &str,
+    ) -> Result<ApiComment, GitHubError> {
+        self.call(
+            Method::PATCH,
+            format!("{}/issues/comments/{comment}", self.repo.api_path()),
+            Some(json!({ "body": body })),
+        )
+        .await
+    }
+
+    /// Every comment on an issue, oldest first (all pages).
+    pub async fn comments(&self, issue: IssueNumber) -> Result<Vec<ApiComment>, GitHubError> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let batch: Vec<ApiComment> = self
+                .call(
+                    Method::GET,
+                    format!(
+                        "{}/issues/{issue}/comments?per_page={}&page={page}",
+                        self.repo.api_path(),
+                        super::PAGE_SIZE
+                    ),
+                    None,
+                )
+                .await?;
+            let done = batch.len() < super::PAGE_SIZE;
+            all.extend(batch);
+            if done {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Idempotent on GitHub: the same reaction twice answers 200 with the existing one.
+    pub async fn react(&self, comment: CommentId, reaction: Reaction) -> Result<(), GitHubError> {
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                format!(
+                    "{}/issues/comments/{comment}/reactions",
+                    self.repo.api_path()
+                ),
+                Some(json!({ "content": reaction.content() })),
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! Every text agen writes on GitHub, each built by one small function. Each body ends with a
+//! hidden marker naming the effect, so agen can find its own comment again after a crash.
+
+use crate::command;
+use crate::ids::{JobId, Login, RepoName};
+use crate::policy::Refusal;
+use crate::store::jobs::Job;
+
+/// The hidden marker that ends a comment agen wrote for `key`.
+pub fn marker(key: &str) -> String {
+    format!("<!-- agen:{key} -->")
+}
+
+pub fn with_marker(body: &str, key: &str) -> String {
+    format!("{body}\n\n{}", marker(key))
+}
+
+pub fn status_queued(job: &Job) -> String {
+    format!(
+        "**agen** · job {} is queued\n\n\
+         Requested by @{}. This comment will follow the job and link the pull request when there is one.\n\n\
+         `/agen stop` cancels it, `/agen status` shows where it is.",
+        job.id, job.requested_by
+    )
+}
+
+pub fn status_cancelled(job: &Job, by: &Login) -> String {
+    format!("**agen** · job {} was cancelled by @{by}.", job.id)
+}
+
+pub fn refusal(user: &Login, repo: &RepoName, refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::NeedsPermission { needed, has } => format!(
+            "@{user} agen needs {needed} access to {repo} to start work; you have {has}. \
+             Ask a maintainer to run the command, or to grant you {needed} access."
+        ),
+        Refusal::PermissionUnknown { .. } => format!(
+            "@{user} agen could not confirm your access to {repo} with GitHub, so it did nothing. \
+             Try the command again in a few minutes."
+        ),
+    }
+}
+
+pub fn help() -> String {
+    command::help_markdown()
+}
+
+pub fn status_report(jobs: &[Job]) -> String {
+    if jobs.is_empty() {
+        return "agen has no jobs on this issue yet. Write `/agen <instructions>` to start one."
+            .into();
+    }
+    let mut out =
+        String::from("| job | state | trigger | requested by | created |\n|---|---|---|---|---|\n");
+    for job in jobs {
+        out.push_str(&format!(
+            "| {} | {} | {} | @{} | {} |\n",
+            job.id,
+            job.state.as_str(),
+            job.trigger.as_str(),
+            job.requested_by,
+            job.created_at
+        ));
+    }
+    out
+}
+
+pub fn stopped(job: JobId) -> String {
+    format!("Stopped job {job}.")
+}
+
+pub fn nothing_to_stop() -> String {
+    "There is no queued or running agen job on this issue, so there is nothing to stop.".into()
+}
+
+pub fn nothing_to_retry() -> String {
+    "There is no earlier agen job on this issue to retry. Write `/agen <instructions>` to start one.".into()
+}

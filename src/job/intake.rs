@@ -1,0 +1,361 @@
+//! Intake: from a stored delivery to its effects. At least once: a delivery may be processed
+//! again after a crash, so every effect is keyed and happens once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::grants::{self, SyncError};
+use super::replies::Replier;
+use crate::command::{self, Command};
+use crate::event::{CheckRunRequested, CommentCreated, Event, IssueLabeled, Origin};
+use crate::github::repo::RepoClient;
+use crate::github::tokens::INTAKE;
+use crate::github::{GitHub, GitHubError};
+use crate::ids::{CommentId, DeliveryId, IssueNumber, JobId};
+use crate::policy::{self, Permission, PermissionLookup, Verdict};
+use crate::store::inbox::StoredDelivery;
+use crate::store::jobs::{JobState, NewJob, Trigger};
+use crate::store::{Store, StoreError};
+
+const BATCH: i64 = 16;
+const LEASE_MS: i64 = 60_000;
+/// After this many failed attempts a delivery is closed with its last error.
+const MAX_ATTEMPTS: i64 = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<SyncError> for IntakeError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::GitHub(e) => IntakeError::GitHub(e),
+            SyncError::Store(e) => IntakeError::Store(e),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct IntakeSettings {
+    pub app_id: u64,
+    pub trigger_label: String,
+    pub min_permission: Permission,
+}
+
+pub struct Intake {
+    pub store: Store,
+    pub github: Arc<GitHub>,
+    pub settings: IntakeSettings,
+}
+
+/// A command someone asked for, wherever it came from.
+struct Request {
+    delivery: DeliveryId,
+    origin: Origin,
+    issue: IssueNumber,
+    is_pull_request: bool,
+    comment: Option<CommentId>,
+    command: Command,
+    trigger: Trigger,
+}
+
+impl Intake {
+    /// Processes the inbox until the process ends: on every arrival, and every few seconds
+    /// for deliveries whose retry time has come.
+    pub async fn run(self, arrived: Arc<Notify>) {
+        loop {
+            match self.drain().await {
+                Ok(()) => {}
+                Err(e) => tracing::error!("intake: {e}"),
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(2), arrived.notified()).await;
+        }
+    }
+
+    /// Processes claimable deliveries until none is left.
+    pub async fn drain(&self) -> Result<(), StoreError> {
+        loop {
+            let batch = self.store.claim_deliveries(BATCH, LEASE_MS).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for delivery in &batch {
+                self.settle(delivery).await?;
+            }
+        }
+    }
+
+    async fn settle(&self, d: &StoredDelivery) -> Result<(), StoreError> {
+        match self.process(d).await {
+            Ok(outcome) => {
+                tracing::info!(delivery = %d.id, event = %d.event, "{outcome}");
+                self.store.finish_delivery(d.seq, &outcome).await
+            }
+            Err(e) if d.attempts >= MAX_ATTEMPTS => {
+                tracing::error!(delivery = %d.id, "giving up after {} attempts: {e}", d.attempts);
+                self.store
+                    .finish_delivery(d.seq, &format!("gave up: {e}"))
+                    .await
+            }
+            Err(e) => {
+                let wait = 1_000i64 << d.attempts.clamp(0, 9);
+                tracing::warn!(delivery = %d.id, "will retry in {wait} ms: {e}");
+                self.store
+                    .retry_delivery_later(d.seq, wait, &e.to_string())
+                    .await
+            }
+        }
+    }
+
+    pub async fn process(&self, d: &StoredDelivery) -> Result<String, IntakeError> {
+        let gh = &self.github;
+        match Event::parse(&d.event, &d.body) {
+            Event::Installation(change) => {
+                Ok(grants::apply_installation(&self.store, gh, &change).await?)
+            }
+            Event::InstallationRepositories(change) => {
+                Ok(grants::apply_repositories(&self.store, &change).await?)
+            }
+            Event::IssueLabeled(e) => self.on_labeled(d, e).await,
+            Event::CommentCreated(e) => self.on_comment(d, e).await,
+            Event::CheckRunRequested(e) => self.on_check_run(d, e).await,
+            Event::Ignored { reason } => Ok(format!("ignored: {reason}")),
+        }
+    }
+
+    async fn on_labeled(&self, d: &StoredDelivery, e: IssueLabeled) -> Result<String, IntakeError> {
+        if e.label != self.settings.trigger_label {
+            return Ok(format!(
+                "ignored: label {} is not the trigger label",
+                e.label
+            ));
+        }
+        self.handle(Request {
+            delivery: d.id.clone(),
+            origin: e.origin,
+            issue: e.issue.number,
+            is_pull_request: e.issue.is_pull_request(),
+            comment: None,
+            command: Command::Run {
+                instructions: String::new(),
+            },
+            trigger: Trigger::Label,
+        })
+        .await
+    }
+
+    async fn on_comment(
+        &self,
+        d: &StoredDelivery,
+        e: CommentCreated,
+    ) -> Result<String, IntakeError> {
+        let Some(command) = command::parse(&e.comment.body) else {
+            return Ok("ignored: no /agen command".into());
+        };
+        self.handle(Request {
+            delivery: d.id.clone(),
+            origin: e.origin,
+            issue: e.issue.number,
+            is_pull_request: e.issue.is_pull_request(),
+            comment: Some(e.comment.id),
+            command,
+            trigger: Trigger::Comment,
+        })
+        .await
+    }
+
+    /// "Re-run" on one of agen's own check runs retries the job it reported on.
+    async fn on_check_run(
+        &self,
+        d: &StoredDelivery,
+        e: CheckRunRequested,
+    ) -> Result<String, IntakeError> {
+        if e.check_run.app.as_ref().map(|a| a.id) != Some(self.settings.app_id) {
+            return Ok("ignored: check run belongs to another app".into());
+        }
+        let job_id = e
+            .check_run
+            .external_id
+            .as_deref()
+            .and_then(|x| x.strip_prefix("job:"))
+            .and_then(|x| x.parse().ok())
+            .map(JobId);
+        let Some(job) = (match job_id {
+            Some(id) => self.store.job(id).await?,
+            None => None,
+        }) else {
+            return Ok("ignored: check run names no agen job".into());
+        };
+        self.handle(Request {
+            delivery: d.id.clone(),
+            origin: e.origin,
+            issue: job.issue,
+            is_pull_request: job.is_pull_request,
+            comment: None,
+            command: Command::Retry,
+            trigger: Trigger::CheckRun,
+        })
+        .await
+    }
+
+    /// Policy first (bots, grants, the person's permission), then the command.
+    async fn handle(&self, req: Request) -> Result<String, IntakeError> {
+        if let Verdict::Ignore(why) = policy::sender_verdict(req.origin.sender.is_bot()) {
+            return Ok(format!("ignored: {why}"));
+        }
+        if let Verdict::Ignore(why) = self.grant_verdict(&req.origin).await? {
+            return Ok(format!("ignored: {why}"));
+        }
+        let repo = &req.origin.repository;
+        let client = self
+            .github
+            .repo(
+                req.origin.installation,
+                repo.id,
+                repo.full_name.clone(),
+                INTAKE,
+            )
+            .await?;
+        let replier = Replier {
+            store: &self.store,
+            client: &client,
+            issue: req.issue,
+        };
+        let sender = &req.origin.sender.login;
+        let lookup = match client.permission_of(sender).await {
+            Ok(p) => PermissionLookup::Known(p),
+            Err(e) => PermissionLookup::Unknown(e.to_string()),
+        };
+        if let Verdict::Refuse(refusal) =
+            policy::permission_verdict(self.settings.min_permission, &lookup)
+        {
+            let text = super::comments::refusal(sender, &repo.full_name, &refusal);
+            replier.reply(&req.delivery, &text).await?;
+            return Ok(format!("refused {sender}: {refusal:?}"));
+        }
+        if let Some(comment) = req.comment {
+            replier.acknowledge(&req.delivery, comment).await?;
+        }
+        self.perform(&req, &client, &replier).await
+    }
+
+    async fn grant_verdict(&self, origin: &Origin) -> Result<Verdict, IntakeError> {
+        let mut installation = self.store.installation(origin.installation).await?;
+        if installation.is_none()
+            && grants::reconcile_one(&self.store, &self.github, origin.installation).await?
+        {
+            installation = self.store.installation(origin.installation).await?;
+        }
+        let repository = self.store.repository(origin.repository.id).await?;
+        Ok(policy::grant_verdict(
+            installation.as_ref(),
+            repository.as_ref(),
+        ))
+    }
+
+    async fn perform(
+        &self,
+        req: &Request,
+        client: &RepoClient<'_>,
+        replier: &Replier<'_>,
+    ) -> Result<String, IntakeError> {
+        use super::comments;
+        let jobs = self
+            .store
+            .jobs_for_issue(req.origin.repository.id, req.issue)
+            .await?;
+        match &req.command {
+            Command::Run { instructions } => self.queue(req, instructions, replier).await,
+            Command::Retry => match jobs.first() {
+                Some(last) => {
+                    let instructions = last.instructions.clone();
+                    self.queue(req, &instructions, replier).await
+                }
+                None => {
+                    replier
+                        .reply(&req.delivery, &comments::nothing_to_retry())
+                        .await?;
+                    Ok("retry: nothing to retry".into())
+                }
+            },
+            Command::Stop => match jobs.iter().find(|j| j.state.is_active()) {
+                Some(job) => {
+                    if self
+                        .store
+                        .end_active_job(job.id, JobState::Cancelled)
+                        .await?
+                    {
+                        if let Some(status) = job.status_comment_id {
+                            let text = comments::status_cancelled(job, &req.origin.sender.login);
+                            let key = format!("status:{}", job.id);
+                            client
+                                .update_comment(status, &comments::with_marker(&text, &key))
+                                .await?;
+                        }
+                    }
+                    replier
+                        .reply(&req.delivery, &comments::stopped(job.id))
+                        .await?;
+                    Ok(format!("stop: job {} cancelled", job.id))
+                }
+                None => {
+                    replier
+                        .reply(&req.delivery, &comments::nothing_to_stop())
+                        .await?;
+                    Ok("stop: nothing to stop".into())
+                }
+            },
+            Command::Status => {
+                replier
+                    .reply(&req.delivery, &comments::status_report(&jobs))
+                    .await?;
+                Ok("status answered".into())
+            }
+            Command::Help => {
+                replier.reply(&req.delivery, &comments::help()).await?;
+                Ok("help answered".into())
+            }
+        }
+    }
+
+    async fn queue(
+        &self,
+        req: &Request,
+        instructions: &str,
+        replier: &Replier<'_>,
+    ) -> Result<String, IntakeError> {
+        let repo = &req.origin.repository;
+        let job = self
+            .store
+            .create_job(&NewJob {
+                delivery: req.delivery.clone(),
+                installation: req.origin.installation,
+                repo_id: repo.id,
+                repo: repo.full_name.clone(),
+                issue: req.issue,
+                is_pull_request: req.is_pull_request,
+                trigger: if req.command == Command::Retry && req.trigger == Trigger::Comment {
+                    Trigger::Retry
+                } else {
+                    req.trigger
+                },
+                requested_by: req.origin.sender.login.clone(),
+                instructions: instructions.to_string(),
+            })
+            .await?;
+        if job.status_comment_id.is_none() {
+            let key = format!("status:{}", job.id);
+            let comment = replier
+                .post_once(&key, &super::comments::status_queued(&job))
+                .await?;
+            self.store.set_status_comment(job.id, comment).await?;
+        }
+        Ok(format!("job {} queued", job.id))
+    }
+}

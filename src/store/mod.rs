@@ -1,0 +1,63 @@
+//! The durable store: SQLite (WAL, `synchronous=FULL`) through sqlx. Postgres joins when agen
+//! scales out; the SQL here stays portable (`$n` parameters, no SQLite-only functions).
+
+pub mod effects;
+pub mod grants;
+pub mod inbox;
+pub mod jobs;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database writer stopped")]
+    WriterGone,
+}
+
+/// Milliseconds since the epoch: the one time format in the store.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    options: SqliteConnectOptions,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database and applies the embedded migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk (WAL fsynced) before it returns; a 2xx means stored.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool, options })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A dedicated connection, for the inbox writer that batches commits.
+    pub(crate) async fn dedicated_connection(&self) -> Result<sqlx::SqliteConnection, StoreError> {
+        use sqlx::ConnectOptions;
+        Ok(self.options.connect().await?)
+    }
+}

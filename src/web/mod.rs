@@ -1,0 +1,92 @@
+//! Health, readiness and metrics endpoints.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::store::Store;
+
+/// Counters exported at `/metrics` in Prometheus text format.
+#[derive(Default)]
+pub struct Metrics {
+    accepted: AtomicU64,
+    duplicate: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Metrics {
+    pub fn count_delivery(&self, status: StatusCode) {
+        let counter = match status.as_u16() {
+            202 => &self.accepted,
+            200 => &self.duplicate,
+            400..=499 => &self.rejected,
+            _ => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP agen_webhook_deliveries_total Webhook deliveries by result.\n\
+             # TYPE agen_webhook_deliveries_total counter\n",
+        );
+        for (result, counter) in [
+            ("accepted", &self.accepted),
+            ("duplicate", &self.duplicate),
+            ("rejected", &self.rejected),
+            ("failed", &self.failed),
+        ] {
+            out.push_str(&format!(
+                "agen_webhook_deliveries_total{{result=\"{result}\"}} {}\n",
+                counter.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+#[derive(Clone)]
+struct HealthState {
+    store: Store,
+    metrics: Arc<Metrics>,
+}
+
+pub fn routes(store: Store, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(HealthState { store, metrics })
+}
+
+async fn readyz(State(s): State<HealthState>) -> impl IntoResponse {
+    match s.store.pending_deliveries().await {
+        Ok(_) => (StatusCode::OK, "ready".to_string()),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database not ready: {e}"),
+        ),
+    }
+}
+
+async fn metrics_text(State(s): State<HealthState>) -> impl IntoResponse {
+    let pending = s.store.pending_deliveries().await.unwrap_or(-1);
+    let body = format!(
+        "{}# HELP agen_inbox_pending Deliveries stored but not yet processed.\n\
+         # TYPE agen_inbox_pending gauge\nagen_inbox_pending {pending}\n",
+        s.metrics.render()
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+}

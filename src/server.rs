@@ -29,6 +29,7 @@ pub async fn start(
     retry: RetryPolicy,
 ) -> anyhow::Result<Running> {
     let store = Store::open(&config.database_url).await?;
+    store.release_delivery_claims().await?;
     let github = Arc::new(GitHub::new(&config.github_api_url, &config.app, retry)?);
     let arrived = Arc::new(Notify::new());
     let inbox = InboxWriter::start(&store, arrived.clone()).await?;

@@ -32,6 +32,13 @@ pub enum IntakeError {
     Store(#[from] StoreError),
 }
 
+impl IntakeError {
+    /// GitHub refused the request itself (4xx after retries): trying again cannot help.
+    fn is_permanent(&self) -> bool {
+        matches!(self, IntakeError::GitHub(e) if e.status.is_some_and(|s| (400..500).contains(&s)))
+    }
+}
+
 impl From<SyncError> for IntakeError {
     fn from(e: SyncError) -> Self {
         match e {

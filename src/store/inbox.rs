@@ -183,6 +183,15 @@ impl Store {
         Ok(())
     }
 
+    /// Frees every claim. Called at start: with SQLite one process owns the inbox, so a claim
+    /// still held belongs to a run that died mid-delivery.
+    pub async fn release_delivery_claims(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE inbox SET lease_until = NULL WHERE processed_at IS NULL")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn pending_deliveries(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")

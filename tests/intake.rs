@@ -1,0 +1,391 @@
+//! Intake against the simulator: one test per rule, each asserting exactly what agen wrote
+//! on GitHub and which jobs exist.
+
+mod support;
+
+use agen::ids::InstallationId;
+use agen::sim::{AuthKind, Fault};
+use serde_json::json;
+use support::{spawn, Env, INSTALLATION, ISSUE, REPO};
+
+const HELP_MARKER: &str = "<!-- agen:reply:";
+
+fn issue_path(rest: &str) -> String {
+    format!("/repos/{REPO}/issues/{rest}")
+}
+
+async fn accepted_run(env: &Env) -> u64 {
+    let (cid, status) = env.comment("/agen fix the flaky login test", "maintainer").await;
+    assert_eq!(status, 202);
+    env.settle().await;
+    cid
+}
+
+#[tokio::test]
+async fn maintainer_command_queues_one_job_with_eyes_and_status_comment() {
+    let env = spawn().await;
+    let cid = accepted_run(&env).await;
+
+    let jobs = env.jobs().await;
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!((job.repo.0.as_str(), job.issue.0), (REPO, ISSUE));
+    assert_eq!(job.state.as_str(), "queued");
+    assert_eq!(job.requested_by.0, "maintainer");
+    assert_eq!(job.instructions, "fix the flaky login test");
+
+    assert_eq!(
+        env.writes_after_start(),
+        vec![
+            format!("POST /app/installations/{INSTALLATION}/access_tokens"),
+            format!("POST {}", issue_path(&format!("comments/{cid}/reactions"))),
+            format!("POST {}", issue_path(&format!("{ISSUE}/comments"))),
+        ]
+    );
+    assert_eq!(env.sim.reactions(REPO, cid), vec!["eyes"]);
+    assert_eq!(
+        env.agen_comments(),
+        vec![format!(
+            "**agen** · job {id} is queued\n\n\
+             Requested by @maintainer. This comment will follow the job and link the pull request when there is one.\n\n\
+             `/agen stop` cancels it, `/agen status` shows where it is.\n\n<!-- agen:status:{id} -->",
+            id = job.id
+        )]
+    );
+    assert_eq!(job.status_comment_id.map(|c| c.0), env.sim.comments(REPO, ISSUE).last().map(|c| c.id));
+    assert!(env.sim.violations().is_empty());
+}
+
+#[tokio::test]
+async fn intake_token_is_scoped_to_the_one_repository_with_least_permissions() {
+    let env = spawn().await;
+    accepted_run(&env).await;
+    let tokens = env.sim.tokens();
+    assert_eq!(tokens.len(), 2, "one listing token at start, one intake token");
+    let intake = &tokens[1];
+    assert_eq!(intake.installation_id, INSTALLATION);
+    assert_eq!(intake.repository_ids, vec![env.repo_id]);
+    let perms: Vec<(String, String)> = intake.permissions.clone().into_iter().collect();
+    assert_eq!(
+        perms,
+        vec![("issues".into(), "write".into()), ("metadata".into(), "read".into())]
+    );
+    // Every repository call used that token, never the App JWT.
+    for r in env.sim.requests().iter().filter(|r| r.path.starts_with("/repos/")) {
+        assert!(
+            matches!(&r.auth, AuthKind::Installation { repository_ids, .. } if repository_ids == &vec![env.repo_id]),
+            "{} {} used {:?}",
+            r.method,
+            r.path,
+            r.auth
+        );
+    }
+}
+
+#[tokio::test]
+async fn permission_comes_from_the_collaborator_endpoint() {
+    let env = spawn().await;
+    accepted_run(&env).await;
+    let asked: Vec<_> = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some("repos/get-collaborator-permission-level"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(asked, vec![format!("/repos/{REPO}/collaborators/maintainer/permission")]);
+}
+
+#[tokio::test]
+async fn read_only_user_is_refused_with_a_reply_and_no_job() {
+    let env = spawn().await;
+    let (cid, status) = env.comment("/agen delete everything", "reader").await;
+    assert_eq!(status, 202);
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.sim.reactions(REPO, cid).is_empty());
+    let replies = env.agen_comments();
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].starts_with(&format!(
+            "@reader agen needs write access to {REPO} to start work; you have read. \
+             Ask a maintainer to run the command, or to grant you write access.\n\n{HELP_MARKER}"
+        )),
+        "{}",
+        replies[0]
+    );
+}
+
+#[tokio::test]
+async fn triage_is_not_enough_by_default() {
+    let env = spawn().await;
+    env.comment("/agen go", "triager").await;
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.agen_comments()[0].contains("you have triage"));
+}
+
+#[tokio::test]
+async fn permission_endpoint_failing_means_no_job() {
+    let env = spawn().await;
+    env.sim.inject(Fault::new("GET", &format!("/repos/{REPO}/collaborators/"), 502).times(10));
+    env.comment("/agen fix it", "owner").await;
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    let replies = env.agen_comments();
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].starts_with(&format!(
+        "@owner agen could not confirm your access to {REPO} with GitHub, so it did nothing."
+    )));
+}
+
+#[tokio::test]
+async fn bot_sender_is_ignored_without_a_word() {
+    let env = spawn().await;
+    let id = env.sim.add_comment(REPO, ISSUE, "/agen fix it", "agen[bot]");
+    let payload = support::comment_payload(env.repo_id, REPO, ISSUE, id, "/agen fix it", "agen[bot]", "Bot");
+    assert_eq!(env.send("issue_comment", payload).await, 202);
+    let other = env.sim.add_comment(REPO, ISSUE, "/agen fix it", "renovate[bot]");
+    let payload = support::comment_payload(env.repo_id, REPO, ISSUE, other, "/agen fix it", "renovate[bot]", "Bot");
+    assert_eq!(env.send("issue_comment", payload).await, 202);
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.writes_after_start().is_empty());
+}
+
+#[tokio::test]
+async fn repository_not_granted_gets_no_job_and_no_call_about_it() {
+    let env = spawn().await;
+    // A repository of the same account that the installation does not include.
+    let payload = support::comment_payload(999, "acme/secret", 1, 5, "/agen leak", "owner", "User");
+    assert_eq!(env.send("issue_comment", payload).await, 202);
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.writes_after_start().is_empty());
+    assert!(env.sim.requests().iter().all(|r| !r.path.contains("acme/secret")));
+}
+
+#[tokio::test]
+async fn deleted_installation_is_ignored() {
+    let env = spawn().await;
+    let mut p = agen::sim::Simulator::example_payload("installation", "deleted.payload.json");
+    agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
+    assert_eq!(env.send("installation", p).await, 202);
+    env.settle().await;
+    let grant = env.app.store.installation(InstallationId(INSTALLATION)).await.unwrap().unwrap();
+    assert!(grant.removed);
+    env.sim.remove_installation(INSTALLATION);
+    env.comment("/agen fix it", "owner").await;
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.writes_after_start().is_empty());
+}
+
+#[tokio::test]
+async fn suspended_installation_is_ignored_until_unsuspended() {
+    let env = spawn().await;
+    let mut p = agen::sim::Simulator::example_payload("installation", "suspend.payload.json");
+    agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
+    assert_eq!(env.send("installation", p).await, 202);
+    env.settle().await;
+    env.sim.suspend_installation(INSTALLATION);
+    env.comment("/agen fix it", "owner").await;
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.writes_after_start().is_empty());
+
+    let mut p = agen::sim::Simulator::example_payload("installation", "unsuspend.payload.json");
+    agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
+    assert_eq!(env.send("installation", p).await, 202);
+    env.settle().await;
+    let grant = env.app.store.installation(InstallationId(INSTALLATION)).await.unwrap().unwrap();
+    assert!(!grant.suspended);
+}
+
+#[tokio::test]
+async fn duplicate_delivery_is_answered_200_with_no_second_effect() {
+    let env = spawn().await;
+    let id = env.sim.add_comment(REPO, ISSUE, "/agen go", "maintainer");
+    let delivery = env.sim.webhook("issue_comment", env.comment_payload(id, "/agen go", "maintainer"));
+    assert_eq!(delivery.post(&env.sim, &env.url).await.unwrap(), 202);
+    env.settle().await;
+    let writes = env.sim.writes().len();
+    assert_eq!(delivery.post(&env.sim, &env.url).await.unwrap(), 200);
+    env.settle().await;
+    assert_eq!(env.jobs().await.len(), 1);
+    assert_eq!(env.sim.writes().len(), writes);
+}
+
+#[tokio::test]
+async fn commands_in_code_quotes_or_html_comments_do_nothing() {
+    let env = spawn().await;
+    for body in [
+        "```\n/agen fix it\n```",
+        "    /agen fix it",
+        "> /agen fix it",
+        "<!-- /agen fix it -->",
+        "please run /agen fix it",
+    ] {
+        env.comment(body, "owner").await;
+    }
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.writes_after_start().is_empty());
+}
+
+#[tokio::test]
+async fn edited_and_deleted_comments_do_nothing() {
+    let env = spawn().await;
+    for action in ["edited", "deleted"] {
+        let id = env.sim.add_comment(REPO, ISSUE, "/agen fix it", "owner");
+        let mut p = env.comment_payload(id, "/agen fix it", "owner");
+        p["action"] = json!(action);
+        assert_eq!(env.send("issue_comment", p).await, 202);
+    }
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.writes_after_start().is_empty());
+}
+
+#[tokio::test]
+async fn trigger_label_queues_a_job_without_reaction() {
+    let env = spawn().await;
+    assert_eq!(env.send("issues", env.labeled_payload("bug", "owner")).await, 202);
+    assert_eq!(env.send("issues", env.labeled_payload("agen", "owner")).await, 202);
+    env.settle().await;
+    let jobs = env.jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].trigger.as_str(), "label");
+    assert_eq!(jobs[0].instructions, "");
+    assert_eq!(
+        env.writes_after_start(),
+        vec![
+            format!("POST /app/installations/{INSTALLATION}/access_tokens"),
+            format!("POST {}", issue_path(&format!("{ISSUE}/comments"))),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn label_from_read_only_user_is_refused() {
+    let env = spawn().await;
+    env.send("issues", env.labeled_payload("agen", "reader")).await;
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert_eq!(env.agen_comments().len(), 1);
+}
+
+#[tokio::test]
+async fn help_and_status_are_answered() {
+    let env = spawn().await;
+    env.comment("/agen help", "maintainer").await;
+    env.settle().await;
+    let help = env.agen_comments().pop().unwrap();
+    assert!(help.starts_with(&agen::command::help_markdown()), "{help}");
+
+    env.comment("/agen status", "maintainer").await;
+    env.settle().await;
+    let status = env.agen_comments().pop().unwrap();
+    assert!(status.starts_with("agen has no jobs on this issue yet."), "{status}");
+
+    accepted_run(&env).await;
+    env.comment("/agen status", "maintainer").await;
+    env.settle().await;
+    let status = env.agen_comments().pop().unwrap();
+    let job = &env.jobs().await[0];
+    assert!(
+        status.contains(&format!("| {} | queued | comment | @maintainer | {} |", job.id, job.created_at)),
+        "{status}"
+    );
+    assert!(env.jobs().await.len() == 1, "status and help create no job");
+}
+
+#[tokio::test]
+async fn stop_cancels_the_queued_job_and_edits_its_status_comment() {
+    let env = spawn().await;
+    accepted_run(&env).await;
+    env.comment("/agen stop", "maintainer").await;
+    env.settle().await;
+    let job = &env.jobs().await[0];
+    assert_eq!(job.state.as_str(), "cancelled");
+    let comments = env.agen_comments();
+    assert_eq!(
+        comments[0],
+        format!("**agen** · job {id} was cancelled by @maintainer.\n\n<!-- agen:status:{id} -->", id = job.id)
+    );
+    assert!(comments[1].starts_with(&format!("Stopped job {}.", job.id)));
+}
+
+#[tokio::test]
+async fn retry_queues_a_new_job_with_the_same_instructions() {
+    let env = spawn().await;
+    env.comment("/agen retry", "maintainer").await;
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    assert!(env.agen_comments()[0].starts_with("There is no earlier agen job on this issue to retry."));
+
+    accepted_run(&env).await;
+    env.comment("/agen retry", "maintainer").await;
+    env.settle().await;
+    let jobs = env.jobs().await;
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[1].trigger.as_str(), "retry");
+    assert_eq!(jobs[1].instructions, jobs[0].instructions);
+}
+
+#[tokio::test]
+async fn repositories_added_later_become_usable() {
+    let env = spawn().await;
+    let new_id = env.sim.add_repo(INSTALLATION, "acme/new", true);
+    env.sim.set_permission("acme/new", "owner", "admin");
+    env.sim.add_issue("acme/new", 1, "Add a README", "", "owner");
+    let mut p = agen::sim::Simulator::example_payload("installation_repositories", "added.payload.json");
+    agen::sim::merge_json(
+        &mut p,
+        json!({ "installation": { "id": INSTALLATION },
+                "repositories_added": [{ "id": new_id, "name": "new", "full_name": "acme/new", "private": true }] }),
+    );
+    assert_eq!(env.send("installation_repositories", p).await, 202);
+    env.settle().await;
+    let cid = env.sim.add_comment("acme/new", 1, "/agen write it", "owner");
+    let payload = support::comment_payload(new_id, "acme/new", 1, cid, "/agen write it", "owner", "User");
+    env.send("issue_comment", payload).await;
+    env.settle().await;
+    assert_eq!(env.jobs().await.len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_events_and_actions_are_recorded_and_ignored() {
+    let env = spawn().await;
+    assert_eq!(env.send("star", json!({ "action": "created" })).await, 202);
+    assert_eq!(env.send("issues", json!({ "action": "teleported", "installation": { "id": INSTALLATION } })).await, 202);
+    env.settle().await;
+    let outcomes = env.app.store.delivery_outcomes().await.unwrap();
+    let outcomes: Vec<_> = outcomes.into_iter().map(|(_, e, o)| (e, o)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("star".into(), "ignored: agen does not act on star.created".into()),
+            ("issues".into(), "ignored: agen does not act on issues.teleported".into()),
+        ]
+    );
+    assert!(env.writes_after_start().is_empty());
+}
+
+#[tokio::test]
+async fn rate_limited_comment_is_retried_and_posted_once() {
+    let env = spawn().await;
+    env.sim.inject(
+        Fault::new("POST", &issue_path(&format!("{ISSUE}/comments")), 429).header("retry-after", "1"),
+    );
+    accepted_run(&env).await;
+    assert_eq!(env.agen_comments().len(), 1);
+    let posts = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == issue_path(&format!("{ISSUE}/comments")))
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(posts, vec![429, 201]);
+}

@@ -1,0 +1,195 @@
+//! `spawn()`: the real server on port 0 with a fresh SQLite file, against a fresh simulator
+//! seeded with one organisation installation, one private repository and a few people.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+pub mod raw_http;
+
+use std::time::{Duration, Instant};
+
+use agen::config::{Config, Source};
+use agen::github::RetryPolicy;
+use agen::ids::InstallationId;
+use agen::server::{self, Running};
+use agen::sim::{merge_json, SimConfig, Simulator};
+use serde_json::{json, Value};
+
+pub const INSTALLATION: u64 = 11;
+pub const REPO: &str = "acme/app";
+pub const ISSUE: u64 = 7;
+pub const KEY: &str = include_str!("../../fixtures/demo-app-key.pem");
+
+pub struct Env {
+    pub sim: Simulator,
+    pub app: Running,
+    pub repo_id: u64,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Retries quick enough for tests, with the same shape as production's.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        first_backoff: Duration::from_millis(20),
+        max_wait: Duration::from_secs(2),
+    }
+}
+
+pub async fn seeded_sim() -> (Simulator, u64) {
+    let sim = Simulator::start(SimConfig::demo()).await.unwrap();
+    sim.add_installation(INSTALLATION, "acme", "Organization");
+    let repo_id = sim.add_repo(INSTALLATION, REPO, true);
+    sim.set_permission(REPO, "maintainer", "write");
+    sim.set_permission(REPO, "owner", "admin");
+    sim.set_permission(REPO, "reader", "read");
+    sim.set_permission(REPO, "triager", "triage");
+    sim.add_issue(REPO, ISSUE, "Login test is flaky", "It fails one run in ten.", "reporter");
+    (sim, repo_id)
+}
+
+pub fn config_pairs(sim: &Simulator, db: &str) -> Vec<(String, String)> {
+    vec![
+        ("APP_ID".into(), "1".into()),
+        ("PRIVATE_KEY".into(), KEY.into()),
+        ("WEBHOOK_SECRET".into(), sim.config().webhook_secret.clone()),
+        ("GITHUB_API_URL".into(), sim.api_url()),
+        ("DATABASE_URL".into(), format!("sqlite://{db}")),
+        ("AGEN_LISTEN".into(), "127.0.0.1:0".into()),
+    ]
+}
+
+pub async fn spawn() -> Env {
+    let (sim, repo_id) = seeded_sim().await;
+    spawn_with(sim, repo_id, &[]).await
+}
+
+pub async fn spawn_with(sim: Simulator, repo_id: u64, extra: &[(&str, &str)]) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agen.db").display().to_string();
+    let mut pairs = config_pairs(&sim, &db);
+    pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::load(&Source::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = server::start(&config, listener, fast_retry()).await.unwrap();
+    let url = format!("http://{}/webhook", app.addr);
+    let env = Env { sim, app, repo_id, url, _dir: dir };
+    // Grants are reconciled from GitHub at start; wait for that before sending anything.
+    env.wait_until("grants reconciled", || async {
+        env.app.store.installation(InstallationId(INSTALLATION)).await.unwrap().is_some()
+    })
+    .await;
+    env
+}
+
+impl Env {
+    pub async fn wait_until<F, Fut>(&self, what: &str, check: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !check().await {
+            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Signs and posts `payload` as `event`; returns the HTTP status.
+    pub async fn send(&self, event: &str, payload: Value) -> u16 {
+        let delivery = self.sim.webhook(event, payload);
+        delivery.post(&self.sim, &self.url).await.unwrap()
+    }
+
+    /// Waits until intake has processed every stored delivery.
+    pub async fn settle(&self) {
+        self.wait_until("inbox drained", || async {
+            self.app.store.pending_deliveries().await.unwrap() == 0
+        })
+        .await;
+    }
+
+    /// Writes made after start-up (the start-up reconcile mints one listing token).
+    pub fn writes_after_start(&self) -> Vec<String> {
+        let writes = self.sim.writes();
+        let start = format!("POST /app/installations/{INSTALLATION}/access_tokens");
+        assert_eq!(writes.first(), Some(&start), "start-up mints one listing token");
+        writes[1..].to_vec()
+    }
+
+    pub fn repository(&self) -> Value {
+        repository(self.repo_id, REPO)
+    }
+
+    pub fn comment_payload(&self, comment_id: u64, body: &str, login: &str) -> Value {
+        comment_payload(self.repo_id, REPO, ISSUE, comment_id, body, login, "User")
+    }
+
+    pub fn labeled_payload(&self, label: &str, login: &str) -> Value {
+        let mut p = agen::sim::Simulator::example_payload("issues", "labeled.with-organization.payload.json");
+        merge_json(
+            &mut p,
+            json!({
+                "installation": { "id": INSTALLATION },
+                "repository": self.repository(),
+                "issue": { "number": ISSUE, "title": "Login test is flaky", "body": "It fails one run in ten." },
+                "label": { "name": label },
+                "sender": { "login": login, "type": "User" },
+            }),
+        );
+        p
+    }
+
+    pub async fn jobs(&self) -> Vec<agen::store::jobs::Job> {
+        self.app.store.jobs().await.unwrap()
+    }
+}
+
+pub fn repository(id: u64, full_name: &str) -> Value {
+    let (owner, name) = full_name.split_once('/').unwrap();
+    json!({ "id": id, "name": name, "full_name": full_name, "private": true, "owner": { "login": owner } })
+}
+
+pub fn comment_payload(
+    repo_id: u64,
+    full_name: &str,
+    issue: u64,
+    comment_id: u64,
+    body: &str,
+    login: &str,
+    user_type: &str,
+) -> Value {
+    let mut p = agen::sim::Simulator::example_payload("issue_comment", "created.with-installation.payload.json");
+    merge_json(
+        &mut p,
+        json!({
+            "action": "created",
+            "installation": { "id": INSTALLATION },
+            "repository": repository(repo_id, full_name),
+            "issue": { "number": issue },
+            "comment": { "id": comment_id, "body": body, "user": { "login": login, "type": user_type } },
+            "sender": { "login": login, "type": user_type },
+        }),
+    );
+    p
+}
+
+impl Env {
+    /// A person writes `body` on the issue: the comment exists on GitHub, then its webhook
+    /// arrives. Returns the comment id and agen's HTTP answer.
+    pub async fn comment(&self, body: &str, login: &str) -> (u64, u16) {
+        let id = self.sim.add_comment(REPO, ISSUE, body, login);
+        let status = self.send("issue_comment", self.comment_payload(id, body, login)).await;
+        (id, status)
+    }
+
+    /// Bodies of the comments agen wrote on the issue, oldest first.
+    pub fn agen_comments(&self) -> Vec<String> {
+        self.sim
+            .comments(REPO, ISSUE)
+            .into_iter()
+            .filter(|c| c.user_login == "agen[bot]")
+            .map(|c| c.body)
+            .collect()
+    }
+}

@@ -1,0 +1,1 @@
+//! Tests that drive the simulator over real HTTP.

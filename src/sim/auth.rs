@@ -102,7 +102,7 @@ fn verify_jwt(st: &State, cfg: &SimConfig, token: &str) -> Result<(), String> {
     if exp <= now {
         return Err("'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires".into());
     }
-    if exp - iat > 600 {
+    if exp.saturating_sub(iat) > 600 {
         return Err("'Expiration time' claim ('exp') is too far in the future".into());
     }
     Ok(())

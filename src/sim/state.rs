@@ -142,7 +142,10 @@ impl State {
     }
 
     pub fn advance(&mut self, by: Duration) {
-        self.clock_offset += by;
+        self.clock_offset = self
+            .clock_offset
+            .checked_add(&by)
+            .unwrap_or(self.clock_offset);
     }
 
     /// A fresh id, unique across every kind of object.

@@ -4,6 +4,7 @@ mod app_auth;
 mod conformance;
 mod models;
 mod repo_ops;
+mod routing;
 mod strictness;
 mod webhooks;
 

@@ -1,0 +1,130 @@
+//! Seeding: installations, repositories, roles, issues, files, faults, the clock.
+
+use serde_json::Value;
+
+use super::record::Fault;
+use super::shapes::fake_sha;
+use super::state::{Installation, Issue, Repo};
+use super::Simulator;
+
+impl Simulator {
+    /// An installation on `account_login` (`"Organization"` or `"User"`), with no repositories.
+    pub fn add_installation(&self, id: u64, account_login: &str, account_type: &str) {
+        let mut st = self.shared().lock();
+        let created_at = st.now();
+        st.installations.insert(
+            id,
+            Installation {
+                id,
+                account_login: account_login.to_string(),
+                account_type: account_type.to_string(),
+                suspended_at: None,
+                repos: Vec::new(),
+                created_at,
+            },
+        );
+    }
+
+    pub fn suspend_installation(&self, id: u64) {
+        let mut st = self.shared().lock();
+        let now = st.now();
+        if let Some(i) = st.installations.get_mut(&id) {
+            i.suspended_at = Some(now);
+        }
+    }
+
+    /// Uninstalls: the installation is gone and its tokens stop working.
+    pub fn remove_installation(&self, id: u64) {
+        self.shared().lock().installations.remove(&id);
+    }
+
+    /// A repository `owner/name` in the installation, default branch `main` (with a
+    /// commit); returns its id.
+    pub fn add_repo(&self, installation_id: u64, full_name: &str, private: bool) -> u64 {
+        let mut st = self.shared().lock();
+        let id = st.id();
+        let (owner, name) = full_name.split_once('/').unwrap_or((full_name, full_name));
+        let mut repo = Repo {
+            id,
+            installation_id,
+            owner: owner.to_string(),
+            name: name.to_string(),
+            private,
+            default_branch: "main".to_string(),
+            ..Repo::default()
+        };
+        repo.refs.insert(
+            "refs/heads/main".to_string(),
+            fake_sha(&format!("{full_name}@main")),
+        );
+        st.repos.insert(id, repo);
+        if let Some(i) = st.installations.get_mut(&installation_id) {
+            i.repos.push(id);
+        }
+        id
+    }
+
+    /// Gives `login` a role (admin|maintain|write|triage|read) on the repository.
+    pub fn set_permission(&self, full_name: &str, login: &str, role: &str) {
+        self.with_repo(full_name, |r| {
+            r.roles.insert(login.to_string(), role.to_string());
+        });
+    }
+
+    /// An open issue. The simulator serves no issue endpoint, so `_author` is only for the
+    /// test's readability (webhook payloads carry the author).
+    pub fn add_issue(&self, full_name: &str, number: u64, title: &str, body: &str, _author: &str) {
+        self.with_repo(full_name, |r| {
+            r.issues.insert(
+                number,
+                Issue {
+                    title: title.to_string(),
+                    body: body.to_string(),
+                    labels: Vec::new(),
+                },
+            );
+        });
+    }
+
+    /// A file on the default branch, served by `repos/get-content`.
+    pub fn put_file(&self, full_name: &str, path: &str, content: &[u8]) {
+        self.with_repo(full_name, |r| {
+            r.files.insert(path.to_string(), content.to_vec());
+        });
+    }
+
+    /// What `GET /repos/{o}/{r}/rules/branches/{branch}` answers (default `[]`).
+    pub fn set_branch_rules(&self, full_name: &str, branch: &str, rules: Value) {
+        self.with_repo(full_name, |r| {
+            r.branch_rules.insert(branch.to_string(), rules);
+        });
+    }
+
+    /// Sets a ref such as `refs/heads/agen/issue-1` (e.g. after a push).
+    pub fn set_ref(&self, full_name: &str, name: &str, sha: &str) {
+        self.with_repo(full_name, |r| {
+            r.refs.insert(name.to_string(), sha.to_string());
+        });
+    }
+
+    /// The next matching calls answer with this fault.
+    pub fn inject(&self, fault: Fault) {
+        self.shared().lock().faults.push(fault);
+    }
+
+    /// Moves simulated time forward (token and JWT expiry).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        self.shared().lock().advance(by);
+    }
+
+    fn with_repo(&self, full_name: &str, f: impl FnOnce(&mut Repo)) {
+        let mut st = self.shared().lock();
+        if let Some(repo) = st
+            .repo_by_full_name(full_name)
+            .and_then(|id| st.repos.get_mut(&id))
+        {
+            f(repo);
+        }
+    }
+}

@@ -87,7 +87,8 @@ fn every_payload_becomes_the_right_event() {
 #[test]
 fn acted_on_fields_are_read_from_real_payloads() {
     let dir = shared_github().join("webhook-payloads");
-    let body = std::fs::read(dir.join("issue_comment/created.with-installation.payload.json")).unwrap();
+    let body =
+        std::fs::read(dir.join("issue_comment/created.with-installation.payload.json")).unwrap();
     let raw: Value = serde_json::from_slice(&body).unwrap();
     let Event::CommentCreated(c) = Event::parse("issue_comment", &body) else {
         panic!("not a comment");
@@ -95,9 +96,18 @@ fn acted_on_fields_are_read_from_real_payloads() {
     assert_eq!(c.comment.id.0, raw["comment"]["id"].as_u64().unwrap());
     assert_eq!(c.comment.body, raw["comment"]["body"].as_str().unwrap());
     assert_eq!(c.issue.number.0, raw["issue"]["number"].as_u64().unwrap());
-    assert_eq!(c.origin.installation.0, raw["installation"]["id"].as_u64().unwrap());
-    assert_eq!(c.origin.repository.full_name.0, raw["repository"]["full_name"].as_str().unwrap());
-    assert_eq!(c.origin.sender.login.0, raw["sender"]["login"].as_str().unwrap());
+    assert_eq!(
+        c.origin.installation.0,
+        raw["installation"]["id"].as_u64().unwrap()
+    );
+    assert_eq!(
+        c.origin.repository.full_name.0,
+        raw["repository"]["full_name"].as_str().unwrap()
+    );
+    assert_eq!(
+        c.origin.sender.login.0,
+        raw["sender"]["login"].as_str().unwrap()
+    );
 
     let body = std::fs::read(dir.join("installation/suspend.payload.json")).unwrap();
     let Event::Installation(i) = Event::parse("installation", &body) else {

@@ -9,20 +9,28 @@ use std::time::{Duration, Instant};
 
 use agen::sim::Simulator;
 use agen::store::Store;
+use support::{seeded_sim, REPO};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use support::{seeded_sim, REPO};
 
 const ISSUES: u64 = 40;
 
 /// Starts `agen serve` on port 0 and returns it with the address it printed.
 async fn start_agen(sim: &Simulator, db: &str) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_agen"));
-    cmd.arg("serve").env_clear().env("RUST_LOG", "info").env("LOG_FORMAT", "pretty");
+    cmd.arg("serve")
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .env("LOG_FORMAT", "pretty");
     for (k, v) in support::config_pairs(sim, db) {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = loop {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -31,7 +39,10 @@ async fn start_agen(sim: &Simulator, db: &str) -> (Child, String) {
             .unwrap()
             .expect("agen exited before listening");
         if let Some((_, rest)) = line.split_once("listening on http://") {
-            break rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect::<String>();
+            break rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect::<String>();
         }
     };
     // Keep draining its output so the pipe never fills.
@@ -51,11 +62,30 @@ async fn killed_mid_intake_loses_nothing_and_repeats_nothing() {
     for issue in 1..=ISSUES {
         sim.add_issue(REPO, issue + 100, "Flaky", "", "reporter");
         let cid = sim.add_comment(REPO, issue + 100, "/agen fix it", "maintainer");
-        let payload = support::comment_payload(repo_id, REPO, issue + 100, cid, "/agen fix it", "maintainer", "User");
+        let payload = support::comment_payload(
+            repo_id,
+            REPO,
+            issue + 100,
+            cid,
+            "/agen fix it",
+            "maintainer",
+            "User",
+        );
         deliveries.push((issue + 100, cid, sim.webhook("issue_comment", payload)));
     }
     let sends = deliveries.iter().map(|(_, _, d)| d.post(&sim, &url));
     let answers = futures_util::future::join_all(sends).await;
+    // Kill mid-stream: some deliveries fully handled, some half-way, most not started.
+    let posted = || {
+        sim.writes()
+            .iter()
+            .filter(|w| w.ends_with("/comments"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while posted() < 8 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     first.start_kill().unwrap();
     first.wait().await.unwrap();
     let accepted: Vec<_> = deliveries
@@ -64,13 +94,32 @@ async fn killed_mid_intake_loses_nothing_and_repeats_nothing() {
         .filter(|(_, a)| matches!(a, Ok(202)))
         .map(|((issue, cid, d), _)| (*issue, *cid, d.id.clone()))
         .collect();
-    assert_eq!(accepted.len(), ISSUES as usize, "every delivery answered 202: {answers:?}");
+    assert_eq!(
+        accepted.len(),
+        ISSUES as usize,
+        "every delivery answered 202: {answers:?}"
+    );
+
+    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
+    let left = store.pending_deliveries().await.unwrap();
+    let statuses_before = sim
+        .writes()
+        .iter()
+        .filter(|w| w.ends_with("/comments"))
+        .count();
+    eprintln!("killed with {left} deliveries pending and {statuses_before} status comments posted");
+    assert!(
+        left > 0,
+        "the kill must land while intake still has work, or this test proves nothing"
+    );
 
     let (mut second, _) = start_agen(&sim, &db).await;
-    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while store.pending_deliveries().await.unwrap() > 0 {
-        assert!(Instant::now() < deadline, "intake did not finish after restart");
+        assert!(
+            Instant::now() < deadline,
+            "intake did not finish after restart"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     second.start_kill().unwrap();
@@ -78,7 +127,10 @@ async fn killed_mid_intake_loses_nothing_and_repeats_nothing() {
     let jobs = store.jobs().await.unwrap();
     assert_eq!(jobs.len(), accepted.len(), "one job per accepted delivery");
     for (issue, cid, delivery) in &accepted {
-        let job = jobs.iter().find(|j| &j.delivery_id.0 == delivery).expect("job for delivery");
+        let job = jobs
+            .iter()
+            .find(|j| &j.delivery_id.0 == delivery)
+            .expect("job for delivery");
         assert_eq!(job.issue.0, *issue);
         let status: Vec<_> = sim
             .comments(REPO, *issue)
@@ -86,9 +138,15 @@ async fn killed_mid_intake_loses_nothing_and_repeats_nothing() {
             .filter(|c| c.user_login == "agen[bot]")
             .collect();
         assert_eq!(status.len(), 1, "issue {issue}: exactly one status comment");
-        assert!(status[0].body.ends_with(&format!("<!-- agen:status:{} -->", job.id)));
+        assert!(status[0]
+            .body
+            .ends_with(&format!("<!-- agen:status:{} -->", job.id)));
         assert_eq!(job.status_comment_id.map(|c| c.0), Some(status[0].id));
-        assert_eq!(sim.reactions(REPO, *cid), vec!["eyes"], "issue {issue}: one 👀");
+        assert_eq!(
+            sim.reactions(REPO, *cid),
+            vec!["eyes"],
+            "issue {issue}: one 👀"
+        );
     }
     assert!(sim.violations().is_empty());
 }

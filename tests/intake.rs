@@ -15,7 +15,9 @@ fn issue_path(rest: &str) -> String {
 }
 
 async fn accepted_run(env: &Env) -> u64 {
-    let (cid, status) = env.comment("/agen fix the flaky login test", "maintainer").await;
+    let (cid, status) = env
+        .comment("/agen fix the flaky login test", "maintainer")
+        .await;
     assert_eq!(status, 202);
     env.settle().await;
     cid
@@ -52,7 +54,10 @@ async fn maintainer_command_queues_one_job_with_eyes_and_status_comment() {
             id = job.id
         )]
     );
-    assert_eq!(job.status_comment_id.map(|c| c.0), env.sim.comments(REPO, ISSUE).last().map(|c| c.id));
+    assert_eq!(
+        job.status_comment_id.map(|c| c.0),
+        env.sim.comments(REPO, ISSUE).last().map(|c| c.id)
+    );
     assert!(env.sim.violations().is_empty());
 }
 
@@ -61,17 +66,29 @@ async fn intake_token_is_scoped_to_the_one_repository_with_least_permissions() {
     let env = spawn().await;
     accepted_run(&env).await;
     let tokens = env.sim.tokens();
-    assert_eq!(tokens.len(), 2, "one listing token at start, one intake token");
+    assert_eq!(
+        tokens.len(),
+        2,
+        "one listing token at start, one intake token"
+    );
     let intake = &tokens[1];
     assert_eq!(intake.installation_id, INSTALLATION);
     assert_eq!(intake.repository_ids, vec![env.repo_id]);
     let perms: Vec<(String, String)> = intake.permissions.clone().into_iter().collect();
     assert_eq!(
         perms,
-        vec![("issues".into(), "write".into()), ("metadata".into(), "read".into())]
+        vec![
+            ("issues".into(), "write".into()),
+            ("metadata".into(), "read".into())
+        ]
     );
     // Every repository call used that token, never the App JWT.
-    for r in env.sim.requests().iter().filter(|r| r.path.starts_with("/repos/")) {
+    for r in env
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/repos/"))
+    {
         assert!(
             matches!(&r.auth, AuthKind::Installation { repository_ids, .. } if repository_ids == &vec![env.repo_id]),
             "{} {} used {:?}",
@@ -93,7 +110,10 @@ async fn permission_comes_from_the_collaborator_endpoint() {
         .filter(|r| r.operation.as_deref() == Some("repos/get-collaborator-permission-level"))
         .map(|r| r.path)
         .collect();
-    assert_eq!(asked, vec![format!("/repos/{REPO}/collaborators/maintainer/permission")]);
+    assert_eq!(
+        asked,
+        vec![format!("/repos/{REPO}/collaborators/maintainer/permission")]
+    );
 }
 
 #[tokio::test]
@@ -128,7 +148,8 @@ async fn triage_is_not_enough_by_default() {
 #[tokio::test]
 async fn permission_endpoint_failing_means_no_job() {
     let env = spawn().await;
-    env.sim.inject(Fault::new("GET", &format!("/repos/{REPO}/collaborators/"), 502).times(10));
+    env.sim
+        .inject(Fault::new("GET", &format!("/repos/{REPO}/collaborators/"), 502).times(10));
     env.comment("/agen fix it", "owner").await;
     env.settle().await;
     assert!(env.jobs().await.is_empty());
@@ -142,11 +163,31 @@ async fn permission_endpoint_failing_means_no_job() {
 #[tokio::test]
 async fn bot_sender_is_ignored_without_a_word() {
     let env = spawn().await;
-    let id = env.sim.add_comment(REPO, ISSUE, "/agen fix it", "agen[bot]");
-    let payload = support::comment_payload(env.repo_id, REPO, ISSUE, id, "/agen fix it", "agen[bot]", "Bot");
+    let id = env
+        .sim
+        .add_comment(REPO, ISSUE, "/agen fix it", "agen[bot]");
+    let payload = support::comment_payload(
+        env.repo_id,
+        REPO,
+        ISSUE,
+        id,
+        "/agen fix it",
+        "agen[bot]",
+        "Bot",
+    );
     assert_eq!(env.send("issue_comment", payload).await, 202);
-    let other = env.sim.add_comment(REPO, ISSUE, "/agen fix it", "renovate[bot]");
-    let payload = support::comment_payload(env.repo_id, REPO, ISSUE, other, "/agen fix it", "renovate[bot]", "Bot");
+    let other = env
+        .sim
+        .add_comment(REPO, ISSUE, "/agen fix it", "renovate[bot]");
+    let payload = support::comment_payload(
+        env.repo_id,
+        REPO,
+        ISSUE,
+        other,
+        "/agen fix it",
+        "renovate[bot]",
+        "Bot",
+    );
     assert_eq!(env.send("issue_comment", payload).await, 202);
     env.settle().await;
     assert!(env.jobs().await.is_empty());
@@ -162,7 +203,11 @@ async fn repository_not_granted_gets_no_job_and_no_call_about_it() {
     env.settle().await;
     assert!(env.jobs().await.is_empty());
     assert!(env.writes_after_start().is_empty());
-    assert!(env.sim.requests().iter().all(|r| !r.path.contains("acme/secret")));
+    assert!(env
+        .sim
+        .requests()
+        .iter()
+        .all(|r| !r.path.contains("acme/secret")));
 }
 
 #[tokio::test]
@@ -172,7 +217,13 @@ async fn deleted_installation_is_ignored() {
     agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
     assert_eq!(env.send("installation", p).await, 202);
     env.settle().await;
-    let grant = env.app.store.installation(InstallationId(INSTALLATION)).await.unwrap().unwrap();
+    let grant = env
+        .app
+        .store
+        .installation(InstallationId(INSTALLATION))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(grant.removed);
     env.sim.remove_installation(INSTALLATION);
     env.comment("/agen fix it", "owner").await;
@@ -198,7 +249,13 @@ async fn suspended_installation_is_ignored_until_unsuspended() {
     agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
     assert_eq!(env.send("installation", p).await, 202);
     env.settle().await;
-    let grant = env.app.store.installation(InstallationId(INSTALLATION)).await.unwrap().unwrap();
+    let grant = env
+        .app
+        .store
+        .installation(InstallationId(INSTALLATION))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!grant.suspended);
 }
 
@@ -206,7 +263,10 @@ async fn suspended_installation_is_ignored_until_unsuspended() {
 async fn duplicate_delivery_is_answered_200_with_no_second_effect() {
     let env = spawn().await;
     let id = env.sim.add_comment(REPO, ISSUE, "/agen go", "maintainer");
-    let delivery = env.sim.webhook("issue_comment", env.comment_payload(id, "/agen go", "maintainer"));
+    let delivery = env.sim.webhook(
+        "issue_comment",
+        env.comment_payload(id, "/agen go", "maintainer"),
+    );
     assert_eq!(delivery.post(&env.sim, &env.url).await.unwrap(), 202);
     env.settle().await;
     let writes = env.sim.writes().len();
@@ -250,8 +310,16 @@ async fn edited_and_deleted_comments_do_nothing() {
 #[tokio::test]
 async fn trigger_label_queues_a_job_without_reaction() {
     let env = spawn().await;
-    assert_eq!(env.send("issues", env.labeled_payload("bug", "owner")).await, 202);
-    assert_eq!(env.send("issues", env.labeled_payload("agen", "owner")).await, 202);
+    assert_eq!(
+        env.send("issues", env.labeled_payload("bug", "owner"))
+            .await,
+        202
+    );
+    assert_eq!(
+        env.send("issues", env.labeled_payload("agen", "owner"))
+            .await,
+        202
+    );
     env.settle().await;
     let jobs = env.jobs().await;
     assert_eq!(jobs.len(), 1);
@@ -269,7 +337,8 @@ async fn trigger_label_queues_a_job_without_reaction() {
 #[tokio::test]
 async fn label_from_read_only_user_is_refused() {
     let env = spawn().await;
-    env.send("issues", env.labeled_payload("agen", "reader")).await;
+    env.send("issues", env.labeled_payload("agen", "reader"))
+        .await;
     env.settle().await;
     assert!(env.jobs().await.is_empty());
     assert_eq!(env.agen_comments().len(), 1);
@@ -286,7 +355,10 @@ async fn help_and_status_are_answered() {
     env.comment("/agen status", "maintainer").await;
     env.settle().await;
     let status = env.agen_comments().pop().unwrap();
-    assert!(status.starts_with("agen has no jobs on this issue yet."), "{status}");
+    assert!(
+        status.starts_with("agen has no jobs on this issue yet."),
+        "{status}"
+    );
 
     accepted_run(&env).await;
     env.comment("/agen status", "maintainer").await;
@@ -294,7 +366,10 @@ async fn help_and_status_are_answered() {
     let status = env.agen_comments().pop().unwrap();
     let job = &env.jobs().await[0];
     assert!(
-        status.contains(&format!("| {} | queued | comment | @maintainer | {} |", job.id, job.created_at)),
+        status.contains(&format!(
+            "| {} | queued | comment | @maintainer | {} |",
+            job.id, job.created_at
+        )),
         "{status}"
     );
     assert!(env.jobs().await.len() == 1, "status and help create no job");
@@ -311,7 +386,10 @@ async fn stop_cancels_the_queued_job_and_edits_its_status_comment() {
     let comments = env.agen_comments();
     assert_eq!(
         comments[0],
-        format!("**agen** · job {id} was cancelled by @maintainer.\n\n<!-- agen:status:{id} -->", id = job.id)
+        format!(
+            "**agen** · job {id} was cancelled by @maintainer.\n\n<!-- agen:status:{id} -->",
+            id = job.id
+        )
     );
     assert!(comments[1].starts_with(&format!("Stopped job {}.", job.id)));
 }
@@ -322,7 +400,9 @@ async fn retry_queues_a_new_job_with_the_same_instructions() {
     env.comment("/agen retry", "maintainer").await;
     env.settle().await;
     assert!(env.jobs().await.is_empty());
-    assert!(env.agen_comments()[0].starts_with("There is no earlier agen job on this issue to retry."));
+    assert!(
+        env.agen_comments()[0].starts_with("There is no earlier agen job on this issue to retry.")
+    );
 
     accepted_run(&env).await;
     env.comment("/agen retry", "maintainer").await;
@@ -338,8 +418,10 @@ async fn repositories_added_later_become_usable() {
     let env = spawn().await;
     let new_id = env.sim.add_repo(INSTALLATION, "acme/new", true);
     env.sim.set_permission("acme/new", "owner", "admin");
-    env.sim.add_issue("acme/new", 1, "Add a README", "", "owner");
-    let mut p = agen::sim::Simulator::example_payload("installation_repositories", "added.payload.json");
+    env.sim
+        .add_issue("acme/new", 1, "Add a README", "", "owner");
+    let mut p =
+        agen::sim::Simulator::example_payload("installation_repositories", "added.payload.json");
     agen::sim::merge_json(
         &mut p,
         json!({ "installation": { "id": INSTALLATION },
@@ -347,8 +429,18 @@ async fn repositories_added_later_become_usable() {
     );
     assert_eq!(env.send("installation_repositories", p).await, 202);
     env.settle().await;
-    let cid = env.sim.add_comment("acme/new", 1, "/agen write it", "owner");
-    let payload = support::comment_payload(new_id, "acme/new", 1, cid, "/agen write it", "owner", "User");
+    let cid = env
+        .sim
+        .add_comment("acme/new", 1, "/agen write it", "owner");
+    let payload = support::comment_payload(
+        new_id,
+        "acme/new",
+        1,
+        cid,
+        "/agen write it",
+        "owner",
+        "User",
+    );
     env.send("issue_comment", payload).await;
     env.settle().await;
     assert_eq!(env.jobs().await.len(), 1);
@@ -358,15 +450,28 @@ async fn repositories_added_later_become_usable() {
 async fn unknown_events_and_actions_are_recorded_and_ignored() {
     let env = spawn().await;
     assert_eq!(env.send("star", json!({ "action": "created" })).await, 202);
-    assert_eq!(env.send("issues", json!({ "action": "teleported", "installation": { "id": INSTALLATION } })).await, 202);
+    assert_eq!(
+        env.send(
+            "issues",
+            json!({ "action": "teleported", "installation": { "id": INSTALLATION } })
+        )
+        .await,
+        202
+    );
     env.settle().await;
     let outcomes = env.app.store.delivery_outcomes().await.unwrap();
     let outcomes: Vec<_> = outcomes.into_iter().map(|(_, e, o)| (e, o)).collect();
     assert_eq!(
         outcomes,
         vec![
-            ("star".into(), "ignored: agen does not act on star.created".into()),
-            ("issues".into(), "ignored: agen does not act on issues.teleported".into()),
+            (
+                "star".into(),
+                "ignored: agen does not act on star.created".into()
+            ),
+            (
+                "issues".into(),
+                "ignored: agen does not act on issues.teleported".into()
+            ),
         ]
     );
     assert!(env.writes_after_start().is_empty());
@@ -376,7 +481,8 @@ async fn unknown_events_and_actions_are_recorded_and_ignored() {
 async fn rate_limited_comment_is_retried_and_posted_once() {
     let env = spawn().await;
     env.sim.inject(
-        Fault::new("POST", &issue_path(&format!("{ISSUE}/comments")), 429).header("retry-after", "1"),
+        Fault::new("POST", &issue_path(&format!("{ISSUE}/comments")), 429)
+            .header("retry-after", "1"),
     );
     accepted_run(&env).await;
     assert_eq!(env.agen_comments().len(), 1);
@@ -388,4 +494,70 @@ async fn rate_limited_comment_is_retried_and_posted_once() {
         .map(|r| r.status)
         .collect::<Vec<_>>();
     assert_eq!(posts, vec![429, 201]);
+}
+
+#[tokio::test]
+async fn a_comment_posted_just_before_a_crash_is_found_not_posted_again() {
+    use agen::config::AppCredentials;
+    use agen::github::{tokens::INTAKE, GitHub};
+    use agen::ids::{IssueNumber, RepoId, RepoName};
+    use agen::job::replies::Replier;
+    use agen::store::effects::EffectState;
+
+    let env = spawn().await;
+    let store = &env.app.store;
+    let creds = AppCredentials {
+        app_id: 1,
+        private_key: jsonwebtoken::EncodingKey::from_rsa_pem(support::KEY.as_bytes()).unwrap(),
+    };
+    let github = GitHub::new(&env.sim.api_url(), &creds, support::fast_retry()).unwrap();
+    let client = github
+        .repo(
+            InstallationId(INSTALLATION),
+            RepoId(env.repo_id),
+            RepoName(REPO.into()),
+            INTAKE,
+        )
+        .await
+        .unwrap();
+    let replier = Replier {
+        store,
+        client: &client,
+        issue: IssueNumber(ISSUE),
+    };
+    let posts = || {
+        env.sim
+            .writes()
+            .iter()
+            .filter(|w| w.ends_with(&format!("/issues/{ISSUE}/comments")))
+            .count()
+    };
+
+    // An earlier run began the effect and its comment reached GitHub, then the run died
+    // before recording the comment's id.
+    let key = "status:41";
+    assert_eq!(store.begin_effect(key).await.unwrap(), EffectState::Fresh);
+    let posted = env.sim.add_comment(
+        REPO,
+        ISSUE,
+        &format!("queued\n\n<!-- agen:{key} -->"),
+        "agen[bot]",
+    );
+    // A person quoting the marker is not agen.
+    env.sim
+        .add_comment(REPO, ISSUE, &format!("<!-- agen:{key} -->"), "mallory");
+    assert_eq!(replier.post_once(key, "queued").await.unwrap().0, posted);
+    assert_eq!(
+        store.begin_effect(key).await.unwrap(),
+        EffectState::Done(posted.to_string())
+    );
+    assert_eq!(posts(), 0);
+
+    // Begun but never reached GitHub: posted now, exactly once, and remembered.
+    let key = "status:42";
+    assert_eq!(store.begin_effect(key).await.unwrap(), EffectState::Fresh);
+    let first = replier.post_once(key, "queued").await.unwrap();
+    let again = replier.post_once(key, "queued").await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(posts(), 1);
 }

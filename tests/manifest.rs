@@ -26,7 +26,8 @@ struct HookAttributes {
 
 #[test]
 fn manifest_is_least_privilege() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/app-manifest.yml")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/app-manifest.yml")).unwrap();
     let m: Manifest = yaml_serde::from_str(&text).unwrap();
     assert_eq!(m.name, "agen");
     assert!(m.url.starts_with("https://"));
@@ -54,6 +55,12 @@ fn manifest_is_least_privilege() {
     events.sort();
     assert_eq!(
         events,
-        ["check_run", "issue_comment", "issues", "pull_request", "pull_request_review_comment"]
+        [
+            "check_run",
+            "issue_comment",
+            "issues",
+            "pull_request",
+            "pull_request_review_comment"
+        ]
     );
 }

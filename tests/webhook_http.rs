@@ -24,17 +24,63 @@ async fn answers_follow_the_contract() {
     let body = br#"{"action":"created","installation":{"id":11}}"#;
     let good = sign(SECRET, body);
     let bad = sign(b"wrong secret", body);
-    let sha1_only = vec![("X-GitHub-Event", "ping"), ("X-GitHub-Delivery", "d-sha1"), ("X-Hub-Signature", "sha1=00")];
+    let sha1_only = vec![
+        ("X-GitHub-Event", "ping"),
+        ("X-GitHub-Delivery", "d-sha1"),
+        ("X-Hub-Signature", "sha1=00"),
+    ];
 
     let cases: Vec<(&str, Vec<(&str, &str)>, &[u8], u16, &str)> = vec![
-        ("no signature", vec![("X-GitHub-Event", "ping"), ("X-GitHub-Delivery", "d0")], body, 401, "missing X-Hub-Signature-256"),
+        (
+            "no signature",
+            vec![("X-GitHub-Event", "ping"), ("X-GitHub-Delivery", "d0")],
+            body,
+            401,
+            "missing X-Hub-Signature-256",
+        ),
         ("sha1 only", sha1_only, body, 401, "sha256 signatures only"),
-        ("forged signature", headers("ping", "d1", &bad), body, 401, "does not match"),
-        ("malformed signature", headers("ping", "d2", "sha256=xyz"), body, 401, "not of the form"),
-        ("missing event", vec![("X-GitHub-Delivery", "d3"), ("X-Hub-Signature-256", &good)], body, 400, "x-github-event"),
-        ("missing delivery", vec![("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", &good)], body, 400, "x-github-delivery"),
-        ("recorded", headers("ping", "d4", &good), body, 202, "recorded"),
-        ("duplicate", headers("ping", "d4", &good), body, 200, "already recorded"),
+        (
+            "forged signature",
+            headers("ping", "d1", &bad),
+            body,
+            401,
+            "does not match",
+        ),
+        (
+            "malformed signature",
+            headers("ping", "d2", "sha256=xyz"),
+            body,
+            401,
+            "not of the form",
+        ),
+        (
+            "missing event",
+            vec![("X-GitHub-Delivery", "d3"), ("X-Hub-Signature-256", &good)],
+            body,
+            400,
+            "x-github-event",
+        ),
+        (
+            "missing delivery",
+            vec![("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", &good)],
+            body,
+            400,
+            "x-github-delivery",
+        ),
+        (
+            "recorded",
+            headers("ping", "d4", &good),
+            body,
+            202,
+            "recorded",
+        ),
+        (
+            "duplicate",
+            headers("ping", "d4", &good),
+            body,
+            200,
+            "already recorded",
+        ),
     ];
     for (name, hs, body, status, message) in cases {
         let a = post(addr, "/webhook", &hs, body, false).await;
@@ -44,17 +90,39 @@ async fn answers_follow_the_contract() {
 
     let not_json = b"{not json";
     let sig = sign(SECRET, not_json);
-    let a = post(addr, "/webhook", &headers("ping", "d5", &sig), not_json, false).await;
+    let a = post(
+        addr,
+        "/webhook",
+        &headers("ping", "d5", &sig),
+        not_json,
+        false,
+    )
+    .await;
     assert_eq!(a.status, 400, "{}", a.body);
     assert!(a.body.contains("not valid JSON"));
 
     // Probot's path answers the same way.
-    let a = post(addr, "/api/github/webhooks", &headers("ping", "d6", &good), body, false).await;
+    let a = post(
+        addr,
+        "/api/github/webhooks",
+        &headers("ping", "d6", &good),
+        body,
+        false,
+    )
+    .await;
     assert_eq!(a.status, 202);
 
     // Only the two validly signed, well-formed deliveries were stored.
     env.settle().await;
-    let stored: Vec<String> = env.app.store.delivery_outcomes().await.unwrap().into_iter().map(|(id, _, _)| id).collect();
+    let stored: Vec<String> = env
+        .app
+        .store
+        .delivery_outcomes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
     assert_eq!(stored, vec!["d4", "d6"]);
 }
 
@@ -65,7 +133,14 @@ async fn oversized_bodies_get_413_declared_or_not() {
     let big = vec![b' '; 200_000];
     let sig = sign(SECRET, &big);
     for chunked in [false, true] {
-        let a = post(env.app.addr, "/webhook", &headers("ping", "big", &sig), &big, chunked).await;
+        let a = post(
+            env.app.addr,
+            "/webhook",
+            &headers("ping", "big", &sig),
+            &big,
+            chunked,
+        )
+        .await;
         assert_eq!(a.status, 413, "chunked={chunked}: {}", a.body);
         assert!(a.body.contains("65536-byte limit"), "{}", a.body);
     }
@@ -75,7 +150,8 @@ async fn oversized_bodies_get_413_declared_or_not() {
 #[tokio::test]
 async fn every_real_payload_is_accepted_when_signed() {
     let env = spawn().await;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/github/webhook-payloads");
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/github/webhook-payloads");
     let mut n = 0;
     for dir in std::fs::read_dir(&root).unwrap() {
         let dir = dir.unwrap().path();
@@ -86,7 +162,14 @@ async fn every_real_payload_is_accepted_when_signed() {
             let body = std::fs::read(&file).unwrap();
             let sig = sign(SECRET, &body);
             let id = format!("conformance-{n}");
-            let a = post(env.app.addr, "/webhook", &headers(&event, &id, &sig), &body, false).await;
+            let a = post(
+                env.app.addr,
+                "/webhook",
+                &headers(&event, &id, &sig),
+                &body,
+                false,
+            )
+            .await;
             assert_eq!(a.status, 202, "{}: {}", file.display(), a.body);
             n += 1;
         }
@@ -96,6 +179,9 @@ async fn every_real_payload_is_accepted_when_signed() {
     let outcomes = env.app.store.delivery_outcomes().await.unwrap();
     assert_eq!(outcomes.len(), 118);
     for (id, event, outcome) in outcomes {
-        assert!(!outcome.starts_with("gave up") && !outcome.contains("unreadable"), "{id} {event}: {outcome}");
+        assert!(
+            !outcome.starts_with("gave up") && !outcome.contains("unreadable"),
+            "{id} {event}: {outcome}"
+        );
     }
 }

@@ -104,6 +104,11 @@ impl Intake {
                 tracing::info!(delivery = %d.id, event = %d.event, "{outcome}");
                 self.store.finish_delivery(d.seq, &outcome).await
             }
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(delivery = %d.id, "GitHub refused: {e}");
+                let outcome = format!("refused by GitHub: {e}");
+                self.store.finish_delivery(d.seq, &outcome).await
+            }
             Err(e) if d.attempts >= MAX_ATTEMPTS => {
                 tracing::error!(delivery = %d.id, "giving up after {} attempts: {e}", d.attempts);
                 self.store

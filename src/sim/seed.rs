@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::record::Fault;
 use super::shapes::fake_sha;
-use super::state::{Installation, Issue, Repo};
+use super::state::{Comment, Installation, Issue, Repo};
 use super::Simulator;
 
 impl Simulator {
@@ -84,6 +84,35 @@ impl Simulator {
                 },
             );
         });
+    }
+
+    /// A comment a person wrote on an issue (the one a webhook then reports); returns its id.
+    /// Panics when the repository or issue was not seeded: that is a broken test.
+    pub fn add_comment(&self, full_name: &str, issue: u64, body: &str, author: &str) -> u64 {
+        let mut st = self.shared().lock();
+        let repo_id = st
+            .repo_by_full_name(full_name)
+            .unwrap_or_else(|| panic!("add_comment: no repository {full_name}"));
+        assert!(
+            st.repos[&repo_id].issues.contains_key(&issue),
+            "add_comment: no issue {full_name}#{issue}"
+        );
+        let now = st.now();
+        let id = st.id();
+        st.comments.insert(
+            id,
+            Comment {
+                id,
+                repo_id,
+                issue,
+                body: body.to_string(),
+                user_login: author.to_string(),
+                created_at: now,
+                updated_at: now,
+                reactions: Vec::new(),
+            },
+        );
+        id
     }
 
     /// A file on the default branch, served by `repos/get-content`.

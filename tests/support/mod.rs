@@ -44,7 +44,13 @@ pub async fn seeded_sim() -> (Simulator, u64) {
     sim.set_permission(REPO, "owner", "admin");
     sim.set_permission(REPO, "reader", "read");
     sim.set_permission(REPO, "triager", "triage");
-    sim.add_issue(REPO, ISSUE, "Login test is flaky", "It fails one run in ten.", "reporter");
+    sim.add_issue(
+        REPO,
+        ISSUE,
+        "Login test is flaky",
+        "It fails one run in ten.",
+        "reporter",
+    );
     (sim, repo_id)
 }
 
@@ -69,14 +75,30 @@ pub async fn spawn_with(sim: Simulator, repo_id: u64, extra: &[(&str, &str)]) ->
     let db = dir.path().join("agen.db").display().to_string();
     let mut pairs = config_pairs(&sim, &db);
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = Config::load(&Source::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))).unwrap();
+    let config = Config::load(&Source::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app = server::start(&config, listener, fast_retry()).await.unwrap();
+    let app = server::start(&config, listener, fast_retry())
+        .await
+        .unwrap();
     let url = format!("http://{}/webhook", app.addr);
-    let env = Env { sim, app, repo_id, url, _dir: dir };
+    let env = Env {
+        sim,
+        app,
+        repo_id,
+        url,
+        _dir: dir,
+    };
     // Grants are reconciled from GitHub at start; wait for that before sending anything.
     env.wait_until("grants reconciled", || async {
-        env.app.store.installation(InstallationId(INSTALLATION)).await.unwrap().is_some()
+        env.app
+            .store
+            .installation(InstallationId(INSTALLATION))
+            .await
+            .unwrap()
+            .is_some()
     })
     .await;
     env
@@ -113,7 +135,11 @@ impl Env {
     pub fn writes_after_start(&self) -> Vec<String> {
         let writes = self.sim.writes();
         let start = format!("POST /app/installations/{INSTALLATION}/access_tokens");
-        assert_eq!(writes.first(), Some(&start), "start-up mints one listing token");
+        assert_eq!(
+            writes.first(),
+            Some(&start),
+            "start-up mints one listing token"
+        );
         writes[1..].to_vec()
     }
 
@@ -126,7 +152,10 @@ impl Env {
     }
 
     pub fn labeled_payload(&self, label: &str, login: &str) -> Value {
-        let mut p = agen::sim::Simulator::example_payload("issues", "labeled.with-organization.payload.json");
+        let mut p = agen::sim::Simulator::example_payload(
+            "issues",
+            "labeled.with-organization.payload.json",
+        );
         merge_json(
             &mut p,
             json!({
@@ -159,7 +188,10 @@ pub fn comment_payload(
     login: &str,
     user_type: &str,
 ) -> Value {
-    let mut p = agen::sim::Simulator::example_payload("issue_comment", "created.with-installation.payload.json");
+    let mut p = agen::sim::Simulator::example_payload(
+        "issue_comment",
+        "created.with-installation.payload.json",
+    );
     merge_json(
         &mut p,
         json!({
@@ -179,7 +211,9 @@ impl Env {
     /// arrives. Returns the comment id and agen's HTTP answer.
     pub async fn comment(&self, body: &str, login: &str) -> (u64, u16) {
         let id = self.sim.add_comment(REPO, ISSUE, body, login);
-        let status = self.send("issue_comment", self.comment_payload(id, body, login)).await;
+        let status = self
+            .send("issue_comment", self.comment_payload(id, body, login))
+            .await;
         (id, status)
     }
 

@@ -30,7 +30,9 @@ async fn answers_follow_the_contract() {
         ("X-Hub-Signature", "sha1=00"),
     ];
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, &[u8], u16, &str)> = vec![
+    /// (name, headers, body, expected status, expected message part)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [u8], u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "no signature",
             vec![("X-GitHub-Event", "ping"), ("X-GitHub-Delivery", "d0")],

@@ -561,3 +561,90 @@ async fn a_comment_posted_just_before_a_crash_is_found_not_posted_again() {
     assert_eq!(first, again);
     assert_eq!(posts(), 1);
 }
+
+#[tokio::test]
+async fn every_call_names_agen_and_the_api_version() {
+    let env = spawn().await;
+    accepted_run(&env).await;
+    let requests = env.sim.requests();
+    assert!(requests.len() >= 6);
+    for r in requests {
+        assert!(
+            r.user_agent.contains("agen/"),
+            "{} {}: {}",
+            r.method,
+            r.path,
+            r.user_agent
+        );
+        assert_eq!(
+            r.api_version.as_deref(),
+            Some("2022-11-28"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn repository_token_is_reused_while_fresh() {
+    let env = spawn().await;
+    accepted_run(&env).await;
+    env.comment("/agen status", "maintainer").await;
+    env.settle().await;
+    assert_eq!(
+        env.sim.tokens().len(),
+        2,
+        "listing token + one intake token, reused"
+    );
+}
+
+#[tokio::test]
+async fn exhausted_rate_limit_is_waited_out_until_reset() {
+    let env = spawn().await;
+    let reset = (chrono::Utc::now().timestamp() + 1).to_string();
+    env.sim.inject(
+        Fault::new("POST", &issue_path(&format!("{ISSUE}/comments")), 403)
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", &reset),
+    );
+    accepted_run(&env).await;
+    let statuses: Vec<u16> = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == issue_path(&format!("{ISSUE}/comments")))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![403, 201]);
+    assert_eq!(env.jobs().await.len(), 1);
+}
+
+#[tokio::test]
+async fn rerun_on_agens_own_check_run_retries_the_job() {
+    let env = spawn().await;
+    accepted_run(&env).await;
+    let job = env.jobs().await[0].id;
+    let rerun = |app_id: u64| {
+        let mut p = agen::sim::Simulator::example_payload("check_run", "rerequested.payload.json");
+        agen::sim::merge_json(
+            &mut p,
+            json!({ "installation": { "id": INSTALLATION }, "repository": env.repository(),
+                    "check_run": { "external_id": format!("job:{job}"), "app": { "id": app_id } },
+                    "sender": { "login": "maintainer", "type": "User" } }),
+        );
+        p
+    };
+    // Another App's check run is none of agen's business.
+    assert_eq!(env.send("check_run", rerun(999)).await, 202);
+    env.settle().await;
+    assert_eq!(env.jobs().await.len(), 1);
+    assert_eq!(env.send("check_run", rerun(1)).await, 202);
+    env.settle().await;
+    let jobs = env.jobs().await;
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(
+        (jobs[1].trigger.as_str(), jobs[1].issue.0),
+        ("check_run", ISSUE)
+    );
+}

@@ -32,6 +32,10 @@ pub struct Recorded {
     pub auth: AuthKind,
     pub body: Option<Value>,
     pub status: u16,
+    /// The User-Agent values sent, joined with "; ".
+    pub user_agent: String,
+    /// The `X-GitHub-Api-Version` header, if sent.
+    pub api_version: Option<String>,
 }
 
 /// Makes the next `times` calls whose method matches (`"*"` matches any) and whose path

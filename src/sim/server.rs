@@ -28,6 +28,9 @@ struct Call {
     query: Option<String>,
     authorization: Option<String>,
     accept: String,
+    /// Every User-Agent value sent (GitHub refuses calls without one).
+    user_agent: String,
+    api_version: Option<String>,
     body: Vec<u8>,
 }
 
@@ -46,6 +49,16 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Resp
         query: parts.uri.query().map(str::to_string),
         authorization: header(http::header::AUTHORIZATION),
         accept: header(http::header::ACCEPT).unwrap_or_default(),
+        user_agent: parts
+            .headers
+            .get_all(http::header::USER_AGENT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("; "),
+        api_version: header(http::header::HeaderName::from_static(
+            "x-github-api-version",
+        )),
         body: Vec::new(),
     };
     let reply = match axum::body::to_bytes(body, BODY_LIMIT).await {
@@ -97,6 +110,10 @@ fn respond(shared: &Shared, call: Call) -> Reply {
             f.clone()
         });
     let reply = match (fault, &matched) {
+        _ if call.user_agent.is_empty() => Reply::error(
+            403,
+            "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.",
+        ),
         (Some(f), _) => {
             let mut reply = Reply::error(f.status, f.message());
             reply.headers.extend(f.headers.iter().cloned());
@@ -164,6 +181,8 @@ fn finish(
         ))
     });
     st.records.push(Recorded {
+        user_agent: call.user_agent,
+        api_version: call.api_version,
         method: call.method,
         path: call.path,
         query: call.query,

@@ -84,10 +84,13 @@ pub(crate) async fn call_raw(
     auth: Option<&str>,
     body: Vec<u8>,
 ) -> Answer {
-    let mut headers = vec![(
-        "accept".to_string(),
-        "application/vnd.github+json".to_string(),
-    )];
+    let mut headers = vec![
+        (
+            "accept".to_string(),
+            "application/vnd.github+json".to_string(),
+        ),
+        ("user-agent".to_string(), "sim-tests".to_string()),
+    ];
     if let Some(auth) = auth {
         headers.push(("authorization".to_string(), format!("Bearer {auth}")));
     }

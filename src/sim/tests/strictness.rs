@@ -240,3 +240,18 @@ async fn merge_and_default_branch_writes_are_violations() {
         Some(40)
     );
 }
+
+#[tokio::test]
+async fn a_call_without_user_agent_is_refused_like_github_does() {
+    let sim = super::setup().await;
+    let url = format!("{}/app/installations", sim.api_url());
+    let headers = vec![(
+        "authorization".to_string(),
+        format!("Bearer {}", super::jwt()),
+    )];
+    let reply = super::http_client::send("GET", &url, &headers, Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 403);
+    assert!(String::from_utf8_lossy(&reply.body).contains("User-Agent"));
+}

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod demo;
 pub mod event;
 pub mod github;
 pub mod ids;

@@ -21,7 +21,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Receive GitHub webhooks and turn them into jobs.
-    Serve,
+    Serve {
+        /// Only receive and store deliveries; `agen intake` processes them.
+        #[arg(long)]
+        web_only: bool,
+    },
+    /// Process stored deliveries (for a `serve --web-only` process on the same database).
+    Intake,
+    /// Run the whole flow against the built-in GitHub simulator (no account, no network).
+    Demo,
     /// Inspect jobs.
     Jobs {
         #[command(subcommand)]
@@ -53,7 +61,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Cmd::Serve => serve().await,
+            Cmd::Serve { web_only } => serve(web_only).await,
+            Cmd::Intake => intake().await,
+            Cmd::Demo => agen::demo::run().await,
             Cmd::Jobs {
                 command: JobsCmd::List { json },
             } => agen::cli::jobs_list(json).await,
@@ -68,18 +78,33 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> anyhow::Result<()> {
+async fn serve(web_only: bool) -> anyhow::Result<()> {
     let config = Config::load(&Source::from_env()?)?;
     init_logging(config.log_format);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {} (AGEN_LISTEN): {e}", config.listen))?;
-    let running = agen::server::start(&config, listener, RetryPolicy::default()).await?;
+    let running = if web_only {
+        agen::server::start_web(&config, listener).await?
+    } else {
+        agen::server::start(&config, listener, RetryPolicy::default()).await?
+    };
     tracing::info!("agen listening on http://{}", running.addr);
     tokio::select! {
         served = running.served => served??,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
+    Ok(())
+}
+
+async fn intake() -> anyhow::Result<()> {
+    let config = Config::load(&Source::from_env()?)?;
+    init_logging(config.log_format);
+    let store = agen::store::Store::open(&config.database_url).await?;
+    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+    agen::server::spawn_intake(&config, store, arrived, RetryPolicy::default()).await?;
+    tracing::info!("agen intake running");
+    tokio::signal::ctrl_c().await?;
     Ok(())
 }
 

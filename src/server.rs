@@ -1,4 +1,5 @@
-//! Wires the parts into a running server: store, inbox writer, GitHub client, intake, HTTP.
+//! Wires the parts into a running server: store, inbox writer, HTTP edge and, unless the
+//! process is web-only, the GitHub client and intake.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,38 +21,16 @@ pub struct Running {
     pub addr: SocketAddr,
     pub store: Store,
     pub served: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Woken whenever the inbox stored something new.
+    pub arrived: Arc<Notify>,
 }
 
-/// Starts everything on `listener` and returns once the server accepts requests.
-pub async fn start(
-    config: &Config,
-    listener: TcpListener,
-    retry: RetryPolicy,
-) -> anyhow::Result<Running> {
+/// The HTTP edge alone: verify, store, answer. Returns once it accepts requests.
+pub async fn start_web(config: &Config, listener: TcpListener) -> anyhow::Result<Running> {
     let store = Store::open(&config.database_url).await?;
-    store.release_delivery_claims().await?;
-    let github = Arc::new(GitHub::new(&config.github_api_url, &config.app, retry)?);
     let arrived = Arc::new(Notify::new());
     let inbox = InboxWriter::start(&store, arrived.clone()).await?;
     let metrics = Arc::new(Metrics::default());
-
-    let intake = Intake {
-        store: store.clone(),
-        github: github.clone(),
-        settings: IntakeSettings {
-            app_id: config.app.app_id,
-            trigger_label: config.trigger_label.clone(),
-            min_permission: config.min_permission,
-        },
-    };
-    tokio::spawn(async move {
-        match crate::job::grants::reconcile_all(&intake.store, &intake.github).await {
-            Ok(n) => tracing::info!("grants reconciled from GitHub: {n} installations"),
-            Err(e) => tracing::warn!("could not reconcile grants from GitHub at start: {e}"),
-        }
-        intake.run(arrived).await
-    });
-
     let router = webhook::routes(WebhookState {
         limits: EdgeLimits {
             verifier: Verifier::new(&config.webhook_secrets.0),
@@ -67,5 +46,53 @@ pub async fn start(
         addr,
         store,
         served,
+        arrived,
     })
+}
+
+/// The edge plus intake in one process.
+pub async fn start(
+    config: &Config,
+    listener: TcpListener,
+    retry: RetryPolicy,
+) -> anyhow::Result<Running> {
+    let running = start_web(config, listener).await?;
+    spawn_intake(
+        config,
+        running.store.clone(),
+        running.arrived.clone(),
+        retry,
+    )
+    .await?;
+    Ok(running)
+}
+
+/// Intake: grants reconciled from GitHub, then the inbox processed as it fills (woken by
+/// `arrived`, and polled every few seconds for deliveries stored by another process).
+pub async fn spawn_intake(
+    config: &Config,
+    store: Store,
+    arrived: Arc<Notify>,
+    retry: RetryPolicy,
+) -> anyhow::Result<()> {
+    let github = Arc::new(GitHub::new(&config.github_api_url, &config.app, retry)?);
+    // One intake runs per database, so any claim still held is from a run that died.
+    store.release_delivery_claims().await?;
+    let intake = Intake {
+        store,
+        github,
+        settings: IntakeSettings {
+            app_id: config.app.app_id,
+            trigger_label: config.trigger_label.clone(),
+            min_permission: config.min_permission,
+        },
+    };
+    tokio::spawn(async move {
+        match crate::job::grants::reconcile_all(&intake.store, &intake.github).await {
+            Ok(n) => tracing::info!("grants reconciled from GitHub: {n} installations"),
+            Err(e) => tracing::warn!("could not reconcile grants from GitHub at start: {e}"),
+        }
+        intake.run(arrived).await
+    });
+    Ok(())
 }

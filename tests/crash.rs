@@ -17,8 +17,13 @@ const ISSUES: u64 = 40;
 
 /// Starts `agen serve` on port 0 and returns it with the address it printed.
 async fn start_agen(sim: &Simulator, db: &str) -> (Child, String) {
+    start_agen_with(sim, db, &["serve"], "listening on http://").await
+}
+
+/// Starts `agen ARGS…` and waits for a line containing `ready`; returns what follows it.
+async fn start_agen_with(sim: &Simulator, db: &str, args: &[&str], ready: &str) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_agen"));
-    cmd.arg("serve")
+    cmd.args(args)
         .env_clear()
         .env("RUST_LOG", "info")
         .env("LOG_FORMAT", "pretty");
@@ -35,10 +40,10 @@ async fn start_agen(sim: &Simulator, db: &str) -> (Child, String) {
     let addr = loop {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
             .await
-            .expect("agen printed its address")
+            .expect("agen said it was ready")
             .unwrap()
-            .expect("agen exited before listening");
-        if let Some((_, rest)) = line.split_once("listening on http://") {
+            .expect("agen exited before it was ready");
+        if let Some((_, rest)) = line.split_once(ready) {
             break rest
                 .chars()
                 .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
@@ -149,4 +154,48 @@ async fn killed_mid_intake_loses_nothing_and_repeats_nothing() {
         );
     }
     assert!(sim.violations().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_only_and_intake_processes_share_the_database() {
+    let (sim, repo_id) = seeded_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agen.db").display().to_string();
+    let (mut web, addr) =
+        start_agen_with(&sim, &db, &["serve", "--web-only"], "listening on http://").await;
+    let url = format!("http://{addr}/webhook");
+    for n in 0..5 {
+        let cid = sim.add_comment(REPO, support::ISSUE, "/agen go", "maintainer");
+        let payload = support::comment_payload(
+            repo_id,
+            REPO,
+            support::ISSUE,
+            cid,
+            "/agen go",
+            "maintainer",
+            "User",
+        );
+        assert_eq!(
+            sim.webhook("issue_comment", payload)
+                .post(&sim, &url)
+                .await
+                .unwrap(),
+            202,
+            "delivery {n}"
+        );
+    }
+    assert!(
+        sim.requests().is_empty(),
+        "the web process alone never calls GitHub"
+    );
+    let (mut intake, _) = start_agen_with(&sim, &db, &["intake"], "agen intake running").await;
+    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.pending_deliveries().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "intake did not drain the inbox");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.jobs().await.unwrap().len(), 5);
+    web.start_kill().unwrap();
+    intake.start_kill().unwrap();
 }

@@ -183,8 +183,7 @@ impl Store {
         Ok(())
     }
 
-    /// Frees every claim. Called at start: with SQLite one process owns the inbox, so a claim
-    /// still held belongs to a run that died mid-delivery.
+    /// Frees every claim held on the inbox.
     pub async fn release_delivery_claims(&self) -> Result<(), StoreError> {
         sqlx::query("UPDATE inbox SET lease_until = NULL WHERE processed_at IS NULL")
             .execute(&self.pool)

@@ -5,7 +5,7 @@ CREATE TABLE inbox (
     event           TEXT    NOT NULL,
     action          TEXT,
     installation_id INTEGER,
-    body            BLOB    NOT NULL,
+    body            BLOB    NOT NULL,          -- LZ4, size-prepended: the exact bytes GitHub signed
     received_at     INTEGER NOT NULL,          -- unix milliseconds
     attempts        INTEGER NOT NULL DEFAULT 0,
     lease_until     INTEGER,                   -- an intake holds it until then

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::signature::Verifier;
 use crate::ids::DeliveryId;
-use crate::store::inbox::NewDelivery;
+use crate::store::inbox::{compress_body, NewDelivery};
 
 /// What the edge needs to check a delivery.
 #[derive(Clone)]
@@ -91,7 +91,7 @@ where
             event,
             action: envelope.action.map(|a| a.into_owned()),
             installation_id: envelope.installation.map(|i| i.id),
-            body,
+            body: compress_body(&body),
         }))
     }
 }

@@ -227,3 +227,17 @@ impl Env {
             .collect()
     }
 }
+
+/// Whatever a test did, agen must never have merged, approved, auto-merged, updated a branch,
+/// written a workflow or pushed to a default branch.
+impl Drop for Env {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let violations = self.sim.violations();
+            assert!(
+                violations.is_empty(),
+                "forbidden GitHub calls: {violations:?}"
+            );
+        }
+    }
+}

@@ -50,42 +50,37 @@ impl std::fmt::Display for JobId {
     }
 }
 
-/// The `X-GitHub-Delivery` GUID: the key that makes every delivery count once.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DeliveryId(pub String);
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
 
-impl std::fmt::Display for DeliveryId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
 }
 
-/// "owner/name", as GitHub spells it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RepoName(pub String);
+string_id!(
+    /// The `X-GitHub-Delivery` GUID: the key that makes every delivery count once.
+    DeliveryId
+);
+string_id!(
+    /// "owner/name", as GitHub spells it.
+    RepoName
+);
+string_id!(
+    /// A GitHub user or bot login.
+    Login
+);
 
 impl RepoName {
     /// The `/repos/{owner}/{repo}` prefix of REST paths.
     pub fn api_path(&self) -> String {
         format!("/repos/{}", self.0)
-    }
-}
-
-impl std::fmt::Display for RepoName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A GitHub user or bot login.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Login(pub String);
-
-impl std::fmt::Display for Login {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
     }
 }

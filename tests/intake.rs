@@ -14,6 +14,19 @@ fn issue_path(rest: &str) -> String {
     format!("/repos/{REPO}/issues/{rest}")
 }
 
+/// A real `installation` payload for `action`, about agen's test installation.
+fn installation_event(action: &str) -> serde_json::Value {
+    let file = format!("{action}.payload.json");
+    let mut p = agen::sim::Simulator::example_payload("installation", &file);
+    agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
+    p
+}
+
+async fn installation_grant(env: &Env) -> agen::store::grants::InstallationGrant {
+    let id = InstallationId(INSTALLATION);
+    env.app.store.installation(id).await.unwrap().unwrap()
+}
+
 async fn accepted_run(env: &Env) -> u64 {
     let (cid, status) = env
         .comment("/agen fix the flaky login test", "maintainer")
@@ -213,18 +226,13 @@ async fn repository_not_granted_gets_no_job_and_no_call_about_it() {
 #[tokio::test]
 async fn deleted_installation_is_ignored() {
     let env = spawn().await;
-    let mut p = agen::sim::Simulator::example_payload("installation", "deleted.payload.json");
-    agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
-    assert_eq!(env.send("installation", p).await, 202);
+    assert_eq!(
+        env.send("installation", installation_event("deleted"))
+            .await,
+        202
+    );
     env.settle().await;
-    let grant = env
-        .app
-        .store
-        .installation(InstallationId(INSTALLATION))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(grant.removed);
+    assert!(installation_grant(&env).await.removed);
     env.sim.remove_installation(INSTALLATION);
     env.comment("/agen fix it", "owner").await;
     env.settle().await;
@@ -235,9 +243,11 @@ async fn deleted_installation_is_ignored() {
 #[tokio::test]
 async fn suspended_installation_is_ignored_until_unsuspended() {
     let env = spawn().await;
-    let mut p = agen::sim::Simulator::example_payload("installation", "suspend.payload.json");
-    agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
-    assert_eq!(env.send("installation", p).await, 202);
+    assert_eq!(
+        env.send("installation", installation_event("suspend"))
+            .await,
+        202
+    );
     env.settle().await;
     env.sim.suspend_installation(INSTALLATION);
     env.comment("/agen fix it", "owner").await;
@@ -245,18 +255,13 @@ async fn suspended_installation_is_ignored_until_unsuspended() {
     assert!(env.jobs().await.is_empty());
     assert!(env.writes_after_start().is_empty());
 
-    let mut p = agen::sim::Simulator::example_payload("installation", "unsuspend.payload.json");
-    agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
-    assert_eq!(env.send("installation", p).await, 202);
+    assert_eq!(
+        env.send("installation", installation_event("unsuspend"))
+            .await,
+        202
+    );
     env.settle().await;
-    let grant = env
-        .app
-        .store
-        .installation(InstallationId(INSTALLATION))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(!grant.suspended);
+    assert!(!installation_grant(&env).await.suspended);
 }
 
 #[tokio::test]

@@ -126,19 +126,11 @@ impl GitHub {
 
     /// Every installation of the App (`GET /app/installations`, all pages).
     pub async fn installations(&self) -> Result<Vec<ApiInstallation>, GitHubError> {
-        let mut all = Vec::new();
-        for page in 1.. {
-            let path = format!("/app/installations?per_page={PAGE_SIZE}&page={page}");
-            let batch: Vec<ApiInstallation> = self
-                .call(Method::GET, &path, &self.app_authorization()?, None)
-                .await?;
-            let done = batch.len() < PAGE_SIZE;
-            all.extend(batch);
-            if done {
-                break;
-            }
-        }
-        Ok(all)
+        let auth = self.app_authorization()?;
+        self.all_pages("/app/installations", &auth, |page: Vec<ApiInstallation>| {
+            page
+        })
+        .await
     }
 
     /// The repositories an installation grants (`GET /installation/repositories`, all pages).
@@ -156,12 +148,26 @@ impl GitHub {
             permissions: tokens::LISTING,
         };
         let auth = format!("token {}", self.token(&scope).await?.expose());
+        self.all_pages("/installation/repositories", &auth, |page: Page| {
+            page.repositories
+        })
+        .await
+    }
+
+    /// GETs `path` page by page (100 a page) until a short page; `items` takes the list out
+    /// of each page's answer.
+    async fn all_pages<P: DeserializeOwned, T>(
+        &self,
+        path: &str,
+        authorization: &str,
+        items: impl Fn(P) -> Vec<T>,
+    ) -> Result<Vec<T>, GitHubError> {
         let mut all = Vec::new();
         for page in 1.. {
-            let path = format!("/installation/repositories?per_page={PAGE_SIZE}&page={page}");
-            let batch: Page = self.call(Method::GET, &path, &auth, None).await?;
-            let done = batch.repositories.len() < PAGE_SIZE;
-            all.extend(batch.repositories);
+            let paged = format!("{path}?per_page={PAGE_SIZE}&page={page}");
+            let batch = items(self.call(Method::GET, &paged, authorization, None).await?);
+            let done = batch.len() < PAGE_SIZE;
+            all.extend(batch);
             if done {
                 break;
             }

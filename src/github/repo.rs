@@ -125,26 +125,10 @@ impl RepoClient<'_> {
 
     /// Every comment on an issue, oldest first (all pages).
     pub async fn comments(&self, issue: IssueNumber) -> Result<Vec<ApiComment>, GitHubError> {
-        let mut all = Vec::new();
-        for page in 1.. {
-            let batch: Vec<ApiComment> = self
-                .call(
-                    Method::GET,
-                    format!(
-                        "{}/issues/{issue}/comments?per_page={}&page={page}",
-                        self.repo.api_path(),
-                        super::PAGE_SIZE
-                    ),
-                    None,
-                )
-                .await?;
-            let done = batch.len() < super::PAGE_SIZE;
-            all.extend(batch);
-            if done {
-                break;
-            }
-        }
-        Ok(all)
+        let path = format!("{}/issues/{issue}/comments", self.repo.api_path());
+        self.github
+            .all_pages(&path, &self.authorization, |page: Vec<ApiComment>| page)
+            .await
     }
 
     /// Idempotent on GitHub: the same reaction twice answers 200 with the existing one.

@@ -99,6 +99,11 @@ impl Source {
         }
     }
 
+    /// `AGEN_DATA_DIR` alone, for commands that need nothing else (`agen sandbox run`).
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(self.get("AGEN_DATA_DIR").unwrap_or("agen-data"))
+    }
+
     fn get(&self, key: &str) -> Option<&str> {
         self.values
             .get(key)

@@ -35,6 +35,17 @@ enum Cmd {
         #[command(subcommand)]
         command: JobsCmd,
     },
+    /// Try the sandbox by hand.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCmd {
+    /// Run one command in a fresh session; exits with its status (124 on timeout).
+    Run(agen::cli_sandbox::RunArgs),
 }
 
 #[derive(Subcommand)]
@@ -48,6 +59,10 @@ enum JobsCmd {
 }
 
 fn main() -> ExitCode {
+    // The sandbox's own init: must run before anything starts a thread.
+    if std::env::args_os().nth(1).as_deref() == Some(agen::sandbox::init::INIT_ARG.as_ref()) {
+        return ExitCode::from(u8::try_from(agen::sandbox::init::main()).unwrap_or(255));
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -67,6 +82,16 @@ fn main() -> ExitCode {
             Cmd::Jobs {
                 command: JobsCmd::List { json },
             } => agen::cli::jobs_list(json).await,
+            // Synchronous, needs only AGEN_DATA_DIR, and exits with the command's own status.
+            Cmd::Sandbox {
+                command: SandboxCmd::Run(args),
+            } => match agen::cli_sandbox::run(args) {
+                Ok(code) => std::process::exit(code),
+                Err(e) => {
+                    eprintln!("agen: {e}");
+                    std::process::exit(125)
+                }
+            },
         }
     });
     match result {

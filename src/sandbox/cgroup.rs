@@ -1,0 +1,127 @@
+//! Whole-tree memory and process limits through cgroup v1 (`memory`, `pids`), when agen may
+//! create child groups of its own. Each session gets `agen-sandbox-<agen pid>-<id>` under
+//! agen's group; the pid lets a sweep tell a crashed owner's groups from a live one's.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const PREFIX: &str = "agen-sandbox-";
+
+/// Where this host lets agen create session groups, per controller.
+#[derive(Clone, Debug, Default)]
+pub struct CgroupSupport {
+    pub memory: Option<PathBuf>,
+    pub pids: Option<PathBuf>,
+}
+
+impl CgroupSupport {
+    /// Finds agen's own v1 groups and checks that a child group can be made in each.
+    pub fn probe() -> CgroupSupport {
+        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        CgroupSupport {
+            memory: usable_parent(&own, "memory"),
+            pids: usable_parent(&own, "pids"),
+        }
+    }
+
+    /// Removes session groups whose agen process is gone (left by a crash).
+    pub fn sweep_leftovers(&self) {
+        for parent in [&self.memory, &self.pids].into_iter().flatten() {
+            let Ok(entries) = fs::read_dir(parent) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let owner = name
+                    .strip_prefix(PREFIX)
+                    .and_then(|rest| rest.split('-').next())
+                    .and_then(|pid| pid.parse::<libc::pid_t>().ok());
+                if owner.is_some_and(|pid| !alive(pid)) {
+                    let _ = fs::remove_dir(entry.path());
+                }
+            }
+        }
+    }
+}
+
+/// One session's groups; removed on drop (after the tree is dead).
+pub struct SessionCgroups {
+    dirs: Vec<PathBuf>,
+}
+
+impl SessionCgroups {
+    pub fn create(
+        support: &CgroupSupport,
+        id: &str,
+        memory_bytes: u64,
+        max_processes: u64,
+    ) -> io::Result<SessionCgroups> {
+        let mut groups = SessionCgroups { dirs: Vec::new() };
+        let name = format!("{PREFIX}{}-{id}", std::process::id());
+        if let Some(parent) = &support.memory {
+            let dir = groups.make(parent.join(&name))?;
+            write(&dir, "memory.limit_in_bytes", memory_bytes)?;
+            // Without this, a hog would push its pages to swap instead of being killed.
+            if dir.join("memory.memsw.limit_in_bytes").exists() {
+                write(&dir, "memory.memsw.limit_in_bytes", memory_bytes)?;
+            }
+        }
+        if let Some(parent) = &support.pids {
+            let dir = groups.make(parent.join(&name))?;
+            write(&dir, "pids.max", max_processes)?;
+        }
+        Ok(groups)
+    }
+
+    /// The `cgroup.procs` files the session's init process joins itself to.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    }
+
+    fn make(&mut self, dir: PathBuf) -> io::Result<PathBuf> {
+        fs::create_dir(&dir)?;
+        self.dirs.push(dir.clone());
+        Ok(dir)
+    }
+}
+
+impl Drop for SessionCgroups {
+    fn drop(&mut self) {
+        // The kernel may still be tearing down the last processes; retry briefly.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for dir in &self.dirs {
+            while fs::remove_dir(dir).is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+fn alive(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let ret = unsafe { libc::kill(pid, 0) };
+    ret == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+fn write(dir: &Path, file: &str, value: u64) -> io::Result<()> {
+    fs::write(dir.join(file), value.to_string())
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.join(file).display())))
+}
+
+fn usable_parent(own: &str, controller: &str) -> Option<PathBuf> {
+    let rel = own.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == controller)
+            .then(|| path.trim_start_matches('/').to_string())
+    })?;
+    let parent = Path::new("/sys/fs/cgroup").join(controller).join(rel);
+    let probe = parent.join(format!("{PREFIX}{}-probe", std::process::id()));
+    fs::create_dir(&probe).ok()?;
+    fs::remove_dir(&probe).ok()?;
+    Some(parent)
+}

@@ -1,0 +1,320 @@
+//! The default backend: each session is `agen __sandbox-init` in fresh Linux namespaces
+//! (see [`super::init`]), watched from here for output, wall clock and stop.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use super::cgroup::{CgroupSupport, SessionCgroups};
+use super::init::{InitSpec, INIT_ARG, SETUP_FAILED};
+use super::session_dir::{sweep_leftovers, SessionDir};
+use super::{Outcome, Report, Sandbox, SandboxError, SessionSpec, StopHandle};
+
+/// How often the watcher wakes to check the clock and the stop handle.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Once the tree is killed, how long to wait for the last writers to go.
+const DRAIN_AFTER_KILL: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Debug)]
+pub struct NamespacesConfig {
+    /// The agen binary to re-execute as the session's init.
+    pub agen_exe: PathBuf,
+    /// Session directories live under `<base>/sessions/` (normally `AGEN_DATA_DIR`).
+    pub base: PathBuf,
+    /// Host paths that must never show inside, even if they lie in a shared system directory
+    /// (agen's data dir, database, private key).
+    pub hide: Vec<PathBuf>,
+    /// The host uid/gid sessions run as when agen runs as root.
+    pub host_uid: u32,
+}
+
+impl NamespacesConfig {
+    pub fn new(base: impl Into<PathBuf>) -> io::Result<NamespacesConfig> {
+        Ok(NamespacesConfig {
+            agen_exe: std::env::current_exe()?,
+            base: base.into(),
+            hide: Vec::new(),
+            host_uid: 100_000,
+        })
+    }
+}
+
+pub struct Namespaces {
+    config: NamespacesConfig,
+    cgroups: CgroupSupport,
+}
+
+impl Namespaces {
+    /// Prepares the backend: removes leftovers of crashed sessions, finds which cgroup limits
+    /// this host allows, and says once which limits are in force.
+    pub fn new(mut config: NamespacesConfig) -> Namespaces {
+        let swept = sweep_leftovers(&config.base);
+        if swept > 0 {
+            tracing::info!(swept, "removed session directories left by a crash");
+        }
+        config.hide = config
+            .hide
+            .iter()
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+            .collect();
+        let cgroups = CgroupSupport::probe();
+        cgroups.sweep_leftovers();
+        static ANNOUNCE: Once = Once::new();
+        ANNOUNCE.call_once(|| announce(&cgroups));
+        Namespaces { config, cgroups }
+    }
+}
+
+fn announce(cgroups: &CgroupSupport) {
+    let memory = if cgroups.memory.is_some() {
+        "memory (cgroup v1, whole tree)"
+    } else {
+        "memory (RLIMIT_AS per process only; no usable memory cgroup)"
+    };
+    let pids = if cgroups.pids.is_some() {
+        "processes (cgroup v1 pids, whole tree, and RLIMIT_NPROC)"
+    } else {
+        "processes (RLIMIT_NPROC only; no usable pids cgroup)"
+    };
+    tracing::info!(
+        "sandbox limits in force: wall clock (agen kills the tree), CPU time (RLIMIT_CPU, per \
+         process), {memory}, {pids}, file size (RLIMIT_FSIZE), no core dumps; not in force: \
+         CPU time summed over the tree, cgroup v2"
+    );
+}
+
+impl Sandbox for Namespaces {
+    fn run(
+        &self,
+        spec: &SessionSpec,
+        stop: &StopHandle,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<Report, SandboxError> {
+        if spec.command.is_empty() {
+            return Err(SandboxError::Invalid("empty command".into()));
+        }
+        let worktree = spec
+            .worktree
+            .canonicalize()
+            .map_err(SandboxError::io(format!(
+                "worktree {}",
+                spec.worktree.display()
+            )))?;
+        if !worktree.is_dir() {
+            return Err(SandboxError::Invalid(format!(
+                "worktree {} is not a directory",
+                worktree.display()
+            )));
+        }
+        let session = SessionDir::create(&self.config.base)
+            .map_err(SandboxError::io("cannot create the session directory"))?;
+        let cgroups = SessionCgroups::create(
+            &self.cgroups,
+            &session.id(),
+            spec.limits.memory_bytes,
+            spec.limits.max_processes,
+        )
+        .map_err(SandboxError::io("cannot create the session's cgroups"))?;
+        let init_spec = InitSpec {
+            worktree,
+            command: spec.command.clone(),
+            env: spec.env.clone(),
+            limits: spec.limits.clone(),
+            hide: self.config.hide.clone(),
+            cgroup_procs: cgroups.procs_files(),
+            host_uid: self.config.host_uid,
+            limit_address_space: self.cgroups.memory.is_none(),
+            parent_pid: std::process::id(),
+        };
+        let result = self.watch(&init_spec, spec, stop, sink);
+        // Dropped in this order: the tree is dead by now, so the groups can go, then the dir.
+        drop(cgroups);
+        drop(session);
+        result
+    }
+}
+
+impl Namespaces {
+    fn watch(
+        &self,
+        init_spec: &InitSpec,
+        spec: &SessionSpec,
+        stop: &StopHandle,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<Report, SandboxError> {
+        let (mut control, child_control) =
+            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
+        let (output_r, output_w) = pipe().map_err(SandboxError::io("pipe"))?;
+        let output_w2 = output_w.try_clone().map_err(SandboxError::io("dup"))?;
+        let mut child = Command::new(&self.config.agen_exe)
+            .arg(INIT_ARG)
+            .env_clear()
+            .stdin(Stdio::from(OwnedFd::from(child_control)))
+            .stdout(Stdio::from(output_w))
+            .stderr(Stdio::from(output_w2))
+            .spawn()
+            .map_err(SandboxError::io(format!(
+                "cannot start {}",
+                self.config.agen_exe.display()
+            )))?;
+        // From here on the child must not outlive this function, whatever happens.
+        let mut guard = KillOnDrop(&mut child);
+        let json = serde_json::to_vec(init_spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+        control
+            .write_all(&json)
+            .and_then(|()| control.shutdown(Shutdown::Write))
+            .map_err(SandboxError::io("sending the session spec"))?;
+
+        let mut output = Capped::new(spec.limits.output_bytes);
+        let mut status = Vec::new();
+        let deadline = Instant::now() + spec.limits.wall_clock;
+        let mut ended_by: Option<Outcome> = None;
+        let mut killed_at: Option<Instant> = None;
+        let mut output_open = true;
+        let mut init_code: Option<i32> = None;
+        let mut output_file = std::fs::File::from(output_r);
+        loop {
+            if ended_by.is_none() {
+                let reason = if stop.is_stopped() {
+                    Some(Outcome::Stopped)
+                } else if Instant::now() >= deadline {
+                    Some(Outcome::TimedOut)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    ended_by = Some(reason);
+                    killed_at = Some(Instant::now());
+                    guard.kill();
+                }
+            }
+            if init_code.is_none() {
+                if let Some(exit) = guard.0.try_wait().map_err(SandboxError::io("wait"))? {
+                    init_code = Some(exit.code().unwrap_or(-1));
+                }
+            }
+            if init_code.is_some() && !output_open {
+                break;
+            }
+            if killed_at.is_some_and(|t| t.elapsed() > DRAIN_AFTER_KILL) {
+                break;
+            }
+            if output_open && readable(&output_file, TICK) {
+                let mut buf = [0u8; 16 * 1024];
+                match output_file.read(&mut buf) {
+                    Ok(0) => output_open = false,
+                    Ok(n) => output.push(&buf[..n], sink),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(SandboxError::io("reading output")(e)),
+                }
+            } else if !output_open {
+                std::thread::sleep(TICK);
+            }
+        }
+        // The status (4 bytes) was written before init exited, so it is all there now.
+        control.set_nonblocking(true).ok();
+        let _ = control.read_to_end(&mut status);
+
+        let outcome = match (ended_by, status.as_slice()) {
+            (Some(reason), _) => reason,
+            (None, &[a, b, c, d]) => decode(i32::from_le_bytes([a, b, c, d])),
+            (None, _) if init_code == Some(SETUP_FAILED) => {
+                return Err(SandboxError::Setup(
+                    String::from_utf8_lossy(&output.kept).trim().to_string(),
+                ))
+            }
+            // The whole session was killed before the command's status came back (for
+            // instance the memory cgroup's OOM killer picked the reaper).
+            (None, _) => Outcome::KilledBySignal(libc::SIGKILL),
+        };
+        Ok(Report {
+            outcome,
+            output: output.kept,
+            output_truncated: output.truncated,
+        })
+    }
+}
+
+fn decode(status: i32) -> Outcome {
+    if libc::WIFEXITED(status) {
+        Outcome::Exited(libc::WEXITSTATUS(status))
+    } else {
+        Outcome::KilledBySignal(libc::WTERMSIG(status))
+    }
+}
+
+/// SIGKILLs the init process (and so the whole session) unless it has already been reaped.
+struct KillOnDrop<'a>(&'a mut Child);
+
+impl KillOnDrop<'_> {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Output kept up to a cap; everything is still read so the session never blocks on it.
+struct Capped {
+    kept: Vec<u8>,
+    cap: usize,
+    truncated: bool,
+}
+
+impl Capped {
+    fn new(cap: usize) -> Capped {
+        Capped {
+            kept: Vec::new(),
+            cap,
+            truncated: false,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8], sink: &mut dyn FnMut(&[u8])) {
+        let room = self.cap.saturating_sub(self.kept.len());
+        let take = room.min(chunk.len());
+        if take > 0 {
+            sink(&chunk[..take]);
+            self.kept.extend_from_slice(&chunk[..take]);
+        }
+        if take < chunk.len() {
+            self.truncated = true;
+        }
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors, which we then own.
+    super::sys::check(
+        "pipe2",
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into(),
+    )?;
+    // SAFETY: both descriptors were just created and are not owned elsewhere.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Waits up to `timeout` for `file` to have data (or EOF).
+fn readable(file: &std::fs::File, timeout: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let ret = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
+    ret > 0
+}

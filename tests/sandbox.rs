@@ -1,0 +1,407 @@
+//! Attacks on the sandbox (issue 3). Each test fails if the rule it names breaks.
+//! Needs Linux with user namespaces (as `unshare -r` does).
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use agen::sandbox::{
+    Limits, Namespaces, NamespacesConfig, Outcome, Report, Sandbox, SessionSpec, StopHandle,
+};
+
+const AGEN: &str = env!("CARGO_BIN_EXE_agen");
+
+fn backend(base: &Path) -> Namespaces {
+    let mut config = NamespacesConfig::new(base).expect("config");
+    config.agen_exe = PathBuf::from(AGEN);
+    Namespaces::new(config)
+}
+
+fn spec(worktree: &Path, script: &str, limits: Limits) -> SessionSpec {
+    SessionSpec {
+        worktree: worktree.to_path_buf(),
+        command: vec!["sh".into(), "-c".into(), script.into()],
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        limits,
+    }
+}
+
+fn short() -> Limits {
+    Limits {
+        wall_clock: Duration::from_secs(20),
+        ..Limits::default()
+    }
+}
+
+/// Runs `script` under `sh -c` in a fresh session with its own data dir and worktree.
+fn run(script: &str, limits: Limits) -> Report {
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    backend(base.path())
+        .run(
+            &spec(worktree.path(), script, limits),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .expect("session runs")
+}
+
+fn text(report: &Report) -> String {
+    String::from_utf8_lossy(&report.output).into_owned()
+}
+
+fn marker() -> String {
+    format!("agen-marker-{:016x}", rand_u64())
+}
+
+fn rand_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .unwrap();
+    u64::from_le_bytes(buf)
+}
+
+/// Whether any host process has `needle` in its command line.
+fn host_has_process(needle: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(needle))
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn runs_a_command_and_reports_its_status_and_output() {
+    let report = run("echo hello; echo oops >&2; exit 3", short());
+    assert_eq!(report.outcome, Outcome::Exited(3));
+    assert!(text(&report).contains("hello"));
+    assert!(text(&report).contains("oops"));
+}
+
+#[test]
+fn output_is_capped() {
+    let limits = Limits {
+        output_bytes: 1000,
+        ..short()
+    };
+    let report = run("head -c 100000 /dev/zero | tr '\\0' x", limits);
+    assert_eq!(report.outcome, Outcome::Exited(0));
+    assert_eq!(report.output.len(), 1000);
+    assert!(report.output_truncated);
+}
+
+#[test]
+fn cannot_read_files_planted_in_the_data_dir_or_key_path() {
+    let base = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let canary = marker();
+    let db = base.path().join("agen.db");
+    let key = keys.path().join("private-key.pem");
+    std::fs::write(&db, &canary).unwrap();
+    std::fs::write(&key, &canary).unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let script = format!(
+        "cat {} {}; ls {} {}; echo end",
+        db.display(),
+        key.display(),
+        base.path().display(),
+        keys.path().display()
+    );
+    let report = backend(base.path())
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    assert!(out.contains("end"), "{out}");
+    assert!(!out.contains(&canary), "secret leaked: {out}");
+    assert!(
+        !out.contains("agen.db") || out.contains("No such file"),
+        "{out}"
+    );
+}
+
+#[test]
+fn cannot_write_outside_the_worktree_and_tmp() {
+    let worktree = tempfile::tempdir().unwrap();
+    let name = marker();
+    let script = format!(
+        "for d in /usr /etc /bin /lib / /dev /proc; do touch $d/{name} 2>/dev/null && echo WROTE $d; done; \
+         touch /work/{name} && touch /tmp/{name} && echo OK"
+    );
+    let base = tempfile::tempdir().unwrap();
+    let report = backend(base.path())
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    assert!(!out.contains("WROTE"), "{out}");
+    assert!(out.contains("OK"), "{out}");
+    assert!(
+        worktree.path().join(&name).exists(),
+        "worktree is not writable"
+    );
+    for dir in ["/usr", "/etc", "/bin", "/lib", "/"] {
+        assert!(
+            !Path::new(dir).join(&name).exists(),
+            "host {dir} was written"
+        );
+    }
+}
+
+#[test]
+fn two_sessions_at_once_cannot_see_each_other() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    std::fs::write(a.path().join("mine-a"), "a").unwrap();
+    std::fs::write(b.path().join("mine-b"), "b").unwrap();
+    let look = |other: &Path, theirs: &str| {
+        // Both run at the same time (each waits for the other's first line to be possible).
+        format!(
+            "sleep 1; ls /work; cat {}/{theirs} /work/{theirs} 2>&1; echo end",
+            other.display()
+        )
+    };
+    let script_a = look(b.path(), "mine-b");
+    let script_b = look(a.path(), "mine-a");
+    let (wa, wb) = (a.path().to_path_buf(), b.path().to_path_buf());
+    let ta = std::thread::spawn(move || run_in(&wa, &script_a));
+    let tb = std::thread::spawn(move || run_in(&wb, &script_b));
+    let (ra, rb) = (ta.join().unwrap(), tb.join().unwrap());
+    let (oa, ob) = (text(&ra), text(&rb));
+    assert!(oa.contains("mine-a") && !oa.contains("mine-b\n"), "{oa}");
+    assert!(ob.contains("mine-b") && !ob.contains("mine-a\n"), "{ob}");
+    assert!(oa.contains("No such file") && ob.contains("No such file"));
+    assert!(!oa.contains("\nb") && !ob.contains("\na"));
+}
+
+fn run_in(worktree: &Path, script: &str) -> Report {
+    let base = tempfile::tempdir().unwrap();
+    backend(base.path())
+        .run(
+            &spec(worktree, script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap()
+}
+
+#[test]
+fn proc_shows_only_the_sessions_own_processes() {
+    let mark = marker();
+    let mut host = Command::new("sleep")
+        .arg("30")
+        .env("AGEN_TEST_MARK", &mark)
+        .spawn()
+        .unwrap();
+    let host_pid = host.id();
+    let report = run(
+        "ls /proc | grep -c '^[0-9]*$'; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'",
+        short(),
+    );
+    let _ = host.kill();
+    let _ = host.wait();
+    let out = text(&report);
+    let count: usize = out.lines().next().unwrap().trim().parse().unwrap();
+    // The reaper, sh, ls and grep (and at most a few more).
+    assert!(count <= 6, "sees {count} processes: {out}");
+    assert!(!out.contains(&mark), "host process visible: {out}");
+    assert!(host_pid > 6, "host pid too small to tell apart");
+}
+
+#[test]
+fn cannot_reach_a_port_on_the_hosts_loopback() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let script = format!(
+        "bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}' 2>/dev/null && echo CONNECTED || echo REFUSED"
+    );
+    let report = run(&script, short());
+    let out = text(&report);
+    assert!(out.contains("REFUSED"), "{out}");
+    assert!(
+        listener.accept().is_err(),
+        "the host listener got a connection"
+    );
+}
+
+#[test]
+fn agens_own_environment_is_not_visible() {
+    let canary = marker();
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(AGEN)
+        .args(["sandbox", "run", "--", "sh", "-c"])
+        .arg("env; cat /proc/1/environ /proc/self/environ; echo end")
+        .env("AGEN_DATA_DIR", data.path())
+        .env("AGEN_TEST_CANARY", &canary)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("end"), "{stdout}");
+    assert!(stdout.contains("PATH="), "{stdout}");
+    assert!(!stdout.contains(&canary), "canary leaked: {stdout}");
+}
+
+#[test]
+fn fork_bomb_is_contained() {
+    let limits = Limits {
+        wall_clock: Duration::from_secs(4),
+        max_processes: 64,
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let handle = std::thread::spawn(move || run("b() { b | b & }; b; sleep 60", limits));
+    // The host stays responsive meanwhile.
+    std::thread::sleep(Duration::from_secs(1));
+    let probe = Instant::now();
+    assert!(Command::new("true").status().unwrap().success());
+    assert!(
+        probe.elapsed() < Duration::from_secs(2),
+        "host unresponsive"
+    );
+    let report = handle.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_ne!(report.outcome, Outcome::Exited(0));
+}
+
+#[test]
+fn memory_hog_is_killed() {
+    let limits = Limits {
+        wall_clock: Duration::from_secs(30),
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    // tail buffers a line that never ends.
+    let report = run("tail /dev/zero; echo status $?", limits);
+    let out = text(&report);
+    assert_ne!(report.outcome, Outcome::TimedOut, "{out}");
+    assert!(
+        out.contains("status 137") || out.contains("memory exhausted") || out.contains("status 1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn sigterm_ignoring_tree_dies_at_the_wall_clock_limit() {
+    let worktree = tempfile::tempdir().unwrap();
+    let mark = marker();
+    let stubborn = format!("{mark}.sh");
+    std::fs::write(
+        worktree.path().join(&stubborn),
+        "trap '' TERM INT HUP; while :; do sleep 1; done\n",
+    )
+    .unwrap();
+    let script = format!(
+        "trap '' TERM; for i in 1 2 3; do sh /work/{stubborn} & done; \
+         (sh /work/{stubborn} &) ; echo started; sh /work/{stubborn}"
+    );
+    let limits = Limits {
+        wall_clock: Duration::from_secs(3),
+        ..Limits::default()
+    };
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = backend(base.path());
+    let wt = worktree.path().to_path_buf();
+    let handle = std::thread::spawn(move || {
+        sandbox
+            .run(&spec(&wt, &script, limits), &StopHandle::new(), &mut |_| {})
+            .unwrap()
+    });
+    // Seen on the host while it runs, so the check below is not vacuous.
+    let seen_deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen = false;
+    while !seen && Instant::now() < seen_deadline {
+        seen = host_has_process(&mark);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = handle.join().unwrap();
+    assert!(seen, "the stubborn processes never showed up");
+    assert_eq!(report.outcome, Outcome::TimedOut);
+    assert!(text(&report).contains("started"));
+    assert!(!host_has_process(&mark), "a process survived the session");
+}
+
+#[test]
+fn stop_ends_a_session_quickly() {
+    // Timing is checked loosely (5 s for a 2 s promise) so a loaded machine does not flake.
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let sandbox = backend(base.path());
+    let stop = StopHandle::new();
+    let stopper = stop.clone();
+    let spec = spec(
+        worktree.path(),
+        "trap '' TERM; echo ready; sleep 600",
+        short(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let report = sandbox.run(&spec, &stop, &mut |_| {
+            let _ = tx.send(());
+        });
+        (report, Instant::now())
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("session started");
+    let stopped_at = Instant::now();
+    stopper.stop();
+    let (report, ended_at) = handle.join().unwrap();
+    assert_eq!(report.unwrap().outcome, Outcome::Stopped);
+    let took = ended_at - stopped_at;
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+}
+
+#[test]
+fn session_directories_are_removed_and_crash_leftovers_swept() {
+    let base = tempfile::tempdir().unwrap();
+    let leftover = base.path().join("sessions").join("0000000000000bad");
+    std::fs::create_dir_all(leftover.join("root")).unwrap();
+    let sandbox = backend(base.path());
+    assert!(!leftover.exists(), "leftover not swept");
+    let worktree = tempfile::tempdir().unwrap();
+    let report = sandbox
+        .run(
+            &spec(worktree.path(), "ls /", short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Exited(0));
+    let remaining: Vec<_> = std::fs::read_dir(base.path().join("sessions"))
+        .unwrap()
+        .collect();
+    assert!(remaining.is_empty(), "{remaining:?}");
+}
+
+#[test]
+fn cli_exits_with_the_commands_status_and_124_on_timeout() {
+    let data = tempfile::tempdir().unwrap();
+    let status = |args: &[&str]| {
+        Command::new(AGEN)
+            .args(["sandbox", "run"])
+            .args(args)
+            .env("AGEN_DATA_DIR", data.path())
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(status(&["--", "sh", "-c", "exit 7"]), Some(7));
+    assert_eq!(status(&["--timeout", "1", "--", "sleep", "30"]), Some(124));
+    let worktree = tempfile::tempdir().unwrap();
+    let wt = worktree.path().to_str().unwrap();
+    assert_eq!(
+        status(&["--worktree", wt, "--", "sh", "-c", "echo x > /work/made"]),
+        Some(0)
+    );
+    assert!(worktree.path().join("made").exists());
+}

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::config::Source;
 use crate::sandbox::session_dir::{sweep_leftovers, SessionDir};
-use crate::sandbox::{Limits, Namespaces, NamespacesConfig, Sandbox, SessionSpec, StopHandle};
+use crate::sandbox::{
+    Allowlist, Limits, Namespaces, NamespacesConfig, Sandbox, SessionSpec, StopHandle,
+};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -15,7 +17,8 @@ pub struct RunArgs {
     /// Directory mounted read-write at /work (default: a fresh, empty one, removed after).
     #[arg(long)]
     pub worktree: Option<PathBuf>,
-    /// Host the command may reach through the egress proxy (repeatable).
+    /// Host the command may reach through the egress proxy, besides AGEN_EGRESS_ALLOW
+    /// (repeatable).
     #[arg(long = "allow", value_name = "HOST")]
     pub allow: Vec<String>,
     /// Extra environment variable for the command, NAME=VALUE (repeatable).
@@ -46,10 +49,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    if !args.allow.is_empty() {
-        anyhow::bail!("--allow needs the egress proxy, which is not built yet");
-    }
-    let data_dir = Source::from_env()?.data_dir();
+    let source = Source::from_env()?;
+    let data_dir = source.data_dir();
     let scratch_base = data_dir.join("scratch");
     sweep_leftovers(&scratch_base);
     let scratch;
@@ -89,12 +90,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     let mut config = NamespacesConfig::new(&data_dir)?;
     config.hide.push(data_dir.clone());
+    config.egress_allow = Allowlist::new(source.egress_allow().into_iter().chain(args.allow));
     let sandbox = Namespaces::new(config);
     let mut stdout = std::io::stdout();
     let report = sandbox.run(&spec, &StopHandle::new(), &mut |chunk| {
         let _ = stdout.write_all(chunk);
         let _ = stdout.flush();
     })?;
+    for host in &report.refused_hosts {
+        eprintln!("agen sandbox: egress refused for {host}");
+    }
     if report.output_truncated {
         eprintln!(
             "agen sandbox: output cut at {} bytes",

@@ -104,6 +104,17 @@ impl Source {
         PathBuf::from(self.get("AGEN_DATA_DIR").unwrap_or("agen-data"))
     }
 
+    /// `AGEN_EGRESS_ALLOW`: the hosts sandboxed commands may reach through the egress proxy,
+    /// comma-separated (`example.com`, or `*.example.com` for its subdomains). Empty by default.
+    pub fn egress_allow(&self) -> Vec<String> {
+        self.get("AGEN_EGRESS_ALLOW")
+            .unwrap_or("")
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect()
+    }
+
     fn get(&self, key: &str) -> Option<&str> {
         self.values
             .get(key)

@@ -1,21 +1,27 @@
 //! Attacks on the sandbox (issue 3). Each test fails if the rule it names breaks.
 //! Needs Linux with user namespaces (as `unshare -r` does).
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use agen::sandbox::{
-    Limits, Namespaces, NamespacesConfig, Outcome, Report, Sandbox, SessionSpec, StopHandle,
+    Allowlist, Limits, Namespaces, NamespacesConfig, Outcome, Report, Sandbox, SessionSpec,
+    StopHandle,
 };
 
 const AGEN: &str = env!("CARGO_BIN_EXE_agen");
 
 fn backend(base: &Path) -> Namespaces {
+    backend_allowing(base, &[])
+}
+
+fn backend_allowing(base: &Path, hosts: &[&str]) -> Namespaces {
     let mut config = NamespacesConfig::new(base).expect("config");
     config.agen_exe = PathBuf::from(AGEN);
+    config.egress_allow = Allowlist::new(hosts.iter().map(|h| h.to_string()));
     Namespaces::new(config)
 }
 
@@ -285,7 +291,8 @@ fn memory_hog_is_killed() {
     let out = text(&report);
     assert_ne!(report.outcome, Outcome::TimedOut, "{out}");
     assert!(
-        out.contains("status 137") || out.contains("memory exhausted") || out.contains("status 1"),
+        // Killed by the memory cgroup, or refused memory under RLIMIT_AS.
+        out.contains("status 137") || out.contains("memory exhausted"),
         "{out}"
     );
 }
@@ -404,4 +411,81 @@ fn cli_exits_with_the_commands_status_and_124_on_timeout() {
         Some(0)
     );
     assert!(worktree.path().join("made").exists());
+}
+
+/// A stand-in for an outside host: answers every request with `body`, on the host's loopback.
+fn upstream(body: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn egress_proxy_reaches_allowed_hosts_and_refuses_the_rest() {
+    let body = marker();
+    let port = upstream(body.clone());
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    // NO_PROXY names 127.0.0.1, which here stands in for an outside host: unset it.
+    let script = format!(
+        "unset NO_PROXY no_proxy; curl -sS http://127.0.0.1:{port}/; echo; \
+         curl -sS --proxytunnel http://127.0.0.1:{port}/; echo; \
+         curl -sS http://blocked.example/; curl -sS https://blocked-tls.example/; echo end"
+    );
+    let report = backend_allowing(base.path(), &["127.0.0.1"])
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    assert_eq!(
+        out.matches(&body).count(),
+        2,
+        "plain HTTP and CONNECT: {out}"
+    );
+    assert!(
+        out.contains("host blocked.example is not allowed"),
+        "403 names the host: {out}"
+    );
+    assert_eq!(
+        report.refused_hosts,
+        ["blocked.example", "blocked-tls.example"]
+    );
+}
+
+#[test]
+fn egress_proxy_refuses_hosts_missing_from_the_allowlist() {
+    let body = marker();
+    let port = upstream(body.clone());
+    let script =
+        format!("unset NO_PROXY no_proxy; curl -sS -o /dev/null -w '%{{http_code}}\\n' http://127.0.0.1:{port}/");
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let report = backend(base.path())
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    assert!(out.contains("403"), "{out}");
+    assert!(!out.contains(&body), "{out}");
+    assert_eq!(report.refused_hosts, ["127.0.0.1"]);
 }

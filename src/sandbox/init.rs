@@ -7,10 +7,10 @@
 //! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
 //! process in the namespace: one SIGKILL from agen ends the whole tree.
 
-use std::fs;
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::FromRawFd;
-use std::os::unix::fs::lchown;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::fs::{lchown, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use super::bridge;
 use super::limits::apply_rlimits;
 use super::mounts::{enter_new_root, RootPlan};
 use super::sys;
@@ -43,6 +44,8 @@ pub struct InitSpec {
     pub host_uid: u32,
     /// Set RLIMIT_AS (when no memory cgroup holds the tree).
     pub limit_address_space: bool,
+    /// agen's egress proxy socket, bridged to 127.0.0.1:3128 inside.
+    pub egress_socket: PathBuf,
     /// agen's pid: init gives up if its parent is already gone.
     pub parent_pid: u32,
 }
@@ -74,6 +77,11 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     // reach it); unshare moves the working directory into the new mount namespace, where the
     // reaper bind-mounts it as ".".
     std::env::set_current_dir(&spec.worktree)?;
+    // Likewise the proxy socket: O_PATH does not open it, only pins it for connect().
+    let egress = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(&spec.egress_socket)?;
 
     // SAFETY: getters without arguments.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -112,7 +120,7 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     // so the child may run ordinary Rust code.
     let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
     if pid == 0 {
-        let code = match reaper(&spec, control) {
+        let code = match reaper(&spec, egress.as_raw_fd(), control) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("agen sandbox: {e}");
@@ -132,7 +140,7 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
 
 /// PID 1 of the session: sets up the root, starts the command, reaps everything, and reports
 /// the command's wait status. Its exit ends every process left in the namespace.
-fn reaper(spec: &InitSpec, control: &mut UnixStream) -> io::Result<i32> {
+fn reaper(spec: &InitSpec, egress: RawFd, control: &mut UnixStream) -> io::Result<i32> {
     die_with_parent()?;
     sys::sethostname("agen-sandbox")?;
     sys::loopback_up()?;
@@ -140,6 +148,8 @@ fn reaper(spec: &InitSpec, control: &mut UnixStream) -> io::Result<i32> {
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,
     })?;
+
+    let bridge = bridge::bind()?;
 
     let (program, args) = spec
         .command
@@ -167,6 +177,8 @@ fn reaper(spec: &InitSpec, control: &mut UnixStream) -> io::Result<i32> {
     let child = command
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot start {program}: {e}")))?;
+    // Threads only after the fork above: the command's pre_exec must not race them.
+    bridge::serve(bridge, egress)?;
     let status = wait_for(child.id() as libc::pid_t)?;
     control.write_all(&status.to_le_bytes())?;
     Ok(0)

@@ -3,11 +3,14 @@
 //! [`Sandbox`] is the one interface; [`Namespaces`] is the default backend (Linux user, PID,
 //! mount, network, IPC and UTS namespaces, built by re-executing agen as `__sandbox-init`).
 
+mod bridge;
 mod cgroup;
+mod egress;
 pub mod init;
 mod limits;
 mod mounts;
 mod namespaces;
+mod relay;
 pub mod session_dir;
 mod sys;
 
@@ -18,6 +21,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use egress::{Allowlist, EGRESS_PORT_INSIDE};
 pub use namespaces::{Namespaces, NamespacesConfig};
 
 /// Where the worktree appears inside every session.
@@ -92,6 +96,8 @@ pub struct Report {
     /// stdout and stderr interleaved, at most `Limits::output_bytes`.
     pub output: Vec<u8>,
     pub output_truncated: bool,
+    /// Hosts the egress proxy refused, each once.
+    pub refused_hosts: Vec<String>,
 }
 
 /// Ends a running session (the whole process tree) when [`stop`](StopHandle::stop) is called.

@@ -11,6 +11,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupSupport, SessionCgroups};
+use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE};
 use super::init::{InitSpec, INIT_ARG, SETUP_FAILED};
 use super::session_dir::{sweep_leftovers, SessionDir};
 use super::{Outcome, Report, Sandbox, SandboxError, SessionSpec, StopHandle};
@@ -32,6 +33,8 @@ pub struct NamespacesConfig {
     pub hide: Vec<PathBuf>,
     /// The host uid/gid sessions run as when agen runs as root.
     pub host_uid: u32,
+    /// Hosts the egress proxy lets sessions reach (`AGEN_EGRESS_ALLOW`).
+    pub egress_allow: Allowlist,
 }
 
 impl NamespacesConfig {
@@ -41,6 +44,7 @@ impl NamespacesConfig {
             base: base.into(),
             hide: Vec::new(),
             host_uid: 100_000,
+            egress_allow: Allowlist::default(),
         })
     }
 }
@@ -121,19 +125,33 @@ impl Sandbox for Namespaces {
             spec.limits.max_processes,
         )
         .map_err(SandboxError::io("cannot create the session's cgroups"))?;
+        let egress_socket = session.path().join("egress.sock");
+        let egress = EgressProxy::start(&egress_socket, self.config.egress_allow.clone())
+            .map_err(SandboxError::io("cannot start the egress proxy"))?;
+        // SAFETY: geteuid has no arguments.
+        if unsafe { libc::geteuid() } == 0 {
+            let uid = self.config.host_uid;
+            std::os::unix::fs::chown(&egress_socket, Some(uid), Some(uid))
+                .map_err(SandboxError::io("egress socket"))?;
+        }
         let init_spec = InitSpec {
             worktree,
             command: spec.command.clone(),
-            env: spec.env.clone(),
+            env: with_proxy_env(&spec.env),
             limits: spec.limits.clone(),
             hide: self.config.hide.clone(),
             cgroup_procs: cgroups.procs_files(),
             host_uid: self.config.host_uid,
             limit_address_space: self.cgroups.memory.is_none(),
+            egress_socket,
             parent_pid: std::process::id(),
         };
-        let result = self.watch(&init_spec, spec, stop, sink);
+        let mut result = self.watch(&init_spec, spec, stop, sink);
+        if let Ok(report) = &mut result {
+            report.refused_hosts = egress.refused_hosts();
+        }
         // Dropped in this order: the tree is dead by now, so the groups can go, then the dir.
+        drop(egress);
         drop(cgroups);
         drop(session);
         result
@@ -237,8 +255,30 @@ impl Namespaces {
             outcome,
             output: output.kept,
             output_truncated: output.truncated,
+            refused_hosts: Vec::new(),
         })
     }
+}
+
+/// The command's environment plus the proxy variables (which override any given).
+fn with_proxy_env(env: &[(String, String)]) -> Vec<(String, String)> {
+    let proxy = format!("http://127.0.0.1:{EGRESS_PORT_INSIDE}");
+    let no_proxy = "localhost,127.0.0.1,::1".to_string();
+    let set = [
+        ("HTTP_PROXY", &proxy),
+        ("HTTPS_PROXY", &proxy),
+        ("http_proxy", &proxy),
+        ("https_proxy", &proxy),
+        ("NO_PROXY", &no_proxy),
+        ("no_proxy", &no_proxy),
+    ];
+    let mut out: Vec<(String, String)> = env
+        .iter()
+        .filter(|(name, _)| !set.iter().any(|(n, _)| n == name))
+        .cloned()
+        .collect();
+    out.extend(set.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+    out
 }
 
 fn decode(status: i32) -> Outcome {

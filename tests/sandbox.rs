@@ -13,6 +13,7 @@ use agen::sandbox::{
 };
 
 const AGEN: &str = env!("CARGO_BIN_EXE_agen");
+const SIGXCPU: i32 = 24;
 
 fn backend(base: &Path) -> Namespaces {
     backend_allowing(base, &[])
@@ -488,4 +489,74 @@ fn egress_proxy_refuses_hosts_missing_from_the_allowlist() {
     assert!(out.contains("403"), "{out}");
     assert!(!out.contains(&body), "{out}");
     assert_eq!(report.refused_hosts, ["127.0.0.1"]);
+}
+
+#[test]
+fn command_runs_unprivileged_with_no_new_privileges() {
+    let report = run(
+        "id -u; grep -E '^(CapPrm|CapEff|NoNewPrivs)' /proc/self/status; \
+         cat /etc/shadow >/dev/null 2>&1 && echo READ-SHADOW; \
+         mount -t tmpfs none /tmp 2>/dev/null && echo MOUNTED; echo end",
+        short(),
+    );
+    let out = text(&report);
+    assert!(out.starts_with("1000\n"), "{out}");
+    assert!(out.contains("CapPrm:\t0000000000000000"), "{out}");
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(
+        !out.contains("READ-SHADOW") && !out.contains("MOUNTED"),
+        "{out}"
+    );
+    assert!(out.contains("end"), "{out}");
+}
+
+#[test]
+fn cpu_time_and_file_size_limits_hold() {
+    let limits = Limits {
+        cpu_seconds: 1,
+        max_file_bytes: 1 << 20,
+        ..short()
+    };
+    let report = run("while :; do :; done", limits.clone());
+    assert_eq!(report.outcome, Outcome::KilledBySignal(SIGXCPU));
+    let report = run(
+        "head -c 2000000 /dev/zero > /work/big; echo status $?",
+        limits,
+    );
+    assert!(text(&report).contains("status 153"), "{}", text(&report)); // 128 + SIGXFSZ
+}
+
+#[test]
+fn hidden_paths_inside_shared_system_dirs_are_masked() {
+    // A key file somewhere the read-only system dirs would show it (here /etc).
+    let dir = PathBuf::from(format!("/etc/{}", marker()));
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Remove(dir.clone());
+    std::fs::create_dir(&dir).unwrap();
+    let canary = marker();
+    std::fs::write(dir.join("key.pem"), &canary).unwrap();
+    std::fs::write(dir.join("other"), &canary).unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let mut config = NamespacesConfig::new(base.path()).unwrap();
+    config.agen_exe = PathBuf::from(AGEN);
+    config.hide = vec![dir.join("key.pem")];
+    let script = format!("cat {0}/key.pem {0}/other; echo end", dir.display());
+    let report = Namespaces::new(config)
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    // The unmasked neighbour shows the canary once: the test would see it twice if the mask
+    // failed, and zero times if /etc were not shared at all.
+    assert_eq!(out.matches(&canary).count(), 1, "{out}");
 }

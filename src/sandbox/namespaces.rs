@@ -232,7 +232,10 @@ impl Namespaces {
                     Err(e) => return Err(SandboxError::io("reading output")(e)),
                 }
             } else if !output_open {
-                std::thread::sleep(TICK);
+                // Init holds the output pipe until it exits, so after EOF it is about to be
+                // reaped: wait for it rather than for the next tick.
+                let exit = guard.0.wait().map_err(SandboxError::io("wait"))?;
+                init_code = Some(exit.code().unwrap_or(-1));
             }
         }
         // The status (4 bytes) was written before init exited, so it is all there now.

@@ -110,18 +110,37 @@ fn write(dir: &Path, file: &str, value: u64) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.join(file).display())))
 }
 
-fn usable_parent(own: &str, controller: &str) -> Option<PathBuf> {
-    let rel = own.lines().find_map(|line| {
+/// agen's group for a v1 `controller`, from the text of /proc/self/cgroup, relative to the
+/// controller's mount.
+fn own_group(own: &str, controller: &str) -> Option<String> {
+    own.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
         controllers
             .split(',')
             .any(|c| c == controller)
             .then(|| path.trim_start_matches('/').to_string())
-    })?;
+    })
+}
+
+fn usable_parent(own: &str, controller: &str) -> Option<PathBuf> {
+    let rel = own_group(own, controller)?;
     let parent = Path::new("/sys/fs/cgroup").join(controller).join(rel);
     let probe = parent.join(format!("{PREFIX}{}-probe", std::process::id()));
     fs::create_dir(&probe).ok()?;
     fs::remove_dir(&probe).ok()?;
     Some(parent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_group;
+
+    #[test]
+    fn finds_own_v1_group_per_controller() {
+        let own = "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/x\n0::/\n";
+        assert_eq!(own_group(own, "memory").as_deref(), Some("process_api/abc"));
+        assert_eq!(own_group(own, "cpuacct").as_deref(), Some("x"));
+        assert_eq!(own_group(own, "pids"), None);
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{lchown, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -118,9 +118,13 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
 
     // SAFETY: this process is single-threaded (a fresh exec of agen that started no threads),
     // so the child may run ordinary Rust code.
+    // Held open by init for its whole life: lets the reaper tell whether init died before
+    // the reaper's parent-death signal was armed.
+    let (init_alive, init_alive_w) = sys::pipe()?;
     let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
     if pid == 0 {
-        let code = match reaper(&spec, egress.as_raw_fd(), control) {
+        drop(init_alive_w);
+        let code = match reaper(&spec, &init_alive, egress.as_raw_fd(), control) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("agen sandbox: {e}");
@@ -140,8 +144,16 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
 
 /// PID 1 of the session: sets up the root, starts the command, reaps everything, and reports
 /// the command's wait status. Its exit ends every process left in the namespace.
-fn reaper(spec: &InitSpec, egress: RawFd, control: &mut UnixStream) -> io::Result<i32> {
+fn reaper(
+    spec: &InitSpec,
+    init_alive: &OwnedFd,
+    egress: RawFd,
+    control: &mut UnixStream,
+) -> io::Result<i32> {
     die_with_parent()?;
+    if sys::writers_gone(init_alive) {
+        return Err(io::Error::other("init exited before the session started"));
+    }
     sys::sethostname("agen-sandbox")?;
     sys::loopback_up()?;
     enter_new_root(&RootPlan {

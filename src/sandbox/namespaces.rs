@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -168,7 +168,7 @@ impl Namespaces {
     ) -> Result<Report, SandboxError> {
         let (mut control, child_control) =
             UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
-        let (output_r, output_w) = pipe().map_err(SandboxError::io("pipe"))?;
+        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
         let output_w2 = output_w.try_clone().map_err(SandboxError::io("dup"))?;
         let mut child = Command::new(&self.config.agen_exe)
             .arg(INIT_ARG)
@@ -339,17 +339,6 @@ impl Capped {
     }
 }
 
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors, which we then own.
-    super::sys::check(
-        "pipe2",
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into(),
-    )?;
-    // SAFETY: both descriptors were just created and are not owned elsewhere.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 /// Waits up to `timeout` for `file` to have data (or EOF).
 fn readable(file: &std::fs::File, timeout: Duration) -> bool {
     let mut pfd = libc::pollfd {
@@ -360,4 +349,52 @@ fn readable(file: &std::fs::File, timeout: Duration) -> bool {
     // SAFETY: one valid pollfd.
     let ret = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
     ret > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_kept_and_streamed_up_to_the_cap() {
+        let mut streamed = Vec::new();
+        let mut capped = Capped::new(5);
+        capped.push(b"abc", &mut |c: &[u8]| streamed.extend_from_slice(c));
+        assert!(!capped.truncated);
+        capped.push(b"defg", &mut |c: &[u8]| streamed.extend_from_slice(c));
+        capped.push(b"h", &mut |c: &[u8]| streamed.extend_from_slice(c));
+        assert_eq!(capped.kept, b"abcde");
+        assert_eq!(streamed, b"abcde");
+        assert!(capped.truncated);
+    }
+
+    #[test]
+    fn proxy_variables_override_the_callers() {
+        let env = vec![
+            ("HTTPS_PROXY".to_string(), "http://evil:1".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let env = with_proxy_env(&env);
+        let get = |k: &str| {
+            env.iter()
+                .filter(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(get("HTTPS_PROXY"), ["http://127.0.0.1:3128"]);
+        assert_eq!(get("PATH"), ["/bin"]);
+        assert_eq!(get("no_proxy"), ["localhost,127.0.0.1,::1"]);
+    }
+
+    #[test]
+    fn wait_statuses_decode_to_outcomes_and_shell_codes() {
+        assert_eq!(decode(3 << 8), Outcome::Exited(3));
+        assert_eq!(
+            decode(libc::SIGKILL),
+            Outcome::KilledBySignal(libc::SIGKILL)
+        );
+        assert_eq!(Outcome::Exited(3).exit_code(), 3);
+        assert_eq!(Outcome::KilledBySignal(9).exit_code(), 137);
+        assert_eq!(Outcome::TimedOut.exit_code(), 124);
+    }
 }

@@ -17,7 +17,7 @@ pub struct CgroupSupport {
 }
 
 impl CgroupSupport {
-    /// Finds agen's own v1 groups and checks that a child group can be made in each.
+    /// Finds agen's own v1 groups and checks that agen may make child groups in each.
     pub fn probe() -> CgroupSupport {
         let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         CgroupSupport {
@@ -75,9 +75,11 @@ impl SessionCgroups {
         Ok(groups)
     }
 
-    /// The `cgroup.procs` files the session's init process joins itself to.
-    pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    /// The `tasks` files the session's init joins itself to, by writing "0" (itself) while
+    /// still single-threaded. Moving one thread this way skips the kernel's global
+    /// threadgroup lock that a `cgroup.procs` write takes (an RCU wait: ~15 ms per launch).
+    pub fn tasks_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("tasks")).collect()
     }
 
     fn make(&mut self, dir: PathBuf) -> io::Result<PathBuf> {
@@ -126,10 +128,10 @@ fn own_group(own: &str, controller: &str) -> Option<String> {
 fn usable_parent(own: &str, controller: &str) -> Option<PathBuf> {
     let rel = own_group(own, controller)?;
     let parent = Path::new("/sys/fs/cgroup").join(controller).join(rel);
-    let probe = parent.join(format!("{PREFIX}{}-probe", std::process::id()));
-    fs::create_dir(&probe).ok()?;
-    fs::remove_dir(&probe).ok()?;
-    Some(parent)
+    let parent_c = super::sys::cstr(&parent).ok()?;
+    // SAFETY: access(2) on a valid path; it only checks permissions (and a read-only mount).
+    let writable = unsafe { libc::access(parent_c.as_ptr(), libc::W_OK) } == 0;
+    writable.then_some(parent)
 }
 
 #[cfg(test)]

@@ -38,8 +38,8 @@ pub struct InitSpec {
     pub env: Vec<(String, String)>,
     pub limits: Limits,
     pub hide: Vec<PathBuf>,
-    /// `cgroup.procs` files to join before anything else.
-    pub cgroup_procs: Vec<PathBuf>,
+    /// cgroup `tasks` files to join before anything else.
+    pub cgroup_tasks: Vec<PathBuf>,
     /// The unprivileged host uid/gid the session runs as when agen runs as root.
     pub host_uid: u32,
     /// Set RLIMIT_AS (when no memory cgroup holds the tree).
@@ -69,9 +69,10 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     let spec: InitSpec = serde_json::from_slice(&raw)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad spec: {e}")))?;
 
-    for procs in &spec.cgroup_procs {
-        fs::write(procs, std::process::id().to_string())
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", procs.display())))?;
+    // "0" is the writing thread; this process has only the one, and its children follow it.
+    for tasks in &spec.cgroup_tasks {
+        fs::write(tasks, "0")
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tasks.display())))?;
     }
     // Entered while agen's credentials still apply (the session's uid may not be able to
     // reach it); unshare moves the working directory into the new mount namespace, where the

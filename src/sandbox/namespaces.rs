@@ -140,7 +140,7 @@ impl Sandbox for Namespaces {
             env: with_proxy_env(&spec.env),
             limits: spec.limits.clone(),
             hide: self.config.hide.clone(),
-            cgroup_procs: cgroups.procs_files(),
+            cgroup_tasks: cgroups.tasks_files(),
             host_uid: self.config.host_uid,
             limit_address_space: self.cgroups.memory.is_none(),
             egress_socket,

@@ -117,11 +117,11 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     fs::write("/proc/self/uid_map", format!("{UID_INSIDE} {uid} 1"))?;
     fs::write("/proc/self/gid_map", format!("{UID_INSIDE} {gid} 1"))?;
 
-    // SAFETY: this process is single-threaded (a fresh exec of agen that started no threads),
-    // so the child may run ordinary Rust code.
     // Held open by init for its whole life: lets the reaper tell whether init died before
     // the reaper's parent-death signal was armed.
     let (init_alive, init_alive_w) = sys::pipe()?;
+    // SAFETY: this process is single-threaded (a fresh exec of agen that started no threads),
+    // so the child may run ordinary Rust code.
     let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
     if pid == 0 {
         drop(init_alive_w);

@@ -198,7 +198,8 @@ impl Namespaces {
         let mut init_code: Option<i32> = None;
         let mut output_file = std::fs::File::from(output_r);
         loop {
-            if ended_by.is_none() {
+            // Once init has exited the command's own status stands, even at the deadline.
+            if ended_by.is_none() && init_code.is_none() {
                 let reason = if stop.is_stopped() {
                     Some(Outcome::Stopped)
                 } else if Instant::now() >= deadline {

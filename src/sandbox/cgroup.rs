@@ -1,5 +1,5 @@
-//! Whole-tree memory and process limits through cgroup v1 (`memory`, `pids`), when agen may
-//! create child groups of its own. Each session gets `agen-sandbox-<agen pid>-<id>` under
+//! Whole-tree memory and process limits through cgroup v1 (`memory`, `pids`), and the tree's
+//! CPU time (`cpuacct`, watched by agen), when agen may create child groups of its own. Each session gets `agen-sandbox-<agen pid>-<id>` under
 //! agen's group; the pid lets a sweep tell a crashed owner's groups from a live one's.
 
 use std::fs;
@@ -14,6 +14,7 @@ const PREFIX: &str = "agen-sandbox-";
 pub struct CgroupSupport {
     pub memory: Option<PathBuf>,
     pub pids: Option<PathBuf>,
+    pub cpuacct: Option<PathBuf>,
 }
 
 impl CgroupSupport {
@@ -23,12 +24,16 @@ impl CgroupSupport {
         CgroupSupport {
             memory: usable_parent(&own, "memory"),
             pids: usable_parent(&own, "pids"),
+            cpuacct: usable_parent(&own, "cpuacct"),
         }
     }
 
     /// Removes session groups whose agen process is gone (left by a crash).
     pub fn sweep_leftovers(&self) {
-        for parent in [&self.memory, &self.pids].into_iter().flatten() {
+        for parent in [&self.memory, &self.pids, &self.cpuacct]
+            .into_iter()
+            .flatten()
+        {
             let Ok(entries) = fs::read_dir(parent) else {
                 continue;
             };
@@ -49,6 +54,7 @@ impl CgroupSupport {
 /// One session's groups; removed on drop (after the tree is dead).
 pub struct SessionCgroups {
     dirs: Vec<PathBuf>,
+    cpu_usage: Option<PathBuf>,
 }
 
 impl SessionCgroups {
@@ -58,7 +64,10 @@ impl SessionCgroups {
         memory_bytes: u64,
         max_processes: u64,
     ) -> io::Result<SessionCgroups> {
-        let mut groups = SessionCgroups { dirs: Vec::new() };
+        let mut groups = SessionCgroups {
+            dirs: Vec::new(),
+            cpu_usage: None,
+        };
         let name = format!("{PREFIX}{}-{id}", std::process::id());
         if let Some(parent) = &support.memory {
             let dir = groups.make(parent.join(&name))?;
@@ -72,7 +81,17 @@ impl SessionCgroups {
             let dir = groups.make(parent.join(&name))?;
             write(&dir, "pids.max", max_processes)?;
         }
+        if let Some(parent) = &support.cpuacct {
+            let dir = groups.make(parent.join(&name))?;
+            groups.cpu_usage = Some(dir.join("cpuacct.usage"));
+        }
         Ok(groups)
+    }
+
+    /// CPU time used by the whole tree so far, where a cpuacct group counts it.
+    pub fn cpu_used(&self) -> Option<Duration> {
+        let text = fs::read_to_string(self.cpu_usage.as_ref()?).ok()?;
+        text.trim().parse().ok().map(Duration::from_nanos)
     }
 
     /// The `tasks` files the session's init joins itself to, by writing "0" (itself) while

@@ -76,6 +76,8 @@ pub enum Outcome {
     TimedOut,
     /// [`StopHandle::stop`] ended it.
     Stopped,
+    /// The whole tree used up `Limits::cpu_seconds` (the whole tree was killed).
+    CpuTimeExceeded,
 }
 
 impl Outcome {
@@ -86,6 +88,8 @@ impl Outcome {
             Outcome::KilledBySignal(sig) => 128 + sig,
             Outcome::TimedOut => 124,
             Outcome::Stopped => 128 + libc::SIGKILL,
+            // As if RLIMIT_CPU had ended it.
+            Outcome::CpuTimeExceeded => 128 + libc::SIGXCPU,
         }
     }
 }

@@ -76,6 +76,11 @@ impl Namespaces {
 }
 
 fn announce(cgroups: &CgroupSupport) {
+    let cpu = if cgroups.cpuacct.is_some() {
+        "CPU time (cgroup v1 cpuacct, whole tree, and RLIMIT_CPU)"
+    } else {
+        "CPU time (RLIMIT_CPU per process only; no usable cpuacct cgroup)"
+    };
     let memory = if cgroups.memory.is_some() {
         "memory (cgroup v1, whole tree)"
     } else {
@@ -87,9 +92,8 @@ fn announce(cgroups: &CgroupSupport) {
         "processes (RLIMIT_NPROC only; no usable pids cgroup)"
     };
     tracing::info!(
-        "sandbox limits in force: wall clock (agen kills the tree), CPU time (RLIMIT_CPU, per \
-         process), {memory}, {pids}, file size (RLIMIT_FSIZE), no core dumps; not in force: \
-         CPU time summed over the tree, cgroup v2"
+        "sandbox limits in force: wall clock (agen kills the tree), {cpu}, {memory}, {pids}, \
+         file size (RLIMIT_FSIZE), no core dumps; not supported here: cgroup v2, disk quota"
     );
 }
 
@@ -146,7 +150,7 @@ impl Sandbox for Namespaces {
             egress_socket,
             parent_pid: std::process::id(),
         };
-        let mut result = self.watch(&init_spec, spec, stop, sink);
+        let mut result = self.watch(&init_spec, spec, &cgroups, stop, sink);
         if let Ok(report) = &mut result {
             report.refused_hosts = egress.refused_hosts();
         }
@@ -163,6 +167,7 @@ impl Namespaces {
         &self,
         init_spec: &InitSpec,
         spec: &SessionSpec,
+        cgroups: &SessionCgroups,
         stop: &StopHandle,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<Report, SandboxError> {
@@ -192,6 +197,7 @@ impl Namespaces {
         let mut output = Capped::new(spec.limits.output_bytes);
         let mut status = Vec::new();
         let deadline = Instant::now() + spec.limits.wall_clock;
+        let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
         let mut ended_by: Option<Outcome> = None;
         let mut killed_at: Option<Instant> = None;
         let mut output_open = true;
@@ -204,6 +210,8 @@ impl Namespaces {
                     Some(Outcome::Stopped)
                 } else if Instant::now() >= deadline {
                     Some(Outcome::TimedOut)
+                } else if cgroups.cpu_used().is_some_and(|used| used > cpu_budget) {
+                    Some(Outcome::CpuTimeExceeded)
                 } else {
                     None
                 };

@@ -496,7 +496,8 @@ fn command_runs_unprivileged_with_no_new_privileges() {
     let report = run(
         "id -u; grep -E '^(CapPrm|CapEff|NoNewPrivs)' /proc/self/status; \
          cat /etc/shadow >/dev/null 2>&1 && echo READ-SHADOW; \
-         mount -t tmpfs none /tmp 2>/dev/null && echo MOUNTED; echo end",
+         mount -t tmpfs none /tmp 2>/dev/null && echo MOUNTED; \
+         unshare -Ur true 2>/dev/null && echo NESTED-USERNS; echo end",
         short(),
     );
     let out = text(&report);
@@ -508,6 +509,7 @@ fn command_runs_unprivileged_with_no_new_privileges() {
         !out.contains("READ-SHADOW") && !out.contains("MOUNTED"),
         "{out}"
     );
+    assert!(!out.contains("NESTED-USERNS"), "{out}");
     assert!(out.contains("end"), "{out}");
 }
 

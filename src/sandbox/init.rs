@@ -161,6 +161,9 @@ fn reaper(
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,
     })?;
+    // No nested user namespaces: they would hand the command capabilities (in a namespace of
+    // its own) and with them much more kernel surface to attack. Per-namespace setting.
+    fs::write("/proc/sys/user/max_user_namespaces", "0")?;
 
     let bridge = bridge::bind()?;
 

@@ -90,7 +90,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         },
     };
     let mut config = NamespacesConfig::new(&data_dir)?;
-    config.hide.push(data_dir.clone());
+    config.hide = source.sandbox_hidden_paths();
     config.egress_allow = Allowlist::new(source.egress_allow().into_iter().chain(args.allow));
     let sandbox = Namespaces::new(config);
     let mut stdout = std::io::stdout();

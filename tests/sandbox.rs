@@ -80,6 +80,15 @@ fn host_has_process(needle: &str) -> bool {
     })
 }
 
+/// Whether any host process has `needle` in its environment.
+fn host_has_env(needle: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("environ"))
+            .map(|c| String::from_utf8_lossy(&c).contains(needle))
+            .unwrap_or(false)
+    })
+}
+
 #[test]
 fn runs_a_command_and_reports_its_status_and_output() {
     let report = run("echo hello; echo oops >&2; exit 3", short());
@@ -590,4 +599,40 @@ fn cpu_time_is_limited_for_the_whole_tree() {
     );
     assert!(!text(&report).contains("all-done"));
     assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn when_agen_dies_the_session_dies_and_its_leftovers_are_swept() {
+    let data = tempfile::tempdir().unwrap();
+    let mark = marker();
+    // Looked for in the session's environments: agen's own command line names it too.
+    let mut agen = Command::new(AGEN)
+        .args(["sandbox", "run", "--env"])
+        .arg(format!("MARK={mark}"))
+        .args(["--", "sh", "-c", "sleep 600"])
+        .env("AGEN_DATA_DIR", data.path())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !host_has_env(&mark) {
+        assert!(Instant::now() < deadline, "session never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A crash: no chance to clean up.
+    agen.kill().unwrap();
+    agen.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while host_has_env(&mark) {
+        assert!(Instant::now() < deadline, "the session outlived agen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sessions = data.path().join("sessions");
+    assert_eq!(std::fs::read_dir(&sessions).unwrap().count(), 1);
+    backend(data.path());
+    assert_eq!(
+        std::fs::read_dir(&sessions).unwrap().count(),
+        0,
+        "not swept"
+    );
 }

@@ -144,7 +144,8 @@ fn make_dev(dev: &Path) -> io::Result<()> {
     )
 }
 
-/// Covers `hidden` (if it shows through a shared directory) with an empty tmpfs or /dev/null.
+/// Covers `hidden` (if it shows through a shared directory) with an empty tmpfs, or, for a
+/// file, with /dev/null (which then cannot even be opened: the shared dirs are nodev).
 fn mask(root: &Path, hidden: &Path) -> io::Result<()> {
     let inside = root.join(hidden.strip_prefix("/").unwrap_or(hidden));
     match fs::metadata(&inside) {

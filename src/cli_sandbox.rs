@@ -89,7 +89,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             ..Limits::default()
         },
     };
-    let mut config = NamespacesConfig::new(&data_dir)?;
+    let mut config = NamespacesConfig::new(&data_dir);
     config.hide = source.sandbox_hidden_paths();
     config.egress_allow = Allowlist::new(source.egress_allow().into_iter().chain(args.allow));
     let sandbox = Namespaces::new(config);

@@ -20,7 +20,7 @@ fn backend(base: &Path) -> Namespaces {
 }
 
 fn backend_allowing(base: &Path, hosts: &[&str]) -> Namespaces {
-    let mut config = NamespacesConfig::new(base).expect("config");
+    let mut config = NamespacesConfig::new(base);
     config.agen_exe = PathBuf::from(AGEN);
     config.egress_allow = Allowlist::new(hosts.iter().map(|h| h.to_string()));
     Namespaces::new(config)
@@ -561,7 +561,7 @@ fn hidden_paths_inside_shared_system_dirs_are_masked() {
     std::fs::write(dir.join("other"), &canary).unwrap();
     let base = tempfile::tempdir().unwrap();
     let worktree = tempfile::tempdir().unwrap();
-    let mut config = NamespacesConfig::new(base.path()).unwrap();
+    let mut config = NamespacesConfig::new(base.path());
     config.agen_exe = PathBuf::from(AGEN);
     config.hide = vec![dir.join("key.pem")];
     let script = format!("cat {0}/key.pem {0}/other; echo end", dir.display());

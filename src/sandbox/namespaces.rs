@@ -24,7 +24,9 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Debug)]
 pub struct NamespacesConfig {
-    /// The agen binary to re-execute as the session's init.
+    /// The agen binary to re-execute as the session's init. Defaults to `/proc/self/exe`,
+    /// which still names the running binary after an upgrade replaced the file (tests, whose
+    /// own executable is not agen, set the path).
     pub agen_exe: PathBuf,
     /// Session directories live under `<base>/sessions/` (normally `AGEN_DATA_DIR`).
     pub base: PathBuf,
@@ -38,14 +40,14 @@ pub struct NamespacesConfig {
 }
 
 impl NamespacesConfig {
-    pub fn new(base: impl Into<PathBuf>) -> io::Result<NamespacesConfig> {
-        Ok(NamespacesConfig {
-            agen_exe: std::env::current_exe()?,
+    pub fn new(base: impl Into<PathBuf>) -> NamespacesConfig {
+        NamespacesConfig {
+            agen_exe: PathBuf::from("/proc/self/exe"),
             base: base.into(),
             hide: Vec::new(),
             host_uid: 100_000,
             egress_allow: Allowlist::default(),
-        })
+        }
     }
 }
 

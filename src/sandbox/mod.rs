@@ -1,7 +1,20 @@
 //! Sessions that run untrusted commands in isolation (invariants 4 and 6 of DESIGN.md).
 //!
-//! [`Sandbox`] is the one interface; [`Namespaces`] is the default backend (Linux user, PID,
-//! mount, network, IPC and UTS namespaces, built by re-executing agen as `__sandbox-init`).
+//! [`Sandbox`] is the one interface; [`Namespaces`] is the default backend:
+//!
+//! - agen re-executes itself as `agen __sandbox-init` (single-threaded, so forking is safe),
+//!   hands it the session spec over a socket and watches it: output (capped), wall clock,
+//!   whole-tree CPU time, stop. One SIGKILL to that init ends the whole tree.
+//! - The init joins the session's cgroups (v1 memory, pids, cpuacct), drops root for an
+//!   unprivileged host uid, unshares user, mount, PID, network, IPC and UTS namespaces (only
+//!   uid 1000 mapped) and forks PID 1 of the session: a reaper that builds a tmpfs root (host
+//!   system dirs read-only, worktree at /work, private /tmp, /proc, minimal /dev), pivots
+//!   into it and starts the command with rlimits, no capabilities and no new privileges.
+//! - Network: loopback only; 127.0.0.1:3128 inside is bridged to agen's egress proxy, which
+//!   allows only the hosts in `AGEN_EGRESS_ALLOW` and records the refused ones.
+//!
+//! Call [`Sandbox::run`] from a thread that lives until it returns (e.g. `spawn_blocking`):
+//! the session is tied to that thread through the parent-death signal.
 
 mod bridge;
 mod cgroup;

@@ -67,7 +67,13 @@ impl Namespaces {
         config.hide = config
             .hide
             .iter()
-            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+            // Symlinks resolved where the path exists; absolute in any case (it may appear
+            // later, e.g. a database created after start-up).
+            .map(|p| {
+                p.canonicalize()
+                    .or_else(|_| std::path::absolute(p))
+                    .unwrap_or_else(|_| p.clone())
+            })
             .collect();
         let cgroups = CgroupSupport::probe();
         cgroups.sweep_leftovers();

@@ -636,3 +636,18 @@ fn when_agen_dies_the_session_dies_and_its_leftovers_are_swept() {
         "not swept"
     );
 }
+
+#[test]
+fn egress_proxy_caps_a_sessions_open_connections() {
+    // 70 idle connections (each holds agen threads) and then one more request.
+    let script =
+        "for i in $(seq 70); do bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128; sleep 3' & done; \
+                  sleep 1; curl -sS -o /dev/null -w '%{http_code}\\n' http://blocked.example/";
+    let limits = Limits {
+        max_processes: 2048,
+        ..short()
+    };
+    let report = run(script, limits);
+    let out = text(&report);
+    assert!(out.contains("503"), "{out}");
+}

@@ -6,8 +6,9 @@
 //! Inside the session, the reaper bridges `127.0.0.1:`[`EGRESS_PORT_INSIDE`] to this socket
 //! (see [`super::init`]). Hosts are matched by name; the name is resolved here, on the host.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +24,8 @@ pub const EGRESS_PORT_INSIDE: u16 = 3128;
 const MAX_HEAD: usize = 16 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections one session may hold open at once (each costs agen two threads).
+const MAX_CONNECTIONS: usize = 64;
 
 /// Which hosts may be reached: exact names, or `*.example.com` for any subdomain.
 #[derive(Clone, Debug, Default)]
@@ -44,12 +47,62 @@ impl Allowlist {
     }
 }
 
-/// A running proxy for one session; stops (and stops accepting) on drop.
+/// A running proxy for one session; on drop it stops accepting and cuts every connection
+/// still open (an idle upstream would otherwise hold its relay thread).
 pub struct EgressProxy {
     path: PathBuf,
     refused: Arc<Mutex<Vec<String>>>,
+    live: Arc<Live>,
     done: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
+}
+
+/// The sockets of open connections, by connection number, so they can be counted and cut.
+#[derive(Default)]
+struct Live(Mutex<(u64, HashMap<u64, Vec<Socket>>)>);
+
+enum Socket {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Live {
+    /// Registers a new connection's client socket; None when the session holds too many.
+    fn open(&self, client: &UnixStream) -> Option<u64> {
+        let mut guard = self.0.lock().ok()?;
+        let (next, conns) = &mut *guard;
+        if conns.len() >= MAX_CONNECTIONS {
+            return None;
+        }
+        *next += 1;
+        conns.insert(*next, vec![Socket::Unix(client.try_clone().ok()?)]);
+        Some(*next)
+    }
+
+    fn add_upstream(&self, id: u64, upstream: &TcpStream) {
+        if let (Ok(mut guard), Ok(clone)) = (self.0.lock(), upstream.try_clone()) {
+            if let Some(sockets) = guard.1.get_mut(&id) {
+                sockets.push(Socket::Tcp(clone));
+            }
+        }
+    }
+
+    fn close(&self, id: u64) {
+        if let Ok(mut guard) = self.0.lock() {
+            guard.1.remove(&id);
+        }
+    }
+
+    fn cut_all(&self) {
+        if let Ok(mut guard) = self.0.lock() {
+            for socket in guard.1.drain().flat_map(|(_, sockets)| sockets) {
+                let _ = match socket {
+                    Socket::Unix(s) => s.shutdown(Shutdown::Both),
+                    Socket::Tcp(s) => s.shutdown(Shutdown::Both),
+                };
+            }
+        }
+    }
 }
 
 impl EgressProxy {
@@ -58,8 +111,9 @@ impl EgressProxy {
         let refused = Arc::new(Mutex::new(Vec::new()));
         let done = Arc::new(AtomicBool::new(false));
         let allow = Arc::new(allow);
+        let live = Arc::new(Live::default());
         let acceptor = {
-            let (refused, done) = (refused.clone(), done.clone());
+            let (refused, done, live) = (refused.clone(), done.clone(), live.clone());
             std::thread::Builder::new()
                 .name("sandbox-egress".into())
                 .spawn(move || {
@@ -67,21 +121,32 @@ impl EgressProxy {
                         if done.load(Ordering::SeqCst) {
                             break;
                         }
-                        let Ok(conn) = conn else { continue };
-                        let (allow, refused) = (allow.clone(), refused.clone());
-                        let _ = std::thread::Builder::new()
+                        let Ok(mut conn) = conn else { continue };
+                        let Some(id) = live.open(&conn) else {
+                            let body = "agen egress proxy: too many connections\n";
+                            let _ = respond(&mut conn, "503 Service Unavailable", body);
+                            continue;
+                        };
+                        let (allow, refused, conn_live) =
+                            (allow.clone(), refused.clone(), live.clone());
+                        let spawned = std::thread::Builder::new()
                             .name("sandbox-egress-conn".into())
                             .spawn(move || {
-                                if let Err(e) = serve(conn, &allow, &refused) {
+                                if let Err(e) = serve(conn, id, &allow, &refused, &conn_live) {
                                     tracing::debug!("egress connection ended: {e}");
                                 }
+                                conn_live.close(id);
                             });
+                        if spawned.is_err() {
+                            live.close(id);
+                        }
                     }
                 })?
         };
         Ok(EgressProxy {
             path: path.to_path_buf(),
             refused,
+            live,
             done,
             acceptor: Some(acceptor),
         })
@@ -101,14 +166,17 @@ impl Drop for EgressProxy {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
+        self.live.cut_all();
     }
 }
 
 /// One client connection: read the request head, decide, then relay bytes both ways.
 fn serve(
     mut client: UnixStream,
+    id: u64,
     allow: &Allowlist,
     refused: &Mutex<Vec<String>>,
+    live: &Live,
 ) -> io::Result<()> {
     client.set_read_timeout(Some(HEAD_TIMEOUT))?;
     let (head, rest) = read_head(&mut client)?;
@@ -138,6 +206,7 @@ fn serve(
             return respond(&mut client, "502 Bad Gateway", &body);
         }
     };
+    live.add_upstream(id, &upstream);
     client.set_read_timeout(None)?;
     let mut upstream_w = upstream.try_clone()?;
     match &request.forward_head {

@@ -651,3 +651,31 @@ fn egress_proxy_caps_a_sessions_open_connections() {
     let out = text(&report);
     assert!(out.contains("503"), "{out}");
 }
+
+#[test]
+fn the_worktree_is_given_back_to_its_owner_after_the_session() {
+    use std::os::unix::fs::MetadataExt;
+    let worktree = tempfile::tempdir().unwrap();
+    let owner = std::fs::metadata(worktree.path()).unwrap().uid();
+    let base = tempfile::tempdir().unwrap();
+    let report = backend(base.path())
+        .run(
+            &spec(
+                worktree.path(),
+                "mkdir -p /work/d && echo x > /work/d/f",
+                short(),
+            ),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Exited(0), "{}", text(&report));
+    for path in [worktree.path().to_path_buf(), worktree.path().join("d/f")] {
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().uid(),
+            owner,
+            "{}",
+            path.display()
+        );
+    }
+}

@@ -108,15 +108,32 @@ impl SessionCgroups {
     }
 }
 
-impl Drop for SessionCgroups {
-    fn drop(&mut self) {
-        // The kernel may still be tearing down the last processes; retry briefly.
+impl SessionCgroups {
+    /// Removes the groups; true when all are gone, which also proves no process is left in
+    /// them. The kernel may still be tearing down the last processes: retries briefly.
+    pub fn remove(mut self) -> bool {
+        self.remove_dirs()
+    }
+
+    fn remove_dirs(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(2);
-        for dir in &self.dirs {
-            while fs::remove_dir(dir).is_err() && Instant::now() < deadline {
+        let mut all = true;
+        for dir in self.dirs.drain(..) {
+            while fs::remove_dir(&dir).is_err() {
+                if Instant::now() >= deadline {
+                    all = false;
+                    break;
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        all
+    }
+}
+
+impl Drop for SessionCgroups {
+    fn drop(&mut self) {
+        self.remove_dirs();
     }
 }
 

@@ -10,10 +10,10 @@
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{lchown, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::bridge;
 use super::limits::apply_rlimits;
 use super::mounts::{enter_new_root, RootPlan};
+use super::ownership::chown_tree;
 use super::sys;
 use super::{Limits, UID_INSIDE, WORKTREE_INSIDE};
 
@@ -89,7 +90,7 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     let (uid, gid) = if uid == 0 {
         // Root inside a user namespace mapped onto host root could read root-owned host
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
-        chown_tree(&spec.worktree, spec.host_uid)?;
+        chown_tree(&spec.worktree, spec.host_uid, spec.host_uid)?;
         sys::drop_to(spec.host_uid, spec.host_uid)?;
         // Changing credentials cleared "dumpable", which would make /proc/self/{uid_map,fd}
         // belong to root.
@@ -224,18 +225,4 @@ fn die_with_parent() -> io::Result<()> {
         libc::PR_SET_PDEATHSIG,
         libc::SIGKILL as libc::c_ulong,
     )
-}
-
-/// Hands the worktree to the session's host uid (agen, as root, keeps full access anyway).
-fn chown_tree(dir: &Path, uid: u32) -> io::Result<()> {
-    lchown(dir, Some(uid), Some(uid))?;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            chown_tree(&entry.path(), uid)?;
-        } else {
-            lchown(entry.path(), Some(uid), Some(uid))?;
-        }
-    }
-    Ok(())
 }

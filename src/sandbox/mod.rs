@@ -23,6 +23,7 @@ pub mod init;
 mod limits;
 mod mounts;
 mod namespaces;
+mod ownership;
 mod relay;
 pub mod session_dir;
 mod sys;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::cgroup::{CgroupSupport, SessionCgroups};
 use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE};
 use super::init::{InitSpec, INIT_ARG, SETUP_FAILED};
+use super::ownership;
 use super::session_dir::{sweep_leftovers, SessionDir};
 use super::{Outcome, Report, Sandbox, SandboxError, SessionSpec, StopHandle};
 
@@ -128,6 +129,9 @@ impl Sandbox for Namespaces {
                 worktree.display()
             )));
         }
+        // SAFETY: geteuid has no arguments.
+        let as_root = unsafe { libc::geteuid() } == 0;
+        let owner = ownership::owner(&worktree).map_err(SandboxError::io("worktree"))?;
         let session = SessionDir::create(&self.config.base)
             .map_err(SandboxError::io("cannot create the session directory"))?;
         let cgroups = SessionCgroups::create(
@@ -140,8 +144,7 @@ impl Sandbox for Namespaces {
         let egress_socket = session.path().join("egress.sock");
         let egress = EgressProxy::start(&egress_socket, self.config.egress_allow.clone())
             .map_err(SandboxError::io("cannot start the egress proxy"))?;
-        // SAFETY: geteuid has no arguments.
-        if unsafe { libc::geteuid() } == 0 {
+        if as_root {
             let uid = self.config.host_uid;
             std::os::unix::fs::chown(&egress_socket, Some(uid), Some(uid))
                 .map_err(SandboxError::io("egress socket"))?;
@@ -162,10 +165,16 @@ impl Sandbox for Namespaces {
         if let Ok(report) = &mut result {
             report.refused_hosts = egress.refused_hosts();
         }
-        // Dropped in this order: the tree is dead by now, so the groups can go, then the dir.
+        // In this order: the tree is dead by now, so the groups can go, then the dir.
         drop(egress);
-        drop(cgroups);
+        let emptied = cgroups.remove();
         drop(session);
+        // Only once no session process can be left to race the walk: the groups were removed
+        // (so empty), or there were none and the reaped init took the tree along.
+        if as_root && emptied {
+            ownership::chown_tree(&init_spec.worktree, owner.0, owner.1)
+                .map_err(SandboxError::io("giving the worktree back"))?;
+        }
         result
     }
 }

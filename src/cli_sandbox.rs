@@ -15,7 +15,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// Directory mounted read-write at /work (default: a fresh, empty one, removed after).
-    /// When agen runs as root, the directory is handed to the session's unprivileged uid.
+    /// When agen runs as root, it is lent to the session's unprivileged uid and given back.
     #[arg(long)]
     pub worktree: Option<PathBuf>,
     /// Host the command may reach through the egress proxy, besides AGEN_EGRESS_ALLOW

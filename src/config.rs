@@ -99,6 +99,43 @@ impl Source {
         }
     }
 
+    /// `AGEN_DATA_DIR` alone, for commands that need nothing else (`agen sandbox run`).
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(self.get("AGEN_DATA_DIR").unwrap_or("agen-data"))
+    }
+
+    /// Files a sandboxed command must never see, wherever they lie: the data dir, the SQLite
+    /// database, the App's private key file and the config file.
+    pub fn sandbox_hidden_paths(&self) -> Vec<PathBuf> {
+        let database = self
+            .get("DATABASE_URL")
+            .unwrap_or("sqlite://agen.db")
+            .strip_prefix("sqlite:")
+            .map(|rest| rest.trim_start_matches("//"))
+            .map(|path| path.split('?').next().unwrap_or(path).to_string());
+        [
+            Some(self.data_dir().to_string_lossy().into_owned()),
+            database,
+            self.get("PRIVATE_KEY_PATH").map(str::to_string),
+            self.get("AGEN_CONFIG").map(str::to_string),
+        ]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::from)
+        .collect()
+    }
+
+    /// `AGEN_EGRESS_ALLOW`: the hosts sandboxed commands may reach through the egress proxy,
+    /// comma-separated (`example.com`, or `*.example.com` for its subdomains). Empty by default.
+    pub fn egress_allow(&self) -> Vec<String> {
+        self.get("AGEN_EGRESS_ALLOW")
+            .unwrap_or("")
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect()
+    }
+
     fn get(&self, key: &str) -> Option<&str> {
         self.values
             .get(key)
@@ -291,6 +328,27 @@ mod tests {
         let mut pairs = base();
         pairs.extend_from_slice(extra);
         Config::load(&Source::from_pairs(pairs))
+    }
+
+    #[test]
+    fn sandbox_settings_come_from_the_environment_alone() {
+        let src = Source::from_pairs([
+            ("AGEN_DATA_DIR", "/var/lib/agen"),
+            ("DATABASE_URL", "sqlite:///var/lib/agen/agen.db?mode=rwc"),
+            ("PRIVATE_KEY_PATH", "/etc/agen/key.pem"),
+            ("AGEN_EGRESS_ALLOW", " crates.io, *.GitHub.com ,,"),
+        ]);
+        assert_eq!(
+            src.sandbox_hidden_paths(),
+            [
+                "/var/lib/agen",
+                "/var/lib/agen/agen.db",
+                "/etc/agen/key.pem"
+            ]
+            .map(PathBuf::from)
+        );
+        assert_eq!(src.egress_allow(), ["crates.io", "*.github.com"]);
+        assert!(Source::from_pairs([]).egress_allow().is_empty());
     }
 
     #[test]

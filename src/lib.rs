@@ -4,6 +4,7 @@
 //! same library against the GitHub simulator in [`sim`].
 
 pub mod cli;
+pub mod cli_sandbox;
 pub mod command;
 pub mod config;
 pub mod demo;
@@ -12,6 +13,7 @@ pub mod github;
 pub mod ids;
 pub mod job;
 pub mod policy;
+pub mod sandbox;
 pub mod server;
 pub mod sim;
 pub mod store;

@@ -35,6 +35,17 @@ enum Cmd {
         #[command(subcommand)]
         command: JobsCmd,
     },
+    /// Try the sandbox by hand.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCmd {
+    /// Run one command in a fresh session; exits with its status (124 on timeout).
+    Run(agen::cli_sandbox::RunArgs),
 }
 
 #[derive(Subcommand)]
@@ -48,7 +59,19 @@ enum JobsCmd {
 }
 
 fn main() -> ExitCode {
+    // The sandbox's own init: must run before anything starts a thread.
+    if std::env::args_os().nth(1).as_deref() == Some(agen::sandbox::init::INIT_ARG.as_ref()) {
+        return status(agen::sandbox::init::main());
+    }
     let cli = Cli::parse();
+    // Synchronous and needing only AGEN_DATA_DIR: runs without the async runtime, whose
+    // start-up would slow every launch.
+    let command = match cli.command {
+        Cmd::Sandbox {
+            command: SandboxCmd::Run(args),
+        } => return sandbox_run(args),
+        command => command,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,13 +83,14 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Cmd::Serve { web_only } => serve(web_only).await,
             Cmd::Intake => intake().await,
             Cmd::Demo => agen::demo::run().await,
             Cmd::Jobs {
                 command: JobsCmd::List { json },
             } => agen::cli::jobs_list(json).await,
+            Cmd::Sandbox { .. } => Err(anyhow::anyhow!("agen sandbox runs before the runtime")),
         }
     });
     match result {
@@ -76,6 +100,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `agen sandbox run` exits with the command's own status (124 on timeout, 125 when the
+/// sandbox itself failed).
+fn sandbox_run(args: agen::cli_sandbox::RunArgs) -> ExitCode {
+    match agen::cli_sandbox::run(args) {
+        Ok(code) => status(code),
+        Err(e) => {
+            eprintln!("agen: {e}");
+            ExitCode::from(125)
+        }
+    }
+}
+
+fn status(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(255))
 }
 
 async fn serve(web_only: bool) -> anyhow::Result<()> {

@@ -1,0 +1,228 @@
+//! The session's own side, run as `agen __sandbox-init` (a fresh, single-threaded process, so
+//! forking here is safe, unlike in agen's multi-threaded runtime).
+//!
+//! Process tree: agen → init (host side: joins cgroups, drops root, unshares the namespaces)
+//! → reaper (PID 1 of the new PID namespace: builds the root, reaps orphans) → the command.
+//! The spec arrives on stdin, a socket; the reaper sends the command's wait status back on it.
+//! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
+//! process in the namespace: one SIGKILL from agen ends the whole tree.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use super::bridge;
+use super::limits::apply_rlimits;
+use super::mounts::{enter_new_root, RootPlan};
+use super::ownership::chown_tree;
+use super::sys;
+use super::{Limits, UID_INSIDE, WORKTREE_INSIDE};
+
+/// The hidden subcommand agen re-executes itself with.
+pub const INIT_ARG: &str = "__sandbox-init";
+
+/// Exit code of init when the session could not be set up (its reason is on stderr).
+pub const SETUP_FAILED: i32 = 125;
+
+/// Everything the init process needs, sent as JSON over its stdin.
+#[derive(Serialize, Deserialize)]
+pub struct InitSpec {
+    pub worktree: PathBuf,
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub limits: Limits,
+    pub hide: Vec<PathBuf>,
+    /// cgroup `tasks` files to join before anything else.
+    pub cgroup_tasks: Vec<PathBuf>,
+    /// The unprivileged host uid/gid the session runs as when agen runs as root.
+    pub host_uid: u32,
+    /// Set RLIMIT_AS (when no memory cgroup holds the tree).
+    pub limit_address_space: bool,
+    /// agen's egress proxy socket, bridged to 127.0.0.1:3128 inside.
+    pub egress_socket: PathBuf,
+    /// agen's pid: init gives up if its parent is already gone.
+    pub parent_pid: u32,
+}
+
+/// Entry point for `agen __sandbox-init`; returns the process exit code.
+pub fn main() -> i32 {
+    // SAFETY: fd 0 is the control socket agen passed as stdin; we take ownership of it.
+    let mut control = unsafe { UnixStream::from_raw_fd(0) };
+    match run(&mut control) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("agen sandbox: {e}");
+            SETUP_FAILED
+        }
+    }
+}
+
+fn run(control: &mut UnixStream) -> io::Result<i32> {
+    let mut raw = Vec::new();
+    control.read_to_end(&mut raw)?;
+    let spec: InitSpec = serde_json::from_slice(&raw)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad spec: {e}")))?;
+
+    // "0" is the writing thread; this process has only the one, and its children follow it.
+    for tasks in &spec.cgroup_tasks {
+        fs::write(tasks, "0")
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tasks.display())))?;
+    }
+    // Entered while agen's credentials still apply (the session's uid may not be able to
+    // reach it); unshare moves the working directory into the new mount namespace, where the
+    // reaper bind-mounts it as ".".
+    std::env::set_current_dir(&spec.worktree)?;
+    // Likewise the proxy socket: O_PATH does not open it, only pins it for connect().
+    let egress = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(&spec.egress_socket)?;
+
+    // SAFETY: getters without arguments.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (uid, gid) = if uid == 0 {
+        // Root inside a user namespace mapped onto host root could read root-owned host
+        // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
+        chown_tree(&spec.worktree, spec.host_uid, spec.host_uid)?;
+        sys::drop_to(spec.host_uid, spec.host_uid)?;
+        // Changing credentials cleared "dumpable", which would make /proc/self/{uid_map,fd}
+        // belong to root.
+        sys::prctl("PR_SET_DUMPABLE", libc::PR_SET_DUMPABLE, 1)?;
+        (spec.host_uid, spec.host_uid)
+    } else {
+        (uid, gid)
+    };
+    die_with_parent()?;
+    // SAFETY: getppid has no arguments.
+    if unsafe { libc::getppid() } as u32 != spec.parent_pid {
+        return Err(io::Error::other("agen exited before the session started"));
+    }
+
+    sys::unshare(
+        libc::CLONE_NEWUSER
+            | libc::CLONE_NEWNS
+            | libc::CLONE_NEWPID
+            | libc::CLONE_NEWNET
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWUTS,
+    )?;
+    // Only the one uid/gid is mapped: inside there is no root to become.
+    fs::write("/proc/self/setgroups", "deny")?;
+    fs::write("/proc/self/uid_map", format!("{UID_INSIDE} {uid} 1"))?;
+    fs::write("/proc/self/gid_map", format!("{UID_INSIDE} {gid} 1"))?;
+
+    // Held open by init for its whole life: lets the reaper tell whether init died before
+    // the reaper's parent-death signal was armed.
+    let (init_alive, init_alive_w) = sys::pipe()?;
+    // SAFETY: this process is single-threaded (a fresh exec of agen that started no threads),
+    // so the child may run ordinary Rust code.
+    let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
+    if pid == 0 {
+        drop(init_alive_w);
+        let code = match reaper(&spec, &init_alive, egress.as_raw_fd(), control) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("agen sandbox: {e}");
+                SETUP_FAILED
+            }
+        };
+        // SAFETY: leaving the child without running the parent's atexit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let status = wait_for(pid)?;
+    Ok(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    })
+}
+
+/// PID 1 of the session: sets up the root, starts the command, reaps everything, and reports
+/// the command's wait status. Its exit ends every process left in the namespace.
+fn reaper(
+    spec: &InitSpec,
+    init_alive: &OwnedFd,
+    egress: RawFd,
+    control: &mut UnixStream,
+) -> io::Result<i32> {
+    die_with_parent()?;
+    if sys::writers_gone(init_alive) {
+        return Err(io::Error::other("init exited before the session started"));
+    }
+    sys::sethostname("agen-sandbox")?;
+    sys::loopback_up()?;
+    enter_new_root(&RootPlan {
+        hide: &spec.hide,
+        tmp_bytes: spec.limits.memory_bytes,
+    })?;
+    // No nested user namespaces: they would hand the command capabilities (in a namespace of
+    // its own) and with them much more kernel surface to attack. Per-namespace setting.
+    fs::write("/proc/sys/user/max_user_namespaces", "0")?;
+
+    let bridge = bridge::bind()?;
+
+    let (program, args) = spec
+        .command
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+    let limits = spec.limits.clone();
+    let limit_as = spec.limit_address_space;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(WORKTREE_INSIDE)
+        .stdin(Stdio::null());
+    // SAFETY: runs in the forked child before exec; only async-signal-safe calls (setsid,
+    // setrlimit, prctl, capset), and this process is single-threaded anyway.
+    unsafe {
+        command.pre_exec(move || {
+            sys::check("setsid", libc::setsid().into())?;
+            apply_rlimits(&limits, limit_as)?;
+            sys::prctl("PR_SET_NO_NEW_PRIVS", libc::PR_SET_NO_NEW_PRIVS, 1)?;
+            sys::drop_all_capabilities()
+        });
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {program}: {e}")))?;
+    // Threads only after the fork above: the command's pre_exec must not race them.
+    bridge::serve(bridge, egress)?;
+    let status = wait_for(child.id() as libc::pid_t)?;
+    control.write_all(&status.to_le_bytes())?;
+    Ok(0)
+}
+
+/// Waits for `pid`, reaping (as PID 1 must) any other child that ends meanwhile.
+fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid out-pointer.
+        let got = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if got == pid {
+            return Ok(status);
+        }
+        if got == -1 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
+fn die_with_parent() -> io::Result<()> {
+    sys::prctl(
+        "PR_SET_PDEATHSIG",
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+    )
+}

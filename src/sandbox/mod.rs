@@ -1,0 +1,172 @@
+//! Sessions that run untrusted commands in isolation (invariants 4 and 6 of DESIGN.md).
+//!
+//! [`Sandbox`] is the one interface; [`Namespaces`] is the default backend:
+//!
+//! - agen re-executes itself as `agen __sandbox-init` (single-threaded, so forking is safe),
+//!   hands it the session spec over a socket and watches it: output (capped), wall clock,
+//!   whole-tree CPU time, stop. One SIGKILL to that init ends the whole tree.
+//! - The init joins the session's cgroups (v1 memory, pids, cpuacct), drops root for an
+//!   unprivileged host uid, unshares user, mount, PID, network, IPC and UTS namespaces (only
+//!   uid 1000 mapped) and forks PID 1 of the session: a reaper that builds a tmpfs root (host
+//!   system dirs read-only, worktree at /work, private /tmp, /proc, minimal /dev), pivots
+//!   into it and starts the command with rlimits, no capabilities and no new privileges.
+//! - Network: loopback only; 127.0.0.1:3128 inside is bridged to agen's egress proxy, which
+//!   allows only the hosts in `AGEN_EGRESS_ALLOW` and records the refused ones.
+//!
+//! Call [`Sandbox::run`] from a thread that lives until it returns (e.g. `spawn_blocking`):
+//! the session is tied to that thread through the parent-death signal.
+
+mod bridge;
+mod cgroup;
+mod egress;
+pub mod init;
+mod limits;
+mod mounts;
+mod namespaces;
+mod ownership;
+mod relay;
+pub mod session_dir;
+mod sys;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use egress::{Allowlist, EGRESS_PORT_INSIDE};
+pub use namespaces::{Namespaces, NamespacesConfig};
+
+/// Where the worktree appears inside every session.
+pub const WORKTREE_INSIDE: &str = "/work";
+
+/// The uid (and gid) the command runs as inside the session.
+pub const UID_INSIDE: u32 = 1000;
+
+/// What a session may use. Every limit is always set; there is no "unlimited".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub wall_clock: Duration,
+    pub cpu_seconds: u64,
+    pub memory_bytes: u64,
+    pub max_processes: u64,
+    pub max_file_bytes: u64,
+    /// Output kept (and streamed) per session; the rest is read and dropped.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            wall_clock: Duration::from_secs(30 * 60),
+            cpu_seconds: 20 * 60,
+            memory_bytes: 2 << 30,
+            max_processes: 256,
+            max_file_bytes: 1 << 30,
+            output_bytes: 1 << 20,
+        }
+    }
+}
+
+/// One command to run in one fresh session.
+#[derive(Clone, Debug)]
+pub struct SessionSpec {
+    /// Host directory mounted read-write at [`WORKTREE_INSIDE`].
+    pub worktree: PathBuf,
+    /// Program and arguments; the program is looked up in `env`'s `PATH` inside the session.
+    pub command: Vec<String>,
+    /// The whole environment of the command: nothing of agen's own is inherited.
+    pub env: Vec<(String, String)>,
+    pub limits: Limits,
+}
+
+/// How a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Exited(i32),
+    KilledBySignal(i32),
+    /// The wall-clock limit ended it (the whole process tree was killed).
+    TimedOut,
+    /// [`StopHandle::stop`] ended it.
+    Stopped,
+    /// The whole tree used up `Limits::cpu_seconds` (the whole tree was killed).
+    CpuTimeExceeded,
+}
+
+impl Outcome {
+    /// The status a shell would report: the code, 128 + signal, 124 for a timeout.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Exited(code) => code,
+            Outcome::KilledBySignal(sig) => 128 + sig,
+            Outcome::TimedOut => 124,
+            Outcome::Stopped => 128 + libc::SIGKILL,
+            // As if RLIMIT_CPU had ended it.
+            Outcome::CpuTimeExceeded => 128 + libc::SIGXCPU,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// stdout and stderr interleaved, at most `Limits::output_bytes`.
+    pub output: Vec<u8>,
+    pub output_truncated: bool,
+    /// Hosts the egress proxy refused, each once.
+    pub refused_hosts: Vec<String>,
+}
+
+/// Ends a running session (the whole process tree) when [`stop`](StopHandle::stop) is called.
+#[derive(Clone, Debug, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("invalid session: {0}")]
+    Invalid(String),
+    #[error("sandbox: {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The session could not be set up; `output` holds what the init process said.
+    #[error("sandbox setup failed: {0}")]
+    Setup(String),
+}
+
+impl SandboxError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+        let what = what.into();
+        move |source| SandboxError::Io { what, source }
+    }
+}
+
+/// Runs commands in isolated sessions. Other backends (containers, Kubernetes Jobs) come
+/// later behind this same trait.
+pub trait Sandbox: Send + Sync {
+    /// Runs `spec` to its end and blocks meanwhile (call it from a blocking thread).
+    /// Output chunks go to `sink` as they arrive, up to `Limits::output_bytes` in all.
+    fn run(
+        &self,
+        spec: &SessionSpec,
+        stop: &StopHandle,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<Report, SandboxError>;
+}

@@ -1,0 +1,169 @@
+//! The session's filesystem: a fresh tmpfs root with the host's system directories read-only,
+//! the worktree read-write at [`WORKTREE_INSIDE`], private /tmp, /proc and a minimal /dev.
+//! Anything not listed here (/root, /home, agen's data dir, keys, other worktrees) simply does
+//! not exist inside.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use super::sys::{self, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
+use super::WORKTREE_INSIDE;
+
+/// Host directories shared read-only, so the host's toolchains work inside.
+const SYSTEM_DIRS: &[&str] = &[
+    "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc",
+];
+
+/// Device nodes bind-mounted from the host.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Where the new root is assembled, in the session's private mount namespace. Mounting over
+/// the host's /tmp there does not touch the host's /tmp, and every uid can reach it (agen's
+/// data dir may not be reachable once agen's privileges are dropped).
+const NEW_ROOT: &str = "/tmp";
+
+/// The worktree is the caller's working directory (see [`super::init`]).
+pub struct RootPlan<'a> {
+    /// Host paths to mask if they fall inside a shared system directory.
+    pub hide: &'a [PathBuf],
+    pub tmp_bytes: u64,
+}
+
+/// Builds the new root and makes it `/`. Must run in the new mount and PID namespaces.
+pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV;
+    // Nothing done from here on propagates back to the host.
+    sys::mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
+    let root = Path::new(NEW_ROOT);
+    sys::mount(None, root, Some("tmpfs"), flags, Some("mode=0755,size=1m"))?;
+
+    for name in SYSTEM_DIRS {
+        let host = Path::new("/").join(name);
+        let inside = root.join(name);
+        match fs::symlink_metadata(&host) {
+            // Merged-/usr hosts: /bin -> usr/bin and friends are recreated as links.
+            Ok(meta) if meta.file_type().is_symlink() => symlink(fs::read_link(&host)?, &inside)?,
+            Ok(meta) if meta.is_dir() => {
+                fs::create_dir(&inside)?;
+                sys::mount(
+                    Some(&host),
+                    &inside,
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                )?;
+            }
+            _ => {}
+        }
+    }
+    for hidden in plan.hide {
+        mask(root, hidden)?;
+    }
+    for name in SYSTEM_DIRS {
+        let inside = root.join(name);
+        if !fs::symlink_metadata(&inside).is_ok_and(|m| m.file_type().is_symlink())
+            && inside.exists()
+        {
+            sys::mount_setattr_recursive(
+                &inside,
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            )?;
+        }
+    }
+
+    let work = root.join(WORKTREE_INSIDE.trim_start_matches('/'));
+    fs::create_dir(&work)?;
+    sys::mount(
+        Some(Path::new(".")),
+        &work,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )?;
+    sys::mount_setattr_recursive(&work, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
+
+    let tmp = root.join("tmp");
+    fs::create_dir(&tmp)?;
+    let tmp_opts = format!("mode=1777,size={}", plan.tmp_bytes);
+    sys::mount(None, &tmp, Some("tmpfs"), flags, Some(&tmp_opts))?;
+
+    let proc = root.join("proc");
+    fs::create_dir(&proc)?;
+    sys::mount(None, &proc, Some("proc"), flags | libc::MS_NOEXEC, None)?;
+
+    make_dev(&root.join("dev"))?;
+
+    std::env::set_current_dir(root)?;
+    sys::pivot_root_here()?;
+    std::env::set_current_dir("/")?;
+    // The root and /dev tmpfs belong to the uid the command runs as: make them read-only.
+    for path in ["/", "/dev"] {
+        let remount = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags;
+        sys::mount(None, Path::new(path), None, remount, None)?;
+    }
+    Ok(())
+}
+
+fn make_dev(dev: &Path) -> io::Result<()> {
+    fs::create_dir(dev)?;
+    let flags = libc::MS_NOSUID | libc::MS_NOEXEC;
+    sys::mount(None, dev, Some("tmpfs"), flags, Some("mode=0755,size=64k"))?;
+    for name in DEVICES {
+        let host = Path::new("/dev").join(name);
+        if !host.exists() {
+            continue;
+        }
+        let inside = dev.join(name);
+        fs::File::create(&inside)?;
+        sys::mount(Some(&host), &inside, None, libc::MS_BIND, None)?;
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        symlink(target, dev.join(link))?;
+    }
+    let shm = dev.join("shm");
+    fs::create_dir(&shm)?;
+    sys::mount(
+        None,
+        &shm,
+        Some("tmpfs"),
+        flags | libc::MS_NODEV,
+        Some("mode=1777,size=64m"),
+    )
+}
+
+/// Covers `hidden` (if it shows through a shared directory) with an empty tmpfs, or, for a
+/// file, with /dev/null (which then cannot even be opened: the shared dirs are nodev).
+fn mask(root: &Path, hidden: &Path) -> io::Result<()> {
+    let inside = root.join(hidden.strip_prefix("/").unwrap_or(hidden));
+    match fs::metadata(&inside) {
+        Ok(meta) if meta.is_dir() => sys::mount(
+            None,
+            &inside,
+            Some("tmpfs"),
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            Some("size=4k"),
+        ),
+        Ok(_) => sys::mount(
+            Some(Path::new("/dev/null")),
+            &inside,
+            None,
+            libc::MS_BIND,
+            None,
+        ),
+        // Not there, or not reachable with the session's credentials: nothing to hide.
+        Err(_) => Ok(()),
+    }
+}

@@ -1,0 +1,87 @@
+//! Per-session host directories under `<base>/sessions/`, removed at the end; leftovers from a
+//! crash are removed when the backend starts.
+//!
+//! Each session holds an exclusive `flock` on its `lock` file while it runs, so a sweep by
+//! another agen process sharing the data dir never removes a live session.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub struct SessionDir {
+    path: PathBuf,
+    // Held (and locked) for the life of the session.
+    _lock: File,
+}
+
+impl SessionDir {
+    pub fn create(base: &Path) -> io::Result<SessionDir> {
+        let sessions = base.join("sessions");
+        fs::create_dir_all(&sessions)?;
+        let id: u64 = rand::random();
+        let path = sessions.join(format!("{id:016x}"));
+        fs::create_dir(&path)?;
+        let lock = File::create(path.join("lock"))?;
+        if !try_lock(&lock)? {
+            return Err(io::Error::other(
+                "fresh session directory is already locked",
+            ));
+        }
+        Ok(SessionDir { path, _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn id(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SessionDir {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir_all(&self.path) {
+            tracing::warn!(path = %self.path.display(), "cannot remove session directory: {e}");
+        }
+    }
+}
+
+/// Removes session directories nobody holds a lock on (left by a crash). Returns how many.
+pub fn sweep_leftovers(base: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(base.join("sessions")) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let free = match File::open(path.join("lock")) {
+            Ok(lock) => try_lock(&lock).unwrap_or(false),
+            // No lock file: a crash between mkdir and lock, or something foreign; either way
+            // nothing runs there.
+            Err(_) => true,
+        };
+        if free && fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a descriptor we own.
+    let ret = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if ret == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}

@@ -1,0 +1,211 @@
+//! Thin, checked wrappers over the few Linux calls the sandbox needs.
+//!
+//! Each wrapper turns a `-1` into `io::Error` with the call named, so set-up failures read well.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub fn check(what: &str, ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        let err = io::Error::last_os_error();
+        Err(io::Error::new(err.kind(), format!("{what}: {err}")))
+    } else {
+        Ok(ret)
+    }
+}
+
+pub fn cstr(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+pub fn mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
+    let source = source.map(cstr).transpose()?;
+    let target_c = cstr(target)?;
+    let fstype = fstype.map(CString::new).transpose()?;
+    let data = data.map(CString::new).transpose()?;
+    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    // SAFETY: every pointer is a valid NUL-terminated string or null, as mount(2) allows.
+    let ret = unsafe {
+        libc::mount(
+            ptr(&source),
+            target_c.as_ptr(),
+            ptr(&fstype),
+            flags,
+            ptr(&data).cast(),
+        )
+    };
+    check(&format!("mount {}", target.display()), ret.into()).map(drop)
+}
+
+/// Sets mount attributes on `target` and every mount below it (mount_setattr(2), Linux 5.12+).
+/// Unlike a bind remount this also reaches submounts (e.g. a bind-mounted /etc/hosts).
+pub fn mount_setattr_recursive(target: &Path, attr_set: u64) -> io::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let target_c = cstr(target)?;
+    // SAFETY: a valid path and a correctly sized, initialised struct mount_attr.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            target_c.as_ptr(),
+            libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(&format!("mount_setattr {}", target.display()), ret).map(drop)
+}
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+pub fn pivot_root_here() -> io::Result<()> {
+    let dot = c".";
+    // SAFETY: pivot_root(".", ".") stacks the old root on top of the new one (see
+    // pivot_root(2), NOTES); both arguments are valid strings.
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) };
+    check("pivot_root", ret)?;
+    // SAFETY: detaching the old root, now mounted on ".", with a valid string.
+    let ret = unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) };
+    check("umount old root", ret.into()).map(drop)
+}
+
+pub fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: unshare takes flags only.
+    check("unshare", unsafe { libc::unshare(flags) }.into()).map(drop)
+}
+
+pub fn prctl(what: &str, option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: the prctl options used here take one integer argument.
+    check(what, unsafe { libc::prctl(option, arg, 0, 0, 0) }.into()).map(drop)
+}
+
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`.
+    let ret = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+    check("sethostname", ret.into()).map(drop)
+}
+
+/// Becomes `uid`/`gid` with no supplementary groups (used when agen runs as root).
+pub fn drop_to(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: plain credential calls with integer arguments; setgroups gets an empty list.
+    unsafe {
+        check("setgroups", libc::setgroups(0, std::ptr::null()).into())?;
+        check("setresgid", libc::setresgid(gid, gid, gid).into())?;
+        check("setresuid", libc::setresuid(uid, uid, uid).into())?;
+    }
+    Ok(())
+}
+
+/// Brings the loopback interface up (a new network namespace starts with it down).
+pub fn loopback_up() -> io::Result<()> {
+    #[repr(C)]
+    struct IfReqFlags {
+        name: [u8; libc::IFNAMSIZ],
+        flags: libc::c_short,
+        _pad: [u8; 22],
+    }
+    let mut req = IfReqFlags {
+        name: [0; libc::IFNAMSIZ],
+        flags: 0,
+        _pad: [0; 22],
+    };
+    req.name[..2].copy_from_slice(b"lo");
+    // SAFETY: a datagram socket used only for the two interface ioctls, closed below; the
+    // request struct has the layout of struct ifreq (name, then the flags member of the union).
+    unsafe {
+        let sock = check(
+            "socket",
+            libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0).into(),
+        )? as libc::c_int;
+        let result = (|| {
+            check(
+                "SIOCGIFFLAGS lo",
+                libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req).into(),
+            )?;
+            req.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            check(
+                "SIOCSIFFLAGS lo",
+                libc::ioctl(sock, libc::SIOCSIFFLAGS, &req).into(),
+            )
+        })();
+        libc::close(sock);
+        result.map(drop)
+    }
+}
+
+/// Drops every capability of the calling process (used right before exec of the command).
+/// Async-signal-safe: a single raw syscall on stack data.
+pub fn drop_all_capabilities() -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and two data words, as capset(2) version 3 expects.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    check("capset", ret).map(drop)
+}
+
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors, which we then own.
+    check(
+        "pipe2",
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into(),
+    )?;
+    // SAFETY: both descriptors were just created and are not owned elsewhere.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Whether every write end of the pipe `read_end` belongs to has been closed.
+pub fn writers_gone(read_end: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: read_end.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no waiting.
+    let ret = unsafe { libc::poll(&mut pfd, 1, 0) };
+    ret > 0 && pfd.revents & libc::POLLHUP != 0
+}

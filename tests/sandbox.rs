@@ -1,0 +1,681 @@
+//! Attacks on the sandbox (issue 3). Each test fails if the rule it names breaks.
+//! Needs Linux with user namespaces (as `unshare -r` does).
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use agen::sandbox::{
+    Allowlist, Limits, Namespaces, NamespacesConfig, Outcome, Report, Sandbox, SessionSpec,
+    StopHandle,
+};
+
+const AGEN: &str = env!("CARGO_BIN_EXE_agen");
+const SIGXCPU: i32 = 24;
+
+fn backend(base: &Path) -> Namespaces {
+    backend_allowing(base, &[])
+}
+
+fn backend_allowing(base: &Path, hosts: &[&str]) -> Namespaces {
+    let mut config = NamespacesConfig::new(base);
+    config.agen_exe = PathBuf::from(AGEN);
+    config.egress_allow = Allowlist::new(hosts.iter().map(|h| h.to_string()));
+    Namespaces::new(config)
+}
+
+fn spec(worktree: &Path, script: &str, limits: Limits) -> SessionSpec {
+    SessionSpec {
+        worktree: worktree.to_path_buf(),
+        command: vec!["sh".into(), "-c".into(), script.into()],
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        limits,
+    }
+}
+
+fn short() -> Limits {
+    Limits {
+        wall_clock: Duration::from_secs(20),
+        ..Limits::default()
+    }
+}
+
+/// Runs `script` under `sh -c` in a fresh session with its own data dir and worktree.
+fn run(script: &str, limits: Limits) -> Report {
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    backend(base.path())
+        .run(
+            &spec(worktree.path(), script, limits),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .expect("session runs")
+}
+
+fn text(report: &Report) -> String {
+    String::from_utf8_lossy(&report.output).into_owned()
+}
+
+fn marker() -> String {
+    format!("agen-marker-{:016x}", rand_u64())
+}
+
+fn rand_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .unwrap();
+    u64::from_le_bytes(buf)
+}
+
+/// Whether any host process has `needle` in its command line.
+fn host_has_process(needle: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(needle))
+            .unwrap_or(false)
+    })
+}
+
+/// Whether any host process has `needle` in its environment.
+fn host_has_env(needle: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("environ"))
+            .map(|c| String::from_utf8_lossy(&c).contains(needle))
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn runs_a_command_and_reports_its_status_and_output() {
+    let report = run("echo hello; echo oops >&2; exit 3", short());
+    assert_eq!(report.outcome, Outcome::Exited(3));
+    assert!(text(&report).contains("hello"));
+    assert!(text(&report).contains("oops"));
+}
+
+#[test]
+fn output_is_capped() {
+    let limits = Limits {
+        output_bytes: 1000,
+        ..short()
+    };
+    let report = run("head -c 100000 /dev/zero | tr '\\0' x", limits);
+    assert_eq!(report.outcome, Outcome::Exited(0));
+    assert_eq!(report.output.len(), 1000);
+    assert!(report.output_truncated);
+}
+
+#[test]
+fn cannot_read_files_planted_in_the_data_dir_or_key_path() {
+    let base = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let canary = marker();
+    let db = base.path().join("agen.db");
+    let key = keys.path().join("private-key.pem");
+    std::fs::write(&db, &canary).unwrap();
+    std::fs::write(&key, &canary).unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let script = format!(
+        "cat {} {}; ls {} {}; echo end",
+        db.display(),
+        key.display(),
+        base.path().display(),
+        keys.path().display()
+    );
+    let report = backend(base.path())
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    assert!(out.contains("end"), "{out}");
+    assert!(!out.contains(&canary), "secret leaked: {out}");
+    assert!(
+        !out.contains("agen.db") || out.contains("No such file"),
+        "{out}"
+    );
+}
+
+#[test]
+fn cannot_write_outside_the_worktree_and_tmp() {
+    let worktree = tempfile::tempdir().unwrap();
+    let name = marker();
+    let script = format!(
+        "for d in /usr /etc /bin /lib / /dev /proc; do touch $d/{name} 2>/dev/null && echo WROTE $d; done; \
+         touch /work/{name} && touch /tmp/{name} && echo OK"
+    );
+    let base = tempfile::tempdir().unwrap();
+    let report = backend(base.path())
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    assert!(!out.contains("WROTE"), "{out}");
+    assert!(out.contains("OK"), "{out}");
+    assert!(
+        worktree.path().join(&name).exists(),
+        "worktree is not writable"
+    );
+    for dir in ["/usr", "/etc", "/bin", "/lib", "/"] {
+        assert!(
+            !Path::new(dir).join(&name).exists(),
+            "host {dir} was written"
+        );
+    }
+}
+
+#[test]
+fn two_sessions_at_once_cannot_see_each_other() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    std::fs::write(a.path().join("mine-a"), "a").unwrap();
+    std::fs::write(b.path().join("mine-b"), "b").unwrap();
+    let look = |other: &Path, theirs: &str| {
+        // Both run at the same time (each waits for the other's first line to be possible).
+        format!(
+            "sleep 1; ls /work; cat {}/{theirs} /work/{theirs} 2>&1; echo end",
+            other.display()
+        )
+    };
+    let script_a = look(b.path(), "mine-b");
+    let script_b = look(a.path(), "mine-a");
+    let (wa, wb) = (a.path().to_path_buf(), b.path().to_path_buf());
+    let ta = std::thread::spawn(move || run_in(&wa, &script_a));
+    let tb = std::thread::spawn(move || run_in(&wb, &script_b));
+    let (ra, rb) = (ta.join().unwrap(), tb.join().unwrap());
+    let (oa, ob) = (text(&ra), text(&rb));
+    assert!(oa.contains("mine-a") && !oa.contains("mine-b\n"), "{oa}");
+    assert!(ob.contains("mine-b") && !ob.contains("mine-a\n"), "{ob}");
+    assert!(oa.contains("No such file") && ob.contains("No such file"));
+    assert!(!oa.contains("\nb") && !ob.contains("\na"));
+}
+
+fn run_in(worktree: &Path, script: &str) -> Report {
+    let base = tempfile::tempdir().unwrap();
+    backend(base.path())
+        .run(
+            &spec(worktree, script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap()
+}
+
+#[test]
+fn proc_shows_only_the_sessions_own_processes() {
+    let mark = marker();
+    let mut host = Command::new("sleep")
+        .arg("30")
+        .env("AGEN_TEST_MARK", &mark)
+        .spawn()
+        .unwrap();
+    let host_pid = host.id();
+    let report = run(
+        "ls /proc | grep -c '^[0-9]*$'; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'",
+        short(),
+    );
+    let _ = host.kill();
+    let _ = host.wait();
+    let out = text(&report);
+    let count: usize = out.lines().next().unwrap().trim().parse().unwrap();
+    // The reaper, sh, ls and grep (and at most a few more).
+    assert!(count <= 6, "sees {count} processes: {out}");
+    assert!(!out.contains(&mark), "host process visible: {out}");
+    assert!(host_pid > 6, "host pid too small to tell apart");
+}
+
+#[test]
+fn cannot_reach_a_port_on_the_hosts_loopback() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let script = format!(
+        "bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}' 2>/dev/null && echo CONNECTED || echo REFUSED"
+    );
+    let report = run(&script, short());
+    let out = text(&report);
+    assert!(out.contains("REFUSED"), "{out}");
+    assert!(
+        listener.accept().is_err(),
+        "the host listener got a connection"
+    );
+}
+
+#[test]
+fn agens_own_environment_is_not_visible() {
+    let canary = marker();
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(AGEN)
+        .args(["sandbox", "run", "--", "sh", "-c"])
+        .arg("env; cat /proc/1/environ /proc/self/environ; echo end")
+        .env("AGEN_DATA_DIR", data.path())
+        .env("AGEN_TEST_CANARY", &canary)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("end"), "{stdout}");
+    assert!(stdout.contains("PATH="), "{stdout}");
+    assert!(!stdout.contains(&canary), "canary leaked: {stdout}");
+}
+
+#[test]
+fn fork_bomb_is_contained() {
+    let limits = Limits {
+        wall_clock: Duration::from_secs(4),
+        max_processes: 64,
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let handle = std::thread::spawn(move || run("b() { b | b & }; b; sleep 60", limits));
+    // The host stays responsive meanwhile.
+    std::thread::sleep(Duration::from_secs(1));
+    let probe = Instant::now();
+    assert!(Command::new("true").status().unwrap().success());
+    assert!(
+        probe.elapsed() < Duration::from_secs(2),
+        "host unresponsive"
+    );
+    let report = handle.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_ne!(report.outcome, Outcome::Exited(0));
+}
+
+#[test]
+fn memory_hog_is_killed() {
+    let limits = Limits {
+        wall_clock: Duration::from_secs(30),
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    // tail buffers a line that never ends.
+    let report = run("tail /dev/zero; echo status $?", limits);
+    let out = text(&report);
+    assert_ne!(report.outcome, Outcome::TimedOut, "{out}");
+    assert!(
+        // Killed by the memory cgroup, or refused memory under RLIMIT_AS.
+        out.contains("status 137") || out.contains("memory exhausted"),
+        "{out}"
+    );
+}
+
+#[test]
+fn sigterm_ignoring_tree_dies_at_the_wall_clock_limit() {
+    let worktree = tempfile::tempdir().unwrap();
+    let mark = marker();
+    let stubborn = format!("{mark}.sh");
+    std::fs::write(
+        worktree.path().join(&stubborn),
+        "trap '' TERM INT HUP; while :; do sleep 1; done\n",
+    )
+    .unwrap();
+    let script = format!(
+        "trap '' TERM; for i in 1 2 3; do sh /work/{stubborn} & done; \
+         (sh /work/{stubborn} &) ; echo started; sh /work/{stubborn}"
+    );
+    let limits = Limits {
+        wall_clock: Duration::from_secs(3),
+        ..Limits::default()
+    };
+    let base = tempfile::tempdir().unwrap();
+    let sandbox = backend(base.path());
+    let wt = worktree.path().to_path_buf();
+    let handle = std::thread::spawn(move || {
+        sandbox
+            .run(&spec(&wt, &script, limits), &StopHandle::new(), &mut |_| {})
+            .unwrap()
+    });
+    // Seen on the host while it runs, so the check below is not vacuous.
+    let seen_deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen = false;
+    while !seen && Instant::now() < seen_deadline {
+        seen = host_has_process(&mark);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = handle.join().unwrap();
+    assert!(seen, "the stubborn processes never showed up");
+    assert_eq!(report.outcome, Outcome::TimedOut);
+    assert!(text(&report).contains("started"));
+    assert!(!host_has_process(&mark), "a process survived the session");
+}
+
+#[test]
+fn stop_ends_a_session_quickly() {
+    // Timing is checked loosely (5 s for a 2 s promise) so a loaded machine does not flake.
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let sandbox = backend(base.path());
+    let stop = StopHandle::new();
+    let stopper = stop.clone();
+    let spec = spec(
+        worktree.path(),
+        "trap '' TERM; echo ready; sleep 600",
+        short(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let report = sandbox.run(&spec, &stop, &mut |_| {
+            let _ = tx.send(());
+        });
+        (report, Instant::now())
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("session started");
+    let stopped_at = Instant::now();
+    stopper.stop();
+    let (report, ended_at) = handle.join().unwrap();
+    assert_eq!(report.unwrap().outcome, Outcome::Stopped);
+    let took = ended_at - stopped_at;
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+}
+
+#[test]
+fn session_directories_are_removed_and_crash_leftovers_swept() {
+    let base = tempfile::tempdir().unwrap();
+    let leftover = base.path().join("sessions").join("0000000000000bad");
+    std::fs::create_dir_all(leftover.join("root")).unwrap();
+    let sandbox = backend(base.path());
+    assert!(!leftover.exists(), "leftover not swept");
+    let worktree = tempfile::tempdir().unwrap();
+    let report = sandbox
+        .run(
+            &spec(worktree.path(), "ls /", short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Exited(0));
+    let remaining: Vec<_> = std::fs::read_dir(base.path().join("sessions"))
+        .unwrap()
+        .collect();
+    assert!(remaining.is_empty(), "{remaining:?}");
+}
+
+#[test]
+fn cli_exits_with_the_commands_status_and_124_on_timeout() {
+    let data = tempfile::tempdir().unwrap();
+    let status = |args: &[&str]| {
+        Command::new(AGEN)
+            .args(["sandbox", "run"])
+            .args(args)
+            .env("AGEN_DATA_DIR", data.path())
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(status(&["--", "sh", "-c", "exit 7"]), Some(7));
+    assert_eq!(status(&["--timeout", "1", "--", "sleep", "30"]), Some(124));
+    let worktree = tempfile::tempdir().unwrap();
+    let wt = worktree.path().to_str().unwrap();
+    assert_eq!(
+        status(&["--worktree", wt, "--", "sh", "-c", "echo x > /work/made"]),
+        Some(0)
+    );
+    assert!(worktree.path().join("made").exists());
+}
+
+/// A stand-in for an outside host: answers every request with `body`, on the host's loopback.
+fn upstream(body: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn egress_proxy_reaches_allowed_hosts_and_refuses_the_rest() {
+    let body = marker();
+    let port = upstream(body.clone());
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    // NO_PROXY names 127.0.0.1, which here stands in for an outside host: unset it.
+    let script = format!(
+        "unset NO_PROXY no_proxy; curl -sS http://127.0.0.1:{port}/; echo; \
+         curl -sS --proxytunnel http://127.0.0.1:{port}/; echo; \
+         curl -sS http://blocked.example/; curl -sS https://blocked-tls.example/; echo end"
+    );
+    let report = backend_allowing(base.path(), &["127.0.0.1"])
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    assert_eq!(
+        out.matches(&body).count(),
+        2,
+        "plain HTTP and CONNECT: {out}"
+    );
+    assert!(
+        out.contains("host blocked.example is not allowed"),
+        "403 names the host: {out}"
+    );
+    assert_eq!(
+        report.refused_hosts,
+        ["blocked.example", "blocked-tls.example"]
+    );
+}
+
+#[test]
+fn egress_proxy_refuses_hosts_missing_from_the_allowlist() {
+    let body = marker();
+    let port = upstream(body.clone());
+    let script =
+        format!("unset NO_PROXY no_proxy; curl -sS -o /dev/null -w '%{{http_code}}\\n' http://127.0.0.1:{port}/");
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let report = backend(base.path())
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    assert!(out.contains("403"), "{out}");
+    assert!(!out.contains(&body), "{out}");
+    assert_eq!(report.refused_hosts, ["127.0.0.1"]);
+}
+
+#[test]
+fn command_runs_unprivileged_with_no_new_privileges() {
+    let report = run(
+        "id -u; grep -E '^(CapPrm|CapEff|NoNewPrivs)' /proc/self/status; \
+         cat /etc/shadow >/dev/null 2>&1 && echo READ-SHADOW; \
+         mount -t tmpfs none /tmp 2>/dev/null && echo MOUNTED; \
+         unshare -Ur true 2>/dev/null && echo NESTED-USERNS; echo end",
+        short(),
+    );
+    let out = text(&report);
+    assert!(out.starts_with("1000\n"), "{out}");
+    assert!(out.contains("CapPrm:\t0000000000000000"), "{out}");
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(
+        !out.contains("READ-SHADOW") && !out.contains("MOUNTED"),
+        "{out}"
+    );
+    assert!(!out.contains("NESTED-USERNS"), "{out}");
+    assert!(out.contains("end"), "{out}");
+}
+
+#[test]
+fn cpu_time_and_file_size_limits_hold() {
+    let limits = Limits {
+        cpu_seconds: 1,
+        max_file_bytes: 1 << 20,
+        ..short()
+    };
+    let report = run("while :; do :; done", limits.clone());
+    // RLIMIT_CPU or the session's whole-tree watch, whichever sees it first.
+    assert_eq!(
+        report.outcome.exit_code(),
+        128 + SIGXCPU,
+        "{:?}",
+        report.outcome
+    );
+    let report = run(
+        "head -c 2000000 /dev/zero > /work/big; echo status $?",
+        limits,
+    );
+    assert!(text(&report).contains("status 153"), "{}", text(&report)); // 128 + SIGXFSZ
+}
+
+#[test]
+fn hidden_paths_inside_shared_system_dirs_are_masked() {
+    // A key file somewhere the read-only system dirs would show it (here /etc).
+    let dir = PathBuf::from(format!("/etc/{}", marker()));
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Remove(dir.clone());
+    std::fs::create_dir(&dir).unwrap();
+    let canary = marker();
+    std::fs::write(dir.join("key.pem"), &canary).unwrap();
+    std::fs::write(dir.join("other"), &canary).unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let mut config = NamespacesConfig::new(base.path());
+    config.agen_exe = PathBuf::from(AGEN);
+    config.hide = vec![dir.join("key.pem")];
+    let script = format!("cat {0}/key.pem {0}/other; echo end", dir.display());
+    let report = Namespaces::new(config)
+        .run(
+            &spec(worktree.path(), &script, short()),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let out = text(&report);
+    // The unmasked neighbour shows the canary once: the test would see it twice if the mask
+    // failed, and zero times if /etc were not shared at all.
+    assert_eq!(out.matches(&canary).count(), 1, "{out}");
+}
+
+#[test]
+fn cpu_time_is_limited_for_the_whole_tree() {
+    // Four busy processes: each alone stays under RLIMIT_CPU for a while, together they pass
+    // the session's budget first.
+    let limits = Limits {
+        cpu_seconds: 1,
+        ..short()
+    };
+    let started = Instant::now();
+    let report = run(
+        "for i in 1 2 3 4; do (while :; do :; done) & done; wait; echo all-done",
+        limits,
+    );
+    assert_eq!(
+        report.outcome,
+        Outcome::CpuTimeExceeded,
+        "{}",
+        text(&report)
+    );
+    assert!(!text(&report).contains("all-done"));
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn when_agen_dies_the_session_dies_and_its_leftovers_are_swept() {
+    let data = tempfile::tempdir().unwrap();
+    let mark = marker();
+    // Looked for in the session's environments: agen's own command line names it too.
+    let mut agen = Command::new(AGEN)
+        .args(["sandbox", "run", "--env"])
+        .arg(format!("MARK={mark}"))
+        .args(["--", "sh", "-c", "sleep 600"])
+        .env("AGEN_DATA_DIR", data.path())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !host_has_env(&mark) {
+        assert!(Instant::now() < deadline, "session never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A crash: no chance to clean up.
+    agen.kill().unwrap();
+    agen.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while host_has_env(&mark) {
+        assert!(Instant::now() < deadline, "the session outlived agen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sessions = data.path().join("sessions");
+    assert_eq!(std::fs::read_dir(&sessions).unwrap().count(), 1);
+    backend(data.path());
+    assert_eq!(
+        std::fs::read_dir(&sessions).unwrap().count(),
+        0,
+        "not swept"
+    );
+}
+
+#[test]
+fn egress_proxy_caps_a_sessions_open_connections() {
+    // 70 idle connections (each holds agen threads) and then one more request.
+    let script =
+        "for i in $(seq 70); do bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128; sleep 3' & done; \
+                  sleep 1; curl -sS -o /dev/null -w '%{http_code}\\n' http://blocked.example/";
+    let limits = Limits {
+        max_processes: 2048,
+        ..short()
+    };
+    let report = run(script, limits);
+    let out = text(&report);
+    assert!(out.contains("503"), "{out}");
+}
+
+#[test]
+fn the_worktree_is_given_back_to_its_owner_after_the_session() {
+    use std::os::unix::fs::MetadataExt;
+    let worktree = tempfile::tempdir().unwrap();
+    let owner = std::fs::metadata(worktree.path()).unwrap().uid();
+    let base = tempfile::tempdir().unwrap();
+    let report = backend(base.path())
+        .run(
+            &spec(
+                worktree.path(),
+                "mkdir -p /work/d && echo x > /work/d/f",
+                short(),
+            ),
+            &StopHandle::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Exited(0), "{}", text(&report));
+    for path in [worktree.path().to_path_buf(), worktree.path().join("d/f")] {
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().uid(),
+            owner,
+            "{}",
+            path.display()
+        );
+    }
+}

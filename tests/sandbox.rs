@@ -42,17 +42,22 @@ fn short() -> Limits {
     }
 }
 
-/// Runs `script` under `sh -c` in a fresh session with its own data dir and worktree.
-fn run(script: &str, limits: Limits) -> Report {
-    let base = tempfile::tempdir().unwrap();
-    let worktree = tempfile::tempdir().unwrap();
-    backend(base.path())
+/// Runs `script` under `sh -c` in a fresh session of `sandbox` on `worktree`.
+fn run_on(sandbox: &Namespaces, worktree: &Path, script: &str, limits: Limits) -> Report {
+    sandbox
         .run(
-            &spec(worktree.path(), script, limits),
+            &spec(worktree, script, limits),
             &StopHandle::new(),
             &mut |_| {},
         )
         .expect("session runs")
+}
+
+/// Runs `script` under `sh -c` in a fresh session with its own data dir and worktree.
+fn run(script: &str, limits: Limits) -> Report {
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    run_on(&backend(base.path()), worktree.path(), script, limits)
 }
 
 fn text(report: &Report) -> String {
@@ -126,13 +131,7 @@ fn cannot_read_files_planted_in_the_data_dir_or_key_path() {
         base.path().display(),
         keys.path().display()
     );
-    let report = backend(base.path())
-        .run(
-            &spec(worktree.path(), &script, short()),
-            &StopHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let report = run_on(&backend(base.path()), worktree.path(), &script, short());
     let out = text(&report);
     assert!(out.contains("end"), "{out}");
     assert!(!out.contains(&canary), "secret leaked: {out}");
@@ -151,13 +150,7 @@ fn cannot_write_outside_the_worktree_and_tmp() {
          touch /work/{name} && touch /tmp/{name} && echo OK"
     );
     let base = tempfile::tempdir().unwrap();
-    let report = backend(base.path())
-        .run(
-            &spec(worktree.path(), &script, short()),
-            &StopHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let report = run_on(&backend(base.path()), worktree.path(), &script, short());
     let out = text(&report);
     assert!(!out.contains("WROTE"), "{out}");
     assert!(out.contains("OK"), "{out}");
@@ -201,13 +194,7 @@ fn two_sessions_at_once_cannot_see_each_other() {
 
 fn run_in(worktree: &Path, script: &str) -> Report {
     let base = tempfile::tempdir().unwrap();
-    backend(base.path())
-        .run(
-            &spec(worktree, script, short()),
-            &StopHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap()
+    run_on(&backend(base.path()), worktree, script, short())
 }
 
 #[test]
@@ -328,11 +315,7 @@ fn sigterm_ignoring_tree_dies_at_the_wall_clock_limit() {
     let base = tempfile::tempdir().unwrap();
     let sandbox = backend(base.path());
     let wt = worktree.path().to_path_buf();
-    let handle = std::thread::spawn(move || {
-        sandbox
-            .run(&spec(&wt, &script, limits), &StopHandle::new(), &mut |_| {})
-            .unwrap()
-    });
+    let handle = std::thread::spawn(move || run_on(&sandbox, &wt, &script, limits));
     // Seen on the host while it runs, so the check below is not vacuous.
     let seen_deadline = Instant::now() + Duration::from_secs(3);
     let mut seen = false;
@@ -385,13 +368,7 @@ fn session_directories_are_removed_and_crash_leftovers_swept() {
     let sandbox = backend(base.path());
     assert!(!leftover.exists(), "leftover not swept");
     let worktree = tempfile::tempdir().unwrap();
-    let report = sandbox
-        .run(
-            &spec(worktree.path(), "ls /", short()),
-            &StopHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let report = run_on(&sandbox, worktree.path(), "ls /", short());
     assert_eq!(report.outcome, Outcome::Exited(0));
     let remaining: Vec<_> = std::fs::read_dir(base.path().join("sessions"))
         .unwrap()
@@ -456,13 +433,12 @@ fn egress_proxy_reaches_allowed_hosts_and_refuses_the_rest() {
          curl -sS --proxytunnel http://127.0.0.1:{port}/; echo; \
          curl -sS http://blocked.example/; curl -sS https://blocked-tls.example/; echo end"
     );
-    let report = backend_allowing(base.path(), &["127.0.0.1"])
-        .run(
-            &spec(worktree.path(), &script, short()),
-            &StopHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let report = run_on(
+        &backend_allowing(base.path(), &["127.0.0.1"]),
+        worktree.path(),
+        &script,
+        short(),
+    );
     let out = text(&report);
     assert_eq!(
         out.matches(&body).count(),
@@ -487,13 +463,7 @@ fn egress_proxy_refuses_hosts_missing_from_the_allowlist() {
         format!("unset NO_PROXY no_proxy; curl -sS -o /dev/null -w '%{{http_code}}\\n' http://127.0.0.1:{port}/");
     let base = tempfile::tempdir().unwrap();
     let worktree = tempfile::tempdir().unwrap();
-    let report = backend(base.path())
-        .run(
-            &spec(worktree.path(), &script, short()),
-            &StopHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let report = run_on(&backend(base.path()), worktree.path(), &script, short());
     let out = text(&report);
     assert!(out.contains("403"), "{out}");
     assert!(!out.contains(&body), "{out}");
@@ -565,13 +535,7 @@ fn hidden_paths_inside_shared_system_dirs_are_masked() {
     config.agen_exe = PathBuf::from(AGEN);
     config.hide = vec![dir.join("key.pem")];
     let script = format!("cat {0}/key.pem {0}/other; echo end", dir.display());
-    let report = Namespaces::new(config)
-        .run(
-            &spec(worktree.path(), &script, short()),
-            &StopHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let report = run_on(&Namespaces::new(config), worktree.path(), &script, short());
     let out = text(&report);
     // The unmasked neighbour shows the canary once: the test would see it twice if the mask
     // failed, and zero times if /etc were not shared at all.
@@ -658,17 +622,8 @@ fn the_worktree_is_given_back_to_its_owner_after_the_session() {
     let worktree = tempfile::tempdir().unwrap();
     let owner = std::fs::metadata(worktree.path()).unwrap().uid();
     let base = tempfile::tempdir().unwrap();
-    let report = backend(base.path())
-        .run(
-            &spec(
-                worktree.path(),
-                "mkdir -p /work/d && echo x > /work/d/f",
-                short(),
-            ),
-            &StopHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let script = "mkdir -p /work/d && echo x > /work/d/f";
+    let report = run_on(&backend(base.path()), worktree.path(), script, short());
     assert_eq!(report.outcome, Outcome::Exited(0), "{}", text(&report));
     for path in [worktree.path().to_path_buf(), worktree.path().join("d/f")] {
         assert_eq!(

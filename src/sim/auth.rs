@@ -61,6 +61,14 @@ pub(crate) fn credential(st: &State, cfg: &SimConfig, header: Option<&str>) -> C
     }
 }
 
+/// The installation token in a `Bearer`/`token` header (anything but a JWT), for the record.
+pub(crate) fn presented_token(header: Option<&str>) -> Option<String> {
+    let (scheme, value) = header?.trim().split_once(' ')?;
+    let value = value.trim();
+    let bearer = scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token");
+    (bearer && value.split('.').count() != 3).then(|| value.to_string())
+}
+
 #[derive(Deserialize)]
 struct Claims {
     iat: Option<Value>,

@@ -12,12 +12,13 @@ impl Simulator {
         self.shared().lock().records.clone()
     }
 
-    /// Non-GET calls as `"METHOD /path"` (no query), in order.
+    /// Non-GET calls as `"METHOD /path"` (no query), in order; a fetch's
+    /// `POST …/git-upload-pack` reads, so it is not one, a push's `git-receive-pack` is.
     pub fn writes(&self) -> Vec<String> {
         let st = self.shared().lock();
         st.records
             .iter()
-            .filter(|r| r.method != "GET")
+            .filter(|r| r.method != "GET" && r.operation.as_deref() != Some("git/upload-pack"))
             .map(|r| format!("{} {}", r.method, r.path))
             .collect()
     }

@@ -8,6 +8,7 @@
 
 mod access;
 mod auth;
+mod git;
 mod handlers;
 mod http_client;
 mod inspect;
@@ -25,8 +26,10 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use git::SimCommit;
 pub use record::{AuthKind, Fault, Recorded};
 pub use state::{MintedToken, SimComment};
 pub use webhook::{merge_json, Delivery, DeliveryLog};
@@ -77,6 +80,8 @@ pub(crate) struct Shared {
     pub cfg: SimConfig,
     pub state: Mutex<state::State>,
     pub base_url: String,
+    /// Where git-backed repositories live (see [`git::GitRoot`]).
+    pub git_root: PathBuf,
 }
 
 impl Shared {
@@ -90,6 +95,8 @@ struct Handle {
     shared: Arc<Shared>,
     addr: SocketAddr,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Removes the bare repositories when the last clone goes.
+    _git_root: git::GitRoot,
 }
 
 /// A running simulator. Clones share one server; it stops when the last clone is dropped.
@@ -103,10 +110,12 @@ impl Simulator {
     pub async fn start(cfg: SimConfig) -> anyhow::Result<Simulator> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let git_root = git::GitRoot::new();
         let shared = Arc::new(Shared {
             cfg,
             state: Mutex::new(state::State::default()),
             base_url: format!("http://{addr}"),
+            git_root: git_root.path().to_path_buf(),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = server::router(shared.clone());
@@ -126,6 +135,7 @@ impl Simulator {
                 shared,
                 addr,
                 _shutdown: tx,
+                _git_root: git_root,
             }),
         })
     }

@@ -30,6 +30,9 @@ pub struct Recorded {
     /// The operationId of the matched route, e.g. `issues/create-comment`.
     pub operation: Option<String>,
     pub auth: AuthKind,
+    /// The installation token presented (Bearer/token header, or the Basic password of a
+    /// git call), if any; never a JWT.
+    pub token: Option<String>,
     pub body: Option<Value>,
     pub status: u16,
     /// The User-Agent values sent, joined with "; ".

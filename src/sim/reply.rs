@@ -1,5 +1,7 @@
 //! Answers the handlers build: status, headers, body; GitHub's error shape; pagination.
 
+use axum::body::Body;
+use axum::response::Response;
 use serde_json::{json, Value};
 
 pub(crate) const DOCS: &str = "https://docs.github.com/rest";
@@ -64,6 +66,19 @@ impl Reply {
     pub fn header(mut self, name: &str, value: String) -> Reply {
         self.headers.push((name.to_string(), value));
         self
+    }
+
+    /// The HTTP response.
+    pub fn into_response(self) -> Response {
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header(http::header::CONTENT_TYPE, self.content_type);
+        for (name, value) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        builder
+            .body(Body::from(self.body))
+            .unwrap_or_else(|_| Response::new(Body::from("simulator: bad response header")))
     }
 }
 

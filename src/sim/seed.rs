@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::git;
 use super::record::Fault;
 use super::shapes::fake_sha;
 use super::state::{Comment, Installation, Issue, Repo};
@@ -115,10 +116,17 @@ impl Simulator {
         id
     }
 
-    /// A file on the default branch, served by `repos/get-content`.
+    /// A file on the default branch, served by `repos/get-content`; on a git-backed
+    /// repository, a new commit on the default branch. Panics when git fails: the test's
+    /// setup is broken.
     pub fn put_file(&self, full_name: &str, path: &str, content: &[u8]) {
+        let root = self.shared().git_root.clone();
         self.with_repo(full_name, |r| {
-            r.files.insert(path.to_string(), content.to_vec());
+            if r.git_dir.is_none() {
+                r.files.insert(path.to_string(), content.to_vec());
+            } else if let Err(e) = git::put_file(&root, r, path, content) {
+                panic!("put_file {full_name} {path}: {e:#}");
+            }
         });
     }
 
@@ -129,10 +137,17 @@ impl Simulator {
         });
     }
 
-    /// Sets a ref such as `refs/heads/agen/issue-1` (e.g. after a push).
+    /// Sets a ref such as `refs/heads/agen/issue-1` (e.g. after a push). On a git-backed
+    /// repository the ref is set in git, so `sha` must be one of its commits (else this
+    /// panics: the test's setup is broken).
     pub fn set_ref(&self, full_name: &str, name: &str, sha: &str) {
+        let root = self.shared().git_root.clone();
         self.with_repo(full_name, |r| {
-            r.refs.insert(name.to_string(), sha.to_string());
+            if r.git_dir.is_none() {
+                r.refs.insert(name.to_string(), sha.to_string());
+            } else if let Err(e) = git::write_ref(&root, r, name, Some(sha), false) {
+                panic!("set_ref {full_name} {name}: {e:#}");
+            }
         });
     }
 

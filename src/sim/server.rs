@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State as AxumState};
 use axum::response::Response;
 use serde_json::Value;
@@ -12,7 +11,7 @@ use super::handlers::{self, Ctx};
 use super::record::{self, Recorded};
 use super::reply::Reply;
 use super::routes::{self, Route};
-use super::{access, auth, Shared};
+use super::{access, auth, git, Shared};
 
 /// Request bodies larger than this are refused (GitHub's limit is in the same range).
 const BODY_LIMIT: usize = 25 * 1024 * 1024;
@@ -36,6 +35,9 @@ struct Call {
 
 async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    if let Some(target) = git::target(parts.method.as_str(), parts.uri.path(), parts.uri.query()) {
+        return git::serve(shared, target, parts, body).await;
+    }
     let header = |name: http::header::HeaderName| {
         parts
             .headers
@@ -61,7 +63,9 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Resp
         )),
         body: Vec::new(),
     };
-    let reply = match axum::body::to_bytes(body, BODY_LIMIT).await {
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await;
+    // Handlers of git-backed repositories run git: off the async threads.
+    let answered = tokio::task::spawn_blocking(move || match bytes {
         Ok(bytes) => respond(
             &shared,
             Call {
@@ -70,8 +74,11 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Resp
             },
         ),
         Err(_) => respond_with(&shared, call, Reply::error(413, "Payload too large")),
-    };
-    into_response(reply)
+    })
+    .await;
+    answered
+        .unwrap_or_else(|_| Reply::error(500, "Server Error"))
+        .into_response()
 }
 
 /// Parsed body: `None` when empty, `Err` when it is not JSON.
@@ -128,6 +135,7 @@ fn respond(shared: &Shared, call: Call) -> Reply {
                     st: &mut st,
                     cfg: &shared.cfg,
                     base: &shared.base_url,
+                    git_root: &shared.git_root,
                     m,
                     query: routes::parse_query(call.query.as_deref()),
                     body: json,
@@ -181,6 +189,7 @@ fn finish(
         ))
     });
     st.records.push(Recorded {
+        token: auth::presented_token(call.authorization.as_deref()),
         user_agent: call.user_agent,
         api_version: call.api_version,
         method: call.method,
@@ -252,16 +261,4 @@ fn missing(fields: &[&str]) -> Reply {
         "weren't"
     };
     invalid(&format!("{} {verb} supplied.", quoted.join(", ")))
-}
-
-fn into_response(reply: Reply) -> Response {
-    let mut builder = Response::builder()
-        .status(reply.status)
-        .header(http::header::CONTENT_TYPE, reply.content_type);
-    for (name, value) in &reply.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    builder
-        .body(Body::from(reply.body))
-        .unwrap_or_else(|_| Response::new(Body::from("simulator: bad response header")))
 }

@@ -63,7 +63,7 @@ pub(crate) fn repo(base: &str, r: &Repo, owner_type: &str) -> Value {
         "private": r.private, "visibility": if r.private { "private" } else { "public" },
         "owner": user(base, &r.owner, Some(owner_type)),
         "html_url": format!("{WEB}/{full}"), "url": format!("{base}/repos/{full}"),
-        "clone_url": format!("{WEB}/{full}.git"), "default_branch": r.default_branch,
+        "clone_url": format!("{base}/{full}.git"), "default_branch": r.default_branch,
         "fork": false, "archived": false, "disabled": false,
     })
 }

@@ -1,6 +1,7 @@
 //! The simulated GitHub's data, behind one mutex in [`super::Shared`].
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -81,8 +82,11 @@ pub(crate) struct Repo {
     pub deployments: BTreeMap<u64, Value>,
     /// `refs/heads/main` → sha
     pub refs: BTreeMap<String, String>,
-    /// Files on the default branch, by path.
+    /// Files on the default branch, by path (repositories that are not git-backed).
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The bare repository of a git-backed repository (`seed_git_repo`): then `refs`
+    /// mirrors its refs and files are read from it.
+    pub git_dir: Option<PathBuf>,
     /// Branch → rules, as returned by `get-branch-rules`.
     pub branch_rules: BTreeMap<String, Value>,
 }

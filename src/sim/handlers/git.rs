@@ -1,9 +1,11 @@
 //! Git references: get, create, delete. The default branch is protected: writing it is a
-//! violation and is refused as GitHub refuses writes to a protected branch.
+//! violation and is refused as GitHub refuses writes to a protected branch. On a
+//! git-backed repository the bare repository's ref moves too (and the sha must exist).
 
 use serde_json::{json, Value};
 
 use super::Ctx;
+use crate::sim::git;
 use crate::sim::reply::Reply;
 use crate::sim::state::Repo;
 
@@ -42,6 +44,7 @@ pub(crate) fn create_ref(c: &mut Ctx) -> Reply {
     let name = c.str_field("ref").unwrap_or_default().to_string();
     let sha = c.str_field("sha").unwrap_or_default().to_string();
     let api = c.base.to_string();
+    let root = c.git_root;
     let Some(repo) = c.repo() else {
         return Reply::not_found();
     };
@@ -60,20 +63,32 @@ pub(crate) fn create_ref(c: &mut Ctx) -> Reply {
     if repo.refs.contains_key(&name) {
         return Reply::error(422, "Reference already exists");
     }
-    repo.refs.insert(name.clone(), sha.clone());
+    if repo.git_dir.is_none() {
+        repo.refs.insert(name.clone(), sha.clone());
+    } else if !git::has_commit(root, repo, &sha) {
+        return Reply::error(422, "Object does not exist");
+    } else if git::write_ref(root, repo, &name, Some(&sha), true).is_err() {
+        return Reply::error(422, "Reference update failed");
+    }
     Reply::json(201, ref_json(&api, repo, &name, &sha))
 }
 
 pub(crate) fn delete_ref(c: &mut Ctx) -> Reply {
     let name = format!("refs/{}", c.m.param("ref").trim_start_matches("refs/"));
+    let root = c.git_root;
     let Some(repo) = c.repo() else {
         return Reply::not_found();
     };
     if is_default(repo, &name) {
         return protected();
     }
-    match repo.refs.remove(&name) {
-        Some(_) => Reply::empty(204),
-        None => Reply::error(422, "Reference does not exist"),
+    if !repo.refs.contains_key(&name) {
+        return Reply::error(422, "Reference does not exist");
     }
+    if repo.git_dir.is_none() {
+        repo.refs.remove(&name);
+    } else if git::write_ref(root, repo, &name, None, false).is_err() {
+        return Reply::error(422, "Reference update failed");
+    }
+    Reply::empty(204)
 }

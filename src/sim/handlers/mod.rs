@@ -2,6 +2,7 @@
 
 mod app;
 mod checks;
+mod contents;
 mod deliveries;
 mod git;
 mod issues;
@@ -23,6 +24,8 @@ pub(crate) struct Ctx<'a> {
     pub cfg: &'a SimConfig,
     /// `http://127.0.0.1:PORT`, for `url` fields.
     pub base: &'a str,
+    /// Where git-backed repositories live, for handlers that read or write them.
+    pub git_root: &'a std::path::Path,
     pub m: &'a Matched,
     pub query: Vec<(String, String)>,
     pub body: Option<Value>,
@@ -79,7 +82,7 @@ pub(crate) fn handle(c: &mut Ctx) -> Reply {
         "repos/get-collaborator-permission-level" => repos::collaborator_permission(c),
         "repos/get-branch-rules" => repos::branch_rules(c),
         "repos/get-branch-protection" => Reply::error(404, "Branch not protected"),
-        "repos/get-content" => repos::content(c),
+        "repos/get-content" => contents::get(c),
         "repos/create-deployment" => repos::create_deployment(c),
         "repos/create-deployment-status" => repos::create_deployment_status(c),
         "pulls/create" => pulls::create(c),

@@ -1,13 +1,11 @@
-//! Repository reads (repository, collaborator permission, branch rules, contents) and
-//! deployments.
+//! Repository reads (repository, collaborator permission, branch rules) and deployments.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::sim::reply::Reply;
 use crate::sim::server::invalid;
-use crate::sim::shapes::{self, WEB};
+use crate::sim::shapes;
 
 fn owner_type(c: &Ctx, installation_id: u64) -> String {
     c.st.installations
@@ -56,50 +54,6 @@ pub(crate) fn branch_rules(c: &mut Ctx) -> Reply {
     };
     let rules = repo.branch_rules.get(&branch).cloned();
     Reply::json(200, rules.unwrap_or_else(|| json!([])))
-}
-
-/// A file seeded with `put_file`, on the default branch only; base64 JSON, or the raw
-/// bytes when the `Accept` header asks for `raw`.
-pub(crate) fn content(c: &mut Ctx) -> Reply {
-    let path = c.m.param("path").to_string();
-    let wanted_ref = c.query("ref").map(str::to_string);
-    let raw = c.accept.contains("raw");
-    let base = c.base.to_string();
-    let Some(repo) = c.repo() else {
-        return Reply::not_found();
-    };
-    let branch = repo.default_branch.clone();
-    if let Some(r) = wanted_ref.filter(|r| r != &branch && r != &format!("refs/heads/{branch}")) {
-        return Reply::error(404, &format!("No commit found for the ref {r}"));
-    }
-    let Some(bytes) = repo.files.get(&path) else {
-        return Reply::not_found();
-    };
-    if raw {
-        return Reply::raw("application/vnd.github.raw", bytes.clone());
-    }
-    let full = repo.full_name();
-    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let wrapped: Vec<String> = encoded
-        .as_bytes()
-        .chunks(60)
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .collect();
-    let sha = shapes::fake_sha(&String::from_utf8_lossy(bytes));
-    let url = format!("{base}/repos/{full}/contents/{path}?ref={branch}");
-    let html = format!("{WEB}/{full}/blob/{branch}/{path}");
-    let git = format!("{base}/repos/{full}/git/blobs/{sha}");
-    let name = path.rsplit('/').next().unwrap_or(&path);
-    Reply::json(
-        200,
-        json!({
-            "type": "file", "encoding": "base64", "size": bytes.len(), "name": name,
-            "path": path, "content": wrapped.join("\n") + "\n", "sha": sha,
-            "url": url, "git_url": git, "html_url": html,
-            "download_url": format!("https://raw.githubusercontent.com/{full}/{branch}/{path}"),
-            "_links": {"self": url, "git": git, "html": html},
-        }),
-    )
 }
 
 pub(crate) fn create_deployment(c: &mut Ctx) -> Reply {

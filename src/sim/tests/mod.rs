@@ -2,6 +2,8 @@
 
 mod app_auth;
 mod conformance;
+mod git_http;
+mod git_push;
 mod models;
 mod repo_ops;
 mod routing;

@@ -1,0 +1,334 @@
+//! Git-backed repositories over smart HTTP, driven by the real `git` client: cloning,
+//! GitHub's answers to missing, foreign and read-only credentials, and the REST view.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use tempfile::TempDir;
+
+use super::*;
+
+/// A git-backed `acme/widgets` seeded from a directory, and a scratch directory.
+pub(crate) struct GitEnv {
+    pub sim: Simulator,
+    pub seed: String,
+    pub tmp: TempDir,
+}
+
+pub(crate) async fn git_setup() -> GitEnv {
+    let sim = setup().await;
+    let tmp = TempDir::new().expect("temp dir");
+    let seed = seed_repo(&sim, tmp.path());
+    GitEnv { sim, seed, tmp }
+}
+
+/// Seeds `acme/widgets` with `README.md` and an executable `bin/run.sh`.
+pub(crate) fn seed_repo(sim: &Simulator, tmp: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp.join("seed");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::write(dir.join("README.md"), "hello\n").unwrap();
+    std::fs::write(dir.join("bin/run.sh"), "#!/bin/sh\necho run\n").unwrap();
+    let script = dir.join("bin/run.sh");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sim.seed_git_repo(PRIVATE_REPO, &dir).expect("seeds")
+}
+
+/// `http://x-access-token:TOKEN@127.0.0.1:PORT/owner/name.git`, or without credentials.
+pub(crate) fn url(sim: &Simulator, full_name: &str, token: Option<&str>) -> String {
+    let plain = sim.git_url(full_name);
+    match token {
+        Some(t) => plain.replacen("http://", &format!("http://x-access-token:{t}@"), 1),
+        None => plain,
+    }
+}
+
+/// Runs the real git client in `dir`, with a clean environment that never prompts.
+/// Returns whether it succeeded, and its stdout and stderr.
+pub(crate) async fn git(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let home = dir.parent().unwrap_or(dir).join("client-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = tokio::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .env("GIT_AUTHOR_NAME", "agen[bot]")
+        .env("GIT_AUTHOR_EMAIL", "agen[bot]@users.noreply.github.com")
+        .env("GIT_COMMITTER_NAME", "agen[bot]")
+        .env("GIT_COMMITTER_EMAIL", "agen[bot]@users.noreply.github.com")
+        .output()
+        .await
+        .expect("git runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Clones `acme/widgets` into `tmp/name`; returns the checkout, or git's stderr.
+pub(crate) async fn clone(
+    env: &GitEnv,
+    token: Option<&str>,
+    name: &str,
+) -> Result<PathBuf, String> {
+    let target = env.tmp.path().join(name);
+    let url = url(&env.sim, PRIVATE_REPO, token);
+    let (ok, _, err) = git(env.tmp.path(), &["clone", "-q", &url, name]).await;
+    ok.then_some(target).ok_or(err)
+}
+
+/// The recorded git calls as (operation, status).
+pub(crate) fn git_calls(sim: &Simulator) -> Vec<(String, u16)> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.path.contains(".git/"))
+        .map(|r| (r.operation.unwrap_or_default(), r.status))
+        .collect()
+}
+
+#[tokio::test]
+async fn clone_with_a_token_gets_the_seeded_commit() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = git_setup().await;
+    let token = mint(&env.sim, json!({})).await;
+    let work = clone(&env, Some(&token), "w").await.expect("clones");
+    assert_eq!(
+        std::fs::read_to_string(work.join("README.md")).unwrap(),
+        "hello\n"
+    );
+    let mode = std::fs::metadata(work.join("bin/run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111);
+    let (_, head, _) = git(&work, &["rev-parse", "HEAD"]).await;
+    assert_eq!(head.trim(), env.seed);
+    assert_eq!(
+        env.sim.git_ref(PRIVATE_REPO, "refs/heads/main"),
+        Some(env.seed.clone())
+    );
+    let commit = env.sim.commit_at(PRIVATE_REPO, "main").expect("commit");
+    assert_eq!(
+        (commit.author_name.as_str(), commit.author_email.as_str()),
+        ("Octo Cat", "octocat@example.com")
+    );
+    assert_eq!(commit.committer_name, "Octo Cat");
+    assert!(commit.parents.is_empty());
+    assert_eq!(commit.changed_paths, ["README.md", "bin/run.sh"]);
+    // Fixed author, committer and date: the same tree seeds the same sha elsewhere.
+    let other = setup().await;
+    let tmp = TempDir::new().unwrap();
+    assert_eq!(seed_repo(&other, tmp.path()), env.seed);
+    let calls = git_calls(&env.sim);
+    assert_eq!(
+        calls.first(),
+        Some(&("git/info-refs".to_string(), 401)),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&("git/info-refs".to_string(), 200)),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&("git/upload-pack".to_string(), 200)),
+        "{calls:?}"
+    );
+    let fetched = env
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.status == 200 && r.path.ends_with("git-upload-pack"))
+        .unwrap();
+    assert_eq!(fetched.token.as_deref(), Some(token.as_str()));
+    assert!(matches!(
+        fetched.auth,
+        crate::sim::AuthKind::Installation {
+            installation_id: INSTALLATION,
+            ..
+        }
+    ));
+    assert_eq!(
+        env.sim.writes(),
+        ["POST /app/installations/42/access_tokens"]
+    );
+    assert!(env.sim.violations().is_empty());
+}
+
+#[tokio::test]
+async fn no_credentials_are_challenged_with_401() {
+    let env = git_setup().await;
+    let err = clone(&env, None, "w").await.expect_err("refused");
+    assert!(err.contains("terminal prompts disabled"), "{err}");
+    let calls = git_calls(&env.sim);
+    assert_eq!(calls, [("git/info-refs".to_string(), 401)]);
+    assert_eq!(env.sim.requests()[0].auth, crate::sim::AuthKind::None);
+    let raw = format!(
+        "{}/info/refs?service=git-upload-pack",
+        env.sim.git_url(PRIVATE_REPO)
+    );
+    let reply = http_client::send("GET", &raw, &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 401);
+    let challenge = reply.headers.iter().find(|(k, _)| k == "www-authenticate");
+    assert_eq!(
+        challenge.map(|(_, v)| v.as_str()),
+        Some(r#"Basic realm="GitHub""#)
+    );
+}
+
+#[tokio::test]
+async fn foreign_and_unknown_tokens_find_no_repository() {
+    let env = git_setup().await;
+    let gadgets = mint(&env.sim, json!({"repositories": ["gadgets"]})).await;
+    for token in [gadgets.as_str(), "ghs_unknown"] {
+        let err = clone(&env, Some(token), "w").await.expect_err("refused");
+        assert!(err.contains("Repository not found."), "{err}");
+    }
+    let refused: Vec<_> = env
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 404)
+        .collect();
+    assert_eq!(refused.len(), 2);
+    assert!(matches!(
+        refused[0].auth,
+        crate::sim::AuthKind::Installation { .. }
+    ));
+    assert_eq!(refused[1].auth, crate::sim::AuthKind::Invalid);
+    assert_eq!(refused[1].token.as_deref(), Some("ghs_unknown"));
+    // A repository that is not git-backed has no git endpoint at all.
+    let token = mint(&env.sim, json!({})).await;
+    let gadgets_url = url(&env.sim, PUBLIC_REPO, Some(&token));
+    let (ok, _, err) = git(env.tmp.path(), &["ls-remote", &gadgets_url]).await;
+    assert!(!ok && err.contains("Repository not found."), "{err}");
+}
+
+#[tokio::test]
+async fn a_token_without_contents_cannot_fetch() {
+    let env = git_setup().await;
+    let token = mint(&env.sim, json!({"permissions": {"issues": "write"}})).await;
+    let err = clone(&env, Some(&token), "w").await.expect_err("refused");
+    assert!(
+        err.contains("Permission to acme/widgets.git denied to agen[bot]."),
+        "{err}"
+    );
+    assert_eq!(
+        git_calls(&env.sim).last(),
+        Some(&("git/info-refs".to_string(), 403))
+    );
+}
+
+#[tokio::test]
+async fn put_file_commits_on_the_default_branch() {
+    let env = git_setup().await;
+    env.sim
+        .put_file(PRIVATE_REPO, ".github/agen.yml", b"agent: echo\n");
+    let main = env.sim.git_ref(PRIVATE_REPO, "refs/heads/main").unwrap();
+    assert_ne!(main, env.seed);
+    let commit = env.sim.commit_at(PRIVATE_REPO, &main).unwrap();
+    assert_eq!(
+        (commit.parents, commit.changed_paths),
+        (vec![env.seed.clone()], vec![".github/agen.yml".to_string()])
+    );
+    assert_eq!(
+        env.sim
+            .file_at(PRIVATE_REPO, "main", ".github/agen.yml")
+            .as_deref(),
+        Some(&b"agent: echo\n"[..])
+    );
+    assert_eq!(
+        env.sim.file_at(PRIVATE_REPO, &env.seed, ".github/agen.yml"),
+        None
+    );
+    let token = mint(&env.sim, json!({})).await;
+    let work = clone(&env, Some(&token), "w").await.expect("clones");
+    assert_eq!(
+        std::fs::read(work.join(".github/agen.yml")).unwrap(),
+        b"agent: echo\n"
+    );
+    let path = "/repos/acme/widgets/contents/.github/agen.yml";
+    let got = call(&env.sim, "GET", path, Some(&token), None).await;
+    assert_eq!(got.status, 200, "{}", got.json);
+    assert_eq!(got.json["content"], "YWdlbnQ6IGVjaG8K\n");
+    let old = call(
+        &env.sim,
+        "GET",
+        &format!("{path}?ref={}", env.seed),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(old.status, 404);
+    let readme = call(
+        &env.sim,
+        "GET",
+        &format!("/repos/acme/widgets/contents/README.md?ref={}", env.seed),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(readme.json["content"], "aGVsbG8K\n");
+    let nowhere = call(
+        &env.sim,
+        "GET",
+        &format!("{path}?ref=nope"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (nowhere.status, nowhere.message()),
+        (404, "No commit found for the ref nope")
+    );
+}
+
+#[tokio::test]
+async fn rest_sees_the_git_repository() {
+    let env = git_setup().await;
+    let token = mint(&env.sim, json!({})).await;
+    let repo = call(&env.sim, "GET", "/repos/acme/widgets", Some(&token), None).await;
+    assert_eq!(repo.json["clone_url"], env.sim.git_url(PRIVATE_REPO));
+    assert_eq!(
+        repo.json["clone_url"],
+        format!("{}/acme/widgets.git", env.sim.api_url())
+    );
+    let refs = "/repos/acme/widgets/git/refs";
+    let bogus = json!({"ref": "refs/heads/agen/y", "sha": "c".repeat(40)});
+    let refused = call(&env.sim, "POST", refs, Some(&token), Some(bogus)).await;
+    assert_eq!(
+        (refused.status, refused.message()),
+        (422, "Object does not exist")
+    );
+    let made = json!({"ref": "refs/heads/agen/y", "sha": env.seed});
+    assert_eq!(
+        call(&env.sim, "POST", refs, Some(&token), Some(made))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        env.sim.commit_at(PRIVATE_REPO, "agen/y").map(|c| c.sha),
+        Some(env.seed.clone())
+    );
+    let gone = call(
+        &env.sim,
+        "DELETE",
+        &format!("{refs}/heads/agen/y"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 204);
+    assert_eq!(env.sim.commit_at(PRIVATE_REPO, "agen/y"), None);
+    assert_eq!(env.sim.git_ref(PRIVATE_REPO, "refs/heads/agen/y"), None);
+    assert!(env
+        .sim
+        .git_dir(PRIVATE_REPO)
+        .is_some_and(|d| d.join("HEAD").is_file()));
+    assert_eq!(env.sim.git_dir(PUBLIC_REPO), None);
+}

@@ -4,6 +4,7 @@
 //! Every git process runs with a cleared environment (its own empty `HOME`, no system
 //! config), so the host's git configuration never changes what the simulator does.
 
+mod address;
 mod cgi;
 mod gate;
 mod hook;
@@ -21,8 +22,9 @@ pub(crate) use inspect::blob_at;
 pub use inspect::SimCommit;
 
 use super::state::Repo;
+pub(crate) use address::target;
 pub(crate) use seed::{has_commit, put_file, write_ref};
-pub(crate) use smart::{serve, target};
+pub(crate) use smart::serve;
 
 /// The fixed author and committer of the commits the simulator makes itself.
 pub(crate) const AUTHOR_NAME: &str = "Octo Cat";

@@ -14,76 +14,16 @@ use axum::response::Response;
 use http::request::Parts;
 use serde_json::Value;
 
+use super::address::{Endpoint, Target};
 use super::cgi::{self, CgiReply, CgiRequest};
-use super::gate::{self, Service};
+use super::gate;
 use super::pktline;
 use crate::sim::record::{AuthKind, Recorded};
 use crate::sim::reply::Reply;
-use crate::sim::routes::{parse_query, percent_decode};
 use crate::sim::Shared;
 
 /// Pushes carry packs; allow more than a REST body.
 const BODY_LIMIT: usize = 512 * 1024 * 1024;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    InfoRefs(Service),
-    UploadPack,
-    ReceivePack,
-}
-
-impl Endpoint {
-    fn op(self) -> &'static str {
-        match self {
-            Endpoint::InfoRefs(_) => "git/info-refs",
-            Endpoint::UploadPack => "git/upload-pack",
-            Endpoint::ReceivePack => "git/receive-pack",
-        }
-    }
-
-    fn service(self) -> Service {
-        match self {
-            Endpoint::InfoRefs(s) => s,
-            Endpoint::UploadPack => Service::Fetch,
-            Endpoint::ReceivePack => Service::Push,
-        }
-    }
-}
-
-/// A git call: the repository as addressed, the endpoint, and what follows `.git`.
-pub(crate) struct Target {
-    owner: String,
-    name: String,
-    endpoint: Endpoint,
-    tail: String,
-}
-
-/// Whether `path` is one of the smart HTTP endpoints.
-pub(crate) fn target(method: &str, path: &str, query: Option<&str>) -> Option<Target> {
-    let path = percent_decode(path);
-    let (owner, rest) = path.strip_prefix('/')?.split_once('/')?;
-    let (name, tail) = rest.split_once(".git/")?;
-    if owner.is_empty() || name.is_empty() || name.contains('/') {
-        return None;
-    }
-    let service = parse_query(query)
-        .into_iter()
-        .find(|(k, _)| k == "service")
-        .map(|(_, v)| v);
-    let endpoint = match (method, tail, service.as_deref()) {
-        ("GET", "info/refs", Some("git-upload-pack")) => Endpoint::InfoRefs(Service::Fetch),
-        ("GET", "info/refs", Some("git-receive-pack")) => Endpoint::InfoRefs(Service::Push),
-        ("POST", "git-upload-pack", _) => Endpoint::UploadPack,
-        ("POST", "git-receive-pack", _) => Endpoint::ReceivePack,
-        _ => return None,
-    };
-    Some(Target {
-        owner: owner.to_string(),
-        name: name.to_string(),
-        endpoint,
-        tail: tail.to_string(),
-    })
-}
 
 /// What the record of the call needs.
 struct Call {

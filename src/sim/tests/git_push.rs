@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::git_http::{clone, git, git_setup, seed_repo, GitEnv};
+use super::git_support::{clone, git, git_setup, seed_repo, GitEnv};
 use super::*;
 
 const ZERO: &str = "0000000000000000000000000000000000000000";

@@ -4,6 +4,7 @@ mod app_auth;
 mod conformance;
 mod git_http;
 mod git_push;
+mod git_support;
 mod models;
 mod repo_ops;
 mod routing;

@@ -5,6 +5,10 @@
 //! repositories and permissions, request bodies are checked against the operations'
 //! required fields, and every call is recorded so tests can assert on it exactly. The route
 //! table lives in code ([`routes`]); a test checks it against `shared/github/rest-subset.json`.
+//!
+//! Repositories made git-backed with [`Simulator::seed_git_repo`] are real bare
+//! repositories served over git smart HTTP at `{api_url}/{owner}/{repo}.git` (the
+//! `clone_url`), with GitHub's rules for App tokens and pushes (see `src/sim/git/`).
 
 mod access;
 mod auth;

@@ -88,6 +88,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             max_processes: args.pids,
             ..Limits::default()
         },
+        egress_only: Vec::new(),
     };
     let mut config = NamespacesConfig::new(&data_dir);
     config.hide = source.sandbox_hidden_paths();

@@ -1,51 +1,69 @@
-//! `agen demo`: the whole flow that exists so far, against the built-in simulator, with no
-//! account and no network. A maintainer labels an issue; agen verifies the signed webhook,
-//! checks the grant and the person's permission, queues a job and answers on the issue.
+//! `agen demo`: the whole flow against the built-in simulator, with no account and no
+//! network. A small repository is served over real git smart HTTP; a maintainer labels an
+//! issue; agen verifies the signed webhook, checks the grant and the person's permission,
+//! runs the demo agent and the repository's pipeline in the sandbox, and opens a pull request
+//! with a check run, keeping one status comment up to date.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::config::{Config, Source};
-use crate::github::RetryPolicy;
 use crate::sim::{SimConfig, Simulator};
+use crate::store::jobs::Job;
 
 const INSTALLATION: u64 = 1;
 const REPO: &str = "demo-org/hello";
 const ISSUE: u64 = 1;
+const TITLE: &str = "Greet the world";
+const BODY: &str =
+    "`greeting.txt` says only \"Hello\"; it should greet the world, and `check.sh` should pass.";
 const MAINTAINER: &str = "octo-maintainer";
 const DEMO_KEY: &str = include_str!("../fixtures/demo-app-key.pem");
+const DEMO_AGENT: &str = include_str!("../fixtures/demo-agent.sh");
+/// The demo repository, built into the binary so the demo runs from anywhere.
+const REPO_FILES: &[(&str, &str)] = &[
+    ("README.md", include_str!("../fixtures/demo-repo/README.md")),
+    (
+        "greeting.txt",
+        include_str!("../fixtures/demo-repo/greeting.txt"),
+    ),
+    ("check.sh", include_str!("../fixtures/demo-repo/check.sh")),
+    (
+        ".github/agen.yml",
+        include_str!("../fixtures/demo-repo/.github/agen.yml"),
+    ),
+];
 
 pub async fn run() -> anyhow::Result<()> {
+    let dir = TempDir::new()?;
     let sim = Simulator::start(SimConfig::demo()).await?;
     sim.add_installation(INSTALLATION, "demo-org", "Organization");
     let repo_id = sim.add_repo(INSTALLATION, REPO, true);
     sim.set_permission(REPO, MAINTAINER, "write");
-    sim.add_issue(
-        REPO,
-        ISSUE,
-        "Greet the world",
-        "The greeting should say hello.",
-        MAINTAINER,
-    );
+    sim.add_issue(REPO, ISSUE, TITLE, BODY, MAINTAINER);
+    let base = sim.seed_git_repo(REPO, &write_repo_files(&dir.0)?)?;
     println!(
-        "GitHub simulator on {} with {REPO} (installation {INSTALLATION})",
+        "GitHub simulator on {} with {REPO} (installation {INSTALLATION}), served over git smart HTTP",
         sim.api_url()
     );
 
-    let dir = tempfile_dir()?;
-    let db = dir.join("agen.db");
-    let api_url = sim.api_url();
-    let db_url = format!("sqlite://{}", db.display());
+    let db_url = format!("sqlite://{}", dir.0.join("agen.db").display());
+    let data_dir = dir.0.join("data").display().to_string();
     let config = Config::load(&Source::from_pairs([
         ("APP_ID", "1"),
         ("PRIVATE_KEY", DEMO_KEY),
         ("WEBHOOK_SECRET", sim.config().webhook_secret.as_str()),
-        ("GITHUB_API_URL", api_url.as_str()),
+        ("GITHUB_API_URL", sim.api_url().as_str()),
         ("DATABASE_URL", db_url.as_str()),
+        ("AGEN_DATA_DIR", data_dir.as_str()),
+        ("AGEN_WORKERS", "1"),
+        ("AGEN_AGENT_COMMAND", DEMO_AGENT),
     ]))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let running = crate::server::start(&config, listener, RetryPolicy::default()).await?;
+    let running =
+        crate::server::start(&config, listener, crate::server::Options::default()).await?;
     println!("agen listening on http://{}", running.addr);
 
     let delivery = sim.webhook("issues", labeled_payload(repo_id));
@@ -56,23 +74,30 @@ pub async fn run() -> anyhow::Result<()> {
         "\n{MAINTAINER} labels {REPO}#{ISSUE} `agen`; the signed webhook is answered {status}"
     );
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let job = loop {
-        let jobs = running.store.jobs().await?;
-        if let Some(job) = jobs.into_iter().find(|j| j.status_comment_id.is_some()) {
-            break job;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "no job was queued within 30 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let job = wait_for_end(&running.store).await?;
     println!(
-        "\njob {}: {} on {}#{}, requested by @{}",
+        "\njob {}: {} on {}#{}, requested by @{}, {} round(s)",
         job.id,
         job.state.as_str(),
         job.repo,
         job.issue,
-        job.requested_by
+        job.requested_by,
+        job.round
     );
+    print_pull_request(&sim);
+    if let Some(head) = &job.head_sha {
+        println!("\ndiff {}..{}:\n", &base[..7], &head[..7.min(head.len())]);
+        println!("{}", diff(&sim, &base, head)?);
+    }
+    for run in sim.check_runs(REPO) {
+        println!(
+            "check run `{}` on {}: {} / {}",
+            run["name"].as_str().unwrap_or_default(),
+            &run["head_sha"].as_str().unwrap_or_default()[..7],
+            run["status"].as_str().unwrap_or_default(),
+            run["conclusion"].as_str().unwrap_or_default()
+        );
+    }
     println!("\nstatus comment on the issue:\n");
     for comment in sim.comments(REPO, ISSUE) {
         println!(
@@ -90,15 +115,97 @@ pub async fn run() -> anyhow::Result<()> {
         "the simulator saw forbidden calls: {:?}",
         sim.violations()
     );
-    println!("\nThe sandboxed agent run and the pull request come next (issue 3 and 4).");
-    let _ = std::fs::remove_dir_all(&dir);
+    anyhow::ensure!(
+        job.state.as_str() == "succeeded",
+        "the demo job ended {}: {}",
+        job.state.as_str(),
+        job.detail.unwrap_or_default()
+    );
+    println!("\nThe pull request waits for a person to review and merge it; agen never merges.");
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("agen-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+async fn wait_for_end(store: &crate::store::Store) -> anyhow::Result<Job> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        // Timings are recorded last, once GitHub shows the outcome too.
+        let jobs = store.jobs().await?;
+        if let Some(job) = jobs.into_iter().find(|j| j.timings.is_some()) {
+            return Ok(job);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the demo job did not end within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn print_pull_request(sim: &Simulator) {
+    for pr in sim.pulls(REPO) {
+        let reviewers: Vec<&str> = pr["requested_reviewers"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|u| u["login"].as_str()).collect())
+            .unwrap_or_default();
+        println!(
+            "\npull request #{}: {}\n  {} → {}{}, review requested from {}\n",
+            pr["number"],
+            pr["title"].as_str().unwrap_or_default(),
+            pr["head"]["ref"].as_str().unwrap_or_default(),
+            pr["base"]["ref"].as_str().unwrap_or_default(),
+            if pr["draft"] == true { " (draft)" } else { "" },
+            reviewers.join(", ")
+        );
+        let body = pr["body"].as_str().unwrap_or_default();
+        println!("  {}", body.replace('\n', "\n  "));
+    }
+}
+
+/// `git diff base head` in the simulator's repository.
+fn diff(sim: &Simulator, base: &str, head: &str) -> anyhow::Result<String> {
+    let dir = sim
+        .git_dir(REPO)
+        .ok_or_else(|| anyhow::anyhow!("the demo repository has no git directory"))?;
+    let out = std::process::Command::new("git")
+        .args(["--no-pager", "diff", "--no-color", base, head])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .current_dir(dir)
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn write_repo_files(root: &Path) -> anyhow::Result<PathBuf> {
+    let repo = root.join("repo");
+    for (path, text) in REPO_FILES {
+        let file = repo.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&file, text)?;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        repo.join("check.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )?;
+    Ok(repo)
+}
+
+/// A scratch directory removed when the demo ends, however it ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<TempDir> {
+        let dir = std::env::temp_dir().join(format!("agen-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn labeled_payload(repo_id: u64) -> serde_json::Value {
@@ -106,7 +213,7 @@ fn labeled_payload(repo_id: u64) -> serde_json::Value {
     let user = json!({ "login": MAINTAINER, "id": 1001, "type": "User" });
     json!({
         "action": "labeled",
-        "issue": { "number": ISSUE, "title": "Greet the world", "body": "The greeting should say hello.", "user": user },
+        "issue": { "number": ISSUE, "title": TITLE, "body": BODY, "user": user },
         "label": { "name": "agen" },
         "repository": { "id": repo_id, "name": name, "full_name": REPO, "private": true,
                         "owner": { "login": owner, "type": "Organization" } },

@@ -4,8 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+
 use agen::config::{Config, LogFormat, Source};
-use agen::github::RetryPolicy;
+use agen::github::{GitHub, RetryPolicy};
+use agen::server::Options;
+use tokio::sync::Notify;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +32,8 @@ enum Cmd {
     },
     /// Process stored deliveries (for a `serve --web-only` process on the same database).
     Intake,
+    /// Run queued jobs (for `serve` processes with AGEN_WORKERS=0 on the same database).
+    Worker,
     /// Run the whole flow against the built-in GitHub simulator (no account, no network).
     Demo,
     /// Inspect jobs.
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
         match command {
             Cmd::Serve { web_only } => serve(web_only).await,
             Cmd::Intake => intake().await,
+            Cmd::Worker => worker().await,
             Cmd::Demo => agen::demo::run().await,
             Cmd::Jobs {
                 command: JobsCmd::List { json },
@@ -127,7 +134,7 @@ async fn serve(web_only: bool) -> anyhow::Result<()> {
     let running = if web_only {
         agen::server::start_web(&config, listener).await?
     } else {
-        agen::server::start(&config, listener, RetryPolicy::default()).await?
+        agen::server::start(&config, listener, Options::default()).await?
     };
     tracing::info!("agen listening on http://{}", running.addr);
     tokio::select! {
@@ -141,9 +148,32 @@ async fn intake() -> anyhow::Result<()> {
     let config = Config::load(&Source::from_env()?)?;
     init_logging(config.log_format);
     let store = agen::store::Store::open(&config.database_url).await?;
-    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
-    agen::server::spawn_intake(&config, store, arrived, RetryPolicy::default()).await?;
+    let arrived = Arc::new(Notify::new());
+    // Workers in other processes poll the queue; nothing here to wake.
+    let queued = Arc::new(Notify::new());
+    agen::server::spawn_intake(&config, store, arrived, queued, RetryPolicy::default()).await?;
     tracing::info!("agen intake running");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn worker() -> anyhow::Result<()> {
+    let config = Config::load(&Source::from_env()?)?;
+    init_logging(config.log_format);
+    if config.jobs.workers == 0 {
+        anyhow::bail!(
+            "config: AGEN_WORKERS is 0, so `agen worker` would run nothing; set it to 1 or more"
+        );
+    }
+    let store = agen::store::Store::open(&config.database_url).await?;
+    let github = Arc::new(GitHub::new(
+        &config.github_api_url,
+        &config.app,
+        RetryPolicy::default(),
+    )?);
+    let queued = Arc::new(Notify::new());
+    agen::server::spawn_workers(&config, store, github, queued, &Options::default()).await?;
+    tracing::info!("agen worker running {} jobs at once", config.jobs.workers);
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

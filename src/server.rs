@@ -1,7 +1,8 @@
 //! Wires the parts into a running server: store, inbox writer, HTTP edge and, unless the
-//! process is web-only, the GitHub client and intake.
+//! process is web-only, the GitHub client, intake and the job workers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -9,13 +10,17 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::github::{GitHub, RetryPolicy};
+use crate::job::context::JobContext;
 use crate::job::intake::{Intake, IntakeSettings};
+use crate::job::worker;
+use crate::sandbox::{Allowlist, Namespaces, NamespacesConfig};
 use crate::store::inbox::InboxWriter;
 use crate::store::Store;
 use crate::web::Metrics;
 use crate::webhook::delivery::EdgeLimits;
 use crate::webhook::signature::Verifier;
 use crate::webhook::{self, WebhookState};
+use crate::workspace::{Identity, Workspaces};
 
 pub struct Running {
     pub addr: SocketAddr,
@@ -23,6 +28,8 @@ pub struct Running {
     pub served: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Woken whenever the inbox stored something new.
     pub arrived: Arc<Notify>,
+    /// Woken whenever intake queued a job.
+    pub queued: Arc<Notify>,
 }
 
 /// The HTTP edge alone: verify, store, answer. Returns once it accepts requests.
@@ -47,24 +54,80 @@ pub async fn start_web(config: &Config, listener: TcpListener) -> anyhow::Result
         store,
         served,
         arrived,
+        queued: Arc::new(Notify::new()),
     })
 }
 
-/// The edge plus intake in one process.
+/// How the non-HTTP parts run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub retry: RetryPolicy,
+    /// The agen binary sandboxes re-execute (default: this process's own executable; tests,
+    /// whose executable is not agen, name it).
+    pub sandbox_exe: Option<PathBuf>,
+}
+
+/// The edge, intake and workers in one process.
 pub async fn start(
     config: &Config,
     listener: TcpListener,
-    retry: RetryPolicy,
+    options: Options,
 ) -> anyhow::Result<Running> {
     let running = start_web(config, listener).await?;
-    spawn_intake(
+    let github = spawn_intake(
         config,
         running.store.clone(),
         running.arrived.clone(),
-        retry,
+        running.queued.clone(),
+        options.retry.clone(),
+    )
+    .await?;
+    spawn_workers(
+        config,
+        running.store.clone(),
+        github,
+        running.queued.clone(),
+        &options,
     )
     .await?;
     Ok(running)
+}
+
+/// Job workers (`AGEN_WORKERS` of them; none when it is 0), each running jobs in the
+/// namespace sandbox.
+pub async fn spawn_workers(
+    config: &Config,
+    store: Store,
+    github: Arc<GitHub>,
+    queued: Arc<Notify>,
+    options: &Options,
+) -> anyhow::Result<()> {
+    if config.jobs.workers == 0 {
+        return Ok(());
+    }
+    let workspaces = Workspaces::new(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot prepare the data dir (AGEN_DATA_DIR): {e}"))?;
+    let swept = workspaces.sweep_leftovers();
+    if swept > 0 {
+        tracing::info!(swept, "removed job workspaces left by a crash");
+    }
+    let mut sandbox = NamespacesConfig::new(&config.data_dir);
+    if let Some(exe) = &options.sandbox_exe {
+        sandbox.agen_exe = exe.clone();
+    }
+    sandbox.hide = config.jobs.sandbox_hidden.clone();
+    sandbox.egress_allow = Allowlist::new(config.jobs.egress_allow.iter().cloned());
+    let sandbox = Arc::new(Namespaces::new(sandbox));
+    let bot = match github.app().await {
+        Ok(app) => Identity::github_bot(&app.slug, app.id),
+        Err(e) => {
+            tracing::warn!("cannot read the App's name from GitHub ({e}); commits name agen[bot]");
+            Identity::github_bot("agen", config.app.app_id)
+        }
+    };
+    let ctx = JobContext::new(config, store, github, sandbox, workspaces, bot);
+    worker::spawn_workers(Arc::new(ctx), queued);
+    Ok(())
 }
 
 /// Intake: grants reconciled from GitHub, then the inbox processed as it fills (woken by
@@ -73,18 +136,19 @@ pub async fn spawn_intake(
     config: &Config,
     store: Store,
     arrived: Arc<Notify>,
+    queued: Arc<Notify>,
     retry: RetryPolicy,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Arc<GitHub>> {
     let github = Arc::new(GitHub::new(&config.github_api_url, &config.app, retry)?);
     // One intake runs per database, so any claim still held is from a run that died.
     store.release_delivery_claims().await?;
     let intake = Intake {
         store,
-        github,
+        github: github.clone(),
+        queued,
         settings: IntakeSettings {
             app_id: config.app.app_id,
-            trigger_label: config.trigger_label.clone(),
-            min_permission: config.min_permission,
+            caps: config.server_caps(),
         },
     };
     tokio::spawn(async move {
@@ -94,5 +158,5 @@ pub async fn spawn_intake(
         }
         intake.run(arrived).await
     });
-    Ok(())
+    Ok(github)
 }

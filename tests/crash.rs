@@ -17,17 +17,26 @@ const ISSUES: u64 = 40;
 
 /// Starts `agen serve` on port 0 and returns it with the address it printed.
 async fn start_agen(sim: &Simulator, db: &str) -> (Child, String) {
-    start_agen_with(sim, db, &["serve"], "listening on http://").await
+    start_agen_with(sim, db, &["serve"], "listening on http://", &[]).await
 }
 
 /// Starts `agen ARGS…` and waits for a line containing `ready`; returns what follows it.
-async fn start_agen_with(sim: &Simulator, db: &str, args: &[&str], ready: &str) -> (Child, String) {
+async fn start_agen_with(
+    sim: &Simulator,
+    db: &str,
+    args: &[&str],
+    ready: &str,
+    extra: &[(&str, &str)],
+) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_agen"));
     cmd.args(args)
         .env_clear()
         .env("RUST_LOG", "info")
         .env("LOG_FORMAT", "pretty");
     for (k, v) in support::config_pairs(sim, db) {
+        cmd.env(k, v);
+    }
+    for (k, v) in extra {
         cmd.env(k, v);
     }
     let mut child = cmd
@@ -161,8 +170,14 @@ async fn web_only_and_intake_processes_share_the_database() {
     let (sim, repo_id) = seeded_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("agen.db").display().to_string();
-    let (mut web, addr) =
-        start_agen_with(&sim, &db, &["serve", "--web-only"], "listening on http://").await;
+    let (mut web, addr) = start_agen_with(
+        &sim,
+        &db,
+        &["serve", "--web-only"],
+        "listening on http://",
+        &[],
+    )
+    .await;
     let url = format!("http://{addr}/webhook");
     for n in 0..5 {
         let cid = sim.add_comment(REPO, support::ISSUE, "/agen go", "maintainer");
@@ -188,7 +203,7 @@ async fn web_only_and_intake_processes_share_the_database() {
         sim.requests().is_empty(),
         "the web process alone never calls GitHub"
     );
-    let (mut intake, _) = start_agen_with(&sim, &db, &["intake"], "agen intake running").await;
+    let (mut intake, _) = start_agen_with(&sim, &db, &["intake"], "agen intake running", &[]).await;
     let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while store.pending_deliveries().await.unwrap() > 0 {
@@ -198,4 +213,89 @@ async fn web_only_and_intake_processes_share_the_database() {
     assert_eq!(store.jobs().await.unwrap().len(), 5);
     web.start_kill().unwrap();
     intake.start_kill().unwrap();
+}
+
+/// A job whose agen is killed mid-run is taken over by the restarted agen once its lease
+/// runs out, cleaned up and run again: one pull request, one completed check run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_mid_run_is_run_again_once_and_opens_one_pull_request() {
+    let (sim, repo_id) = seeded_sim().await;
+    support::jobs::seed_repo(&sim, None);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agen.db").display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    let settings = |agent: &'static str| {
+        [
+            ("AGEN_WORKERS", "1"),
+            ("AGEN_AGENT_COMMAND", agent),
+            ("AGEN_JOB_LEASE_SECONDS", "2"),
+            ("AGEN_DATA_DIR", data.as_str()),
+        ]
+    };
+    let slow = settings("printf 'Hello, world!\\n' > greeting.txt; sleep 60");
+    let (mut first, addr) =
+        start_agen_with(&sim, &db, &["serve"], "listening on http://", &slow).await;
+    let payload = support::labeled_payload(repo_id, "agen", "maintainer");
+    let status = sim
+        .webhook("issues", payload)
+        .post(&sim, &format!("http://{addr}/webhook"))
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+
+    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store
+        .jobs()
+        .await
+        .unwrap()
+        .first()
+        .is_none_or(|j| j.round != 1)
+    {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill().await.unwrap();
+
+    let fast = settings(support::jobs::GOOD_AGENT);
+    let (_second, _) = start_agen_with(&sim, &db, &["serve"], "listening on http://", &fast).await;
+    let job = loop {
+        let job = store.jobs().await.unwrap().remove(0);
+        if job.timings.is_some() {
+            break job;
+        }
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(30),
+            "{job:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job.state.as_str(), "succeeded", "{job:#?}");
+    assert_eq!(job.attempts, 2, "taken over once");
+    assert_eq!(sim.pulls(REPO).len(), 1);
+    let runs = sim.check_runs(REPO);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "completed");
+    let agen_comments: Vec<_> = sim
+        .comments(REPO, support::ISSUE)
+        .into_iter()
+        .filter(|c| c.user_login == "agen[bot]")
+        .collect();
+    assert_eq!(agen_comments.len(), 1, "one status comment");
+    assert!(
+        agen_comments[0].body.contains(" opened #"),
+        "{}",
+        agen_comments[0].body
+    );
+    let jobs_dir = dir.path().join("data/jobs");
+    let left: Vec<_> = std::fs::read_dir(&jobs_dir)
+        .map(|d| d.count())
+        .into_iter()
+        .collect();
+    assert!(
+        left.iter().all(|n| *n == 0),
+        "workspaces left behind: {left:?}"
+    );
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }

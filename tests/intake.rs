@@ -91,6 +91,7 @@ async fn intake_token_is_scoped_to_the_one_repository_with_least_permissions() {
     assert_eq!(
         perms,
         vec![
+            ("contents".into(), "read".into()),
             ("issues".into(), "write".into()),
             ("metadata".into(), "read".into())
         ]
@@ -652,4 +653,47 @@ async fn rerun_on_agens_own_check_run_retries_the_job() {
         (jobs[1].trigger.as_str(), jobs[1].issue.0),
         ("check_run", ISSUE)
     );
+}
+
+#[tokio::test]
+async fn repository_config_sets_its_own_trigger_label() {
+    let env = spawn().await;
+    env.sim
+        .put_file(REPO, ".github/agen.yml", b"trigger_label: ai-help\n");
+    env.send("issues", env.labeled_payload("agen", "maintainer"))
+        .await;
+    env.settle().await;
+    assert!(
+        env.jobs().await.is_empty(),
+        "the server's label no longer triggers"
+    );
+    env.send("issues", env.labeled_payload("ai-help", "maintainer"))
+        .await;
+    env.settle().await;
+    let jobs = env.jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].trigger.as_str(), "label");
+}
+
+#[tokio::test]
+async fn repository_config_can_require_more_than_write() {
+    let env = spawn().await;
+    env.sim
+        .put_file(REPO, ".github/agen.yml", b"min_permission: admin\n");
+    let (_, status) = env.comment("/agen fix it", "maintainer").await;
+    assert_eq!(status, 202);
+    env.settle().await;
+    assert!(env.jobs().await.is_empty());
+    let replies = env.agen_comments();
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].starts_with(
+            "@maintainer agen needs admin access to acme/app to start work; you have write."
+        ),
+        "{}",
+        replies[0]
+    );
+    env.comment("/agen fix it", "owner").await;
+    env.settle().await;
+    assert_eq!(env.jobs().await.len(), 1, "an admin may");
 }

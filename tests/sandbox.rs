@@ -32,6 +32,7 @@ fn spec(worktree: &Path, script: &str, limits: Limits) -> SessionSpec {
         command: vec!["sh".into(), "-c".into(), script.into()],
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         limits,
+        egress_only: Vec::new(),
     }
 }
 

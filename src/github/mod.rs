@@ -1,7 +1,10 @@
 //! The only door to GitHub. Its operations are the few agen needs; it has, by design, no
 //! merge, approve, auto-merge or update-branch operation at all.
 
+pub mod checks;
+pub mod contents;
 pub mod jwt;
+pub mod pulls;
 pub mod repo;
 pub mod tokens;
 pub mod transport;
@@ -120,6 +123,11 @@ impl GitHub {
         Ok(self.tokens.put(scope.clone(), minted))
     }
 
+    /// Every installation token this process holds (see [`TokenCache::values`]).
+    pub fn minted_tokens(&self) -> Vec<InstallationToken> {
+        self.tokens.values()
+    }
+
     pub fn forget_tokens(&self, installation: InstallationId) {
         self.tokens.forget(installation);
     }
@@ -164,7 +172,8 @@ impl GitHub {
     ) -> Result<Vec<T>, GitHubError> {
         let mut all = Vec::new();
         for page in 1.. {
-            let paged = format!("{path}?per_page={PAGE_SIZE}&page={page}");
+            let joiner = if path.contains('?') { '&' } else { '?' };
+            let paged = format!("{path}{joiner}per_page={PAGE_SIZE}&page={page}");
             let batch = items(self.call(Method::GET, &paged, authorization, None).await?);
             let done = batch.len() < PAGE_SIZE;
             all.extend(batch);
@@ -176,7 +185,19 @@ impl GitHub {
     }
 }
 
+/// The App itself, as `GET /app` describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiApp {
+    pub id: u64,
+    pub slug: String,
+}
+
 impl GitHub {
+    pub async fn app(&self) -> Result<ApiApp, GitHubError> {
+        self.call(Method::GET, "/app", &self.app_authorization()?, None)
+            .await
+    }
+
     /// One installation (`GET /app/installations/{id}`).
     pub async fn installation(&self, id: InstallationId) -> Result<ApiInstallation, GitHubError> {
         let path = format!("/app/installations/{id}");

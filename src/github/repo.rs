@@ -4,13 +4,14 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::tokens::{Permissions, TokenScope};
+use super::tokens::{InstallationToken, Permissions, TokenScope};
 use super::{GitHub, GitHubError};
 use crate::ids::{CommentId, InstallationId, IssueNumber, Login, RepoId, RepoName};
 use crate::policy::Permission;
 
 pub struct RepoClient<'a> {
     github: &'a GitHub,
+    token: InstallationToken,
     authorization: String,
     repo: RepoName,
 }
@@ -60,13 +61,23 @@ impl GitHub {
         Ok(RepoClient {
             github: self,
             authorization: format!("token {}", token.expose()),
+            token,
             repo,
         })
     }
 }
 
 impl RepoClient<'_> {
-    async fn call<T: serde::de::DeserializeOwned>(
+    /// The token itself, for git over HTTP (which agen runs outside any sandbox).
+    pub fn token(&self) -> &InstallationToken {
+        &self.token
+    }
+
+    pub fn repo(&self) -> &RepoName {
+        &self.repo
+    }
+
+    pub(super) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: Method,
         path: String,
@@ -126,8 +137,17 @@ impl RepoClient<'_> {
     /// Every comment on an issue, oldest first (all pages).
     pub async fn comments(&self, issue: IssueNumber) -> Result<Vec<ApiComment>, GitHubError> {
         let path = format!("{}/issues/{issue}/comments", self.repo.api_path());
+        self.all_pages(&path, |page: Vec<ApiComment>| page).await
+    }
+
+    /// GETs every page of `path` with this client's token.
+    pub(super) async fn all_pages<P: serde::de::DeserializeOwned, T>(
+        &self,
+        path: &str,
+        items: impl Fn(P) -> Vec<T>,
+    ) -> Result<Vec<T>, GitHubError> {
         self.github
-            .all_pages(&path, &self.authorization, |page: Vec<ApiComment>| page)
+            .all_pages(path, &self.authorization, items)
             .await
     }
 

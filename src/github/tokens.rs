@@ -16,8 +16,20 @@ const RENEW_BEFORE_SECS: i64 = 5 * 60;
 /// A permission set, as GitHub names them: `(permission, level)`.
 pub type Permissions = &'static [(&'static str, &'static str)];
 
-/// Intake: read who may ask, answer on the issue.
-pub const INTAKE: Permissions = &[("metadata", "read"), ("issues", "write")];
+/// Intake: read who may ask and the repository's `.github/agen.yml`, answer on the issue.
+pub const INTAKE: Permissions = &[
+    ("metadata", "read"),
+    ("contents", "read"),
+    ("issues", "write"),
+];
+/// A job: read and push code, open the pull request, report on the issue and in a check run.
+pub const JOB: Permissions = &[
+    ("metadata", "read"),
+    ("contents", "write"),
+    ("pull_requests", "write"),
+    ("issues", "write"),
+    ("checks", "write"),
+];
 /// Listing an installation's repositories needs nothing beyond metadata.
 pub const LISTING: Permissions = &[("metadata", "read")];
 
@@ -83,6 +95,13 @@ impl TokenCache {
         let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         tokens.insert(scope, (token.clone(), minted.expires_at));
         token
+    }
+
+    /// Every token value still cached: secrets that must never appear in anything agen
+    /// publishes or logs.
+    pub fn values(&self) -> Vec<InstallationToken> {
+        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        tokens.values().map(|(t, _)| t.clone()).collect()
     }
 
     /// Forgets every token of an installation (deleted, suspended, or a token refused).

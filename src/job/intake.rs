@@ -15,6 +15,7 @@ use crate::github::tokens::INTAKE;
 use crate::github::{GitHub, GitHubError};
 use crate::ids::{CommentId, DeliveryId, IssueNumber, JobId};
 use crate::policy::{self, Permission, PermissionLookup, Verdict};
+use crate::repo_config::{self, RepoConfig, ServerCaps};
 use crate::store::inbox::StoredDelivery;
 use crate::store::jobs::{JobState, NewJob, Trigger};
 use crate::store::{Store, StoreError};
@@ -51,13 +52,20 @@ impl From<SyncError> for IntakeError {
 #[derive(Clone, Debug)]
 pub struct IntakeSettings {
     pub app_id: u64,
-    pub trigger_label: String,
-    pub min_permission: Permission,
+    /// The server's limits and defaults, which a repository's config may tighten.
+    pub caps: ServerCaps,
+}
+
+struct RepoSettings {
+    trigger_label: String,
+    min_permission: Permission,
 }
 
 pub struct Intake {
     pub store: Store,
     pub github: Arc<GitHub>,
+    /// Woken when a job is queued, for the workers.
+    pub queued: Arc<Notify>,
     pub settings: IntakeSettings,
 }
 
@@ -67,9 +75,14 @@ struct Request {
     origin: Origin,
     issue: IssueNumber,
     is_pull_request: bool,
+    /// For a label event: the label, which must be the trigger label.
+    label: Option<String>,
     comment: Option<CommentId>,
     command: Command,
     trigger: Trigger,
+    /// The issue's title and body, for the agent's task.
+    title: String,
+    body: String,
 }
 
 impl Intake {
@@ -142,13 +155,8 @@ impl Intake {
     }
 
     async fn on_labeled(&self, d: &StoredDelivery, e: IssueLabeled) -> Result<String, IntakeError> {
-        if e.label != self.settings.trigger_label {
-            return Ok(format!(
-                "ignored: label {} is not the trigger label",
-                e.label
-            ));
-        }
         self.handle(Request {
+            label: Some(e.label),
             delivery: d.id.clone(),
             origin: e.origin,
             issue: e.issue.number,
@@ -158,6 +166,8 @@ impl Intake {
                 instructions: String::new(),
             },
             trigger: Trigger::Label,
+            title: e.issue.title,
+            body: e.issue.body.unwrap_or_default(),
         })
         .await
     }
@@ -175,9 +185,12 @@ impl Intake {
             origin: e.origin,
             issue: e.issue.number,
             is_pull_request: e.issue.is_pull_request(),
+            label: None,
             comment: Some(e.comment.id),
             command,
             trigger: Trigger::Comment,
+            title: e.issue.title,
+            body: e.issue.body.unwrap_or_default(),
         })
         .await
     }
@@ -209,9 +222,12 @@ impl Intake {
             origin: e.origin,
             issue: job.issue,
             is_pull_request: job.is_pull_request,
+            label: None,
             comment: None,
             command: Command::Retry,
             trigger: Trigger::CheckRun,
+            title: job.title,
+            body: job.body,
         })
         .await
     }
@@ -234,6 +250,10 @@ impl Intake {
                 INTAKE,
             )
             .await?;
+        let settings = self.repo_settings(&client).await?;
+        if let Some(label) = req.label.as_ref().filter(|l| **l != settings.trigger_label) {
+            return Ok(format!("ignored: label {label} is not the trigger label"));
+        }
         let replier = Replier {
             store: &self.store,
             client: &client,
@@ -245,7 +265,7 @@ impl Intake {
             Err(e) => PermissionLookup::Unknown(e.to_string()),
         };
         if let Verdict::Refuse(refusal) =
-            policy::permission_verdict(self.settings.min_permission, &lookup)
+            policy::permission_verdict(settings.min_permission, &lookup)
         {
             let text = super::comments::refusal(sender, &repo.full_name, &refusal);
             replier.reply(&req.delivery, &text).await?;
@@ -255,6 +275,22 @@ impl Intake {
             replier.acknowledge(&req.delivery, comment).await?;
         }
         self.perform(&req, &client, &replier).await
+    }
+
+    /// The trigger label and minimum permission, as the repository's `.github/agen.yml` (on
+    /// its default branch) sets them within the server's. A file that does not parse leaves
+    /// the server's settings: the worker reports the problem on the issue.
+    async fn repo_settings(&self, client: &RepoClient<'_>) -> Result<RepoSettings, IntakeError> {
+        let caps = self.settings.caps.clone();
+        let config = match client.file(repo_config::PATH, None).await? {
+            Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(&bytes), &caps)
+                .unwrap_or_else(|_| RepoConfig::defaults(&caps)),
+            None => RepoConfig::defaults(&caps),
+        };
+        Ok(RepoSettings {
+            trigger_label: config.trigger_label,
+            min_permission: config.min_permission,
+        })
     }
 
     async fn grant_verdict(&self, origin: &Origin) -> Result<Verdict, IntakeError> {
@@ -359,6 +395,8 @@ impl Intake {
                 },
                 requested_by: req.origin.sender.login.clone(),
                 instructions: instructions.to_string(),
+                title: req.title.clone(),
+                body: req.body.clone(),
             })
             .await?;
         if job.status_comment_id.is_none() {
@@ -368,6 +406,7 @@ impl Intake {
                 .await?;
             self.store.set_status_comment(job.id, comment).await?;
         }
+        self.queued.notify_one();
         Ok(format!("job {} queued", job.id))
     }
 }

@@ -79,6 +79,9 @@ pub struct SessionSpec {
     /// The whole environment of the command: nothing of agen's own is inherited.
     pub env: Vec<(String, String)>,
     pub limits: Limits,
+    /// When not empty, the session may reach only these of the hosts the backend allows
+    /// (a repository narrowing the server's list; it can never widen it).
+    pub egress_only: Vec<String>,
 }
 
 /// How a session ended.

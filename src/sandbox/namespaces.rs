@@ -142,7 +142,7 @@ impl Sandbox for Namespaces {
         )
         .map_err(SandboxError::io("cannot create the session's cgroups"))?;
         let egress_socket = session.path().join("egress.sock");
-        let egress = EgressProxy::start(&egress_socket, self.config.egress_allow.clone())
+        let egress = EgressProxy::start(&egress_socket, self.session_allowlist(spec))
             .map_err(SandboxError::io("cannot start the egress proxy"))?;
         if as_root {
             let uid = self.config.host_uid;
@@ -180,6 +180,20 @@ impl Sandbox for Namespaces {
 }
 
 impl Namespaces {
+    /// The server's allowlist, narrowed to `spec.egress_only` when that is given.
+    fn session_allowlist(&self, spec: &SessionSpec) -> Allowlist {
+        let server = &self.config.egress_allow;
+        if spec.egress_only.is_empty() {
+            return server.clone();
+        }
+        Allowlist::new(
+            spec.egress_only
+                .iter()
+                .filter(|host| server.allows(host.trim_start_matches("*.")))
+                .cloned(),
+        )
+    }
+
     fn watch(
         &self,
         init_spec: &InitSpec,

@@ -33,7 +33,7 @@ impl JobState {
         }
     }
 
-    fn parse(s: &str) -> JobState {
+    pub(super) fn parse(s: &str) -> JobState {
         match s {
             "queued" => JobState::Queued,
             "running" => JobState::Running,
@@ -92,6 +92,9 @@ pub struct NewJob {
     pub trigger: Trigger,
     pub requested_by: Login,
     pub instructions: String,
+    /// The issue's (or pull request's) title and body when the job was asked for.
+    pub title: String,
+    pub body: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,12 +113,27 @@ pub struct Job {
     pub delivery_id: DeliveryId,
     /// RFC 3339, UTC.
     pub created_at: String,
+    pub title: String,
+    pub body: String,
+    /// How many times a worker claimed it (more than one: an earlier worker died).
+    pub attempts: i64,
+    pub round: i64,
+    /// Unix milliseconds.
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub branch: Option<String>,
+    pub pr_number: Option<u64>,
+    pub head_sha: Option<String>,
+    pub detail: Option<String>,
+    /// JSON: where the job's time went (`total_ms`, `git_ms`, `sandbox_ms`, `agen_ms`).
+    pub timings: Option<String>,
 }
 
-const JOB_COLUMNS: &str = "id, repo, repo_id, installation_id, issue, is_pull_request, state, trig,
-    requested_by, instructions, status_comment_id, delivery_id, created_at";
+pub(super) const JOB_COLUMNS: &str = "id, repo, repo_id, installation_id, issue, is_pull_request,
+    state, trig, requested_by, instructions, status_comment_id, delivery_id, created_at, title,
+    body, attempts, round, started_at, finished_at, branch, pr_number, head_sha, detail, timings";
 
-fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, sqlx::Error> {
+pub(super) fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, sqlx::Error> {
     let created: i64 = r.try_get("created_at")?;
     Ok(Job {
         id: JobId(r.try_get("id")?),
@@ -135,6 +153,17 @@ fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, sqlx::Error> {
         created_at: chrono::DateTime::from_timestamp_millis(created)
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        title: r.try_get("title")?,
+        body: r.try_get("body")?,
+        attempts: r.try_get("attempts")?,
+        round: r.try_get("round")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+        branch: r.try_get("branch")?,
+        pr_number: r.try_get::<Option<i64>, _>("pr_number")?.map(|n| n as u64),
+        head_sha: r.try_get("head_sha")?,
+        detail: r.try_get("detail")?,
+        timings: r.try_get("timings")?,
     })
 }
 
@@ -144,8 +173,8 @@ impl Store {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO jobs (delivery_id, installation_id, repo_id, repo, issue, is_pull_request,
-                 state, trig, requested_by, instructions, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $10)
+                 state, trig, requested_by, instructions, title, body, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $12)
              ON CONFLICT (delivery_id) DO NOTHING",
         )
         .bind(&job.delivery.0)
@@ -157,6 +186,8 @@ impl Store {
         .bind(job.trigger.as_str())
         .bind(&job.requested_by.0)
         .bind(&job.instructions)
+        .bind(&job.title)
+        .bind(&job.body)
         .bind(now)
         .execute(self.pool())
         .await?;
@@ -186,7 +217,8 @@ impl Store {
     /// Moves a job to `to` only if it is still active; returns whether it moved.
     pub async fn end_active_job(&self, job: JobId, to: JobState) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE jobs SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ('queued', 'running')",
+            "UPDATE jobs SET state = $1, updated_at = $2, finished_at = $2, lease_until = NULL
+             WHERE id = $3 AND state IN ('queued', 'running')",
         )
         .bind(to.as_str())
         .bind(now_ms())

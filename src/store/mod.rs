@@ -4,6 +4,7 @@
 pub mod effects;
 pub mod grants;
 pub mod inbox;
+pub mod job_runs;
 pub mod jobs;
 
 use std::str::FromStr;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod jobs;
 pub mod raw_http;
 
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ pub struct Env {
     pub app: Running,
     pub repo_id: u64,
     pub url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// Retries quick enough for tests, with the same shape as production's.
@@ -62,6 +63,8 @@ pub fn config_pairs(sim: &Simulator, db: &str) -> Vec<(String, String)> {
         ("GITHUB_API_URL".into(), sim.api_url()),
         ("DATABASE_URL".into(), format!("sqlite://{db}")),
         ("AGEN_LISTEN".into(), "127.0.0.1:0".into()),
+        // Intake tests see queued jobs stay queued; job tests ask for workers.
+        ("AGEN_WORKERS".into(), "0".into()),
     ]
 }
 
@@ -74,22 +77,26 @@ pub async fn spawn_with(sim: Simulator, repo_id: u64, extra: &[(&str, &str)]) ->
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("agen.db").display().to_string();
     let mut pairs = config_pairs(&sim, &db);
+    let data = dir.path().join("data").display().to_string();
+    pairs.push(("AGEN_DATA_DIR".into(), data));
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::load(&Source::from_pairs(
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     ))
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app = server::start(&config, listener, fast_retry())
-        .await
-        .unwrap();
+    let options = server::Options {
+        retry: fast_retry(),
+        sandbox_exe: Some(env!("CARGO_BIN_EXE_agen").into()),
+    };
+    let app = server::start(&config, listener, options).await.unwrap();
     let url = format!("http://{}/webhook", app.addr);
     let env = Env {
         sim,
         app,
         repo_id,
         url,
-        _dir: dir,
+        dir,
     };
     // Grants are reconciled from GitHub at start; wait for that before sending anything.
     env.wait_until("grants reconciled", || async {
@@ -105,6 +112,11 @@ pub async fn spawn_with(sim: Simulator, repo_id: u64, extra: &[(&str, &str)]) ->
 }
 
 impl Env {
+    /// `AGEN_DATA_DIR`: mirrors, session logs.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
     pub async fn wait_until<F, Fut>(&self, what: &str, check: F)
     where
         F: Fn() -> Fut,
@@ -152,26 +164,29 @@ impl Env {
     }
 
     pub fn labeled_payload(&self, label: &str, login: &str) -> Value {
-        let mut p = agen::sim::Simulator::example_payload(
-            "issues",
-            "labeled.with-organization.payload.json",
-        );
-        merge_json(
-            &mut p,
-            json!({
-                "installation": { "id": INSTALLATION },
-                "repository": self.repository(),
-                "issue": { "number": ISSUE, "title": "Login test is flaky", "body": "It fails one run in ten." },
-                "label": { "name": label },
-                "sender": { "login": login, "type": "User" },
-            }),
-        );
-        p
+        labeled_payload(self.repo_id, label, login)
     }
 
     pub async fn jobs(&self) -> Vec<agen::store::jobs::Job> {
         self.app.store.jobs().await.unwrap()
     }
+}
+
+/// `issues` `labeled` on the test issue, as GitHub sends it.
+pub fn labeled_payload(repo_id: u64, label: &str, login: &str) -> Value {
+    let mut p =
+        agen::sim::Simulator::example_payload("issues", "labeled.with-organization.payload.json");
+    merge_json(
+        &mut p,
+        json!({
+            "installation": { "id": INSTALLATION },
+            "repository": repository(repo_id, REPO),
+            "issue": { "number": ISSUE, "title": "Login test is flaky", "body": "It fails one run in ten." },
+            "label": { "name": label },
+            "sender": { "login": login, "type": "User" },
+        }),
+    );
+    p
 }
 
 pub fn repository(id: u64, full_name: &str) -> Value {
@@ -198,7 +213,7 @@ pub fn comment_payload(
             "action": "created",
             "installation": { "id": INSTALLATION },
             "repository": repository(repo_id, full_name),
-            "issue": { "number": issue },
+            "issue": { "number": issue, "title": "Login test is flaky", "body": "It fails one run in ten." },
             "comment": { "id": comment_id, "body": body, "user": { "login": login, "type": user_type } },
             "sender": { "login": login, "type": user_type },
         }),

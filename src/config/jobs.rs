@@ -1,0 +1,81 @@
+//! What workers may do: the agent they run, how many at once, and the caps every job runs
+//! under (a repository's `.github/agen.yml` may lower them, never raise them).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{err, ConfigError, Source};
+
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// `AGEN_AGENT_COMMAND`: run with `sh -c` in the sandbox, in the worktree. Without it
+    /// jobs end at once with a message saying so.
+    pub agent_command: Option<String>,
+    /// `AGEN_WORKERS`: jobs run at once (default: the number of cores; 0: this process runs
+    /// none, an `agen worker` process on the same database does).
+    pub workers: usize,
+    /// `AGEN_MAX_ROUNDS`: agent rounds per job at most (default 5).
+    pub max_rounds: u32,
+    /// `AGEN_JOB_MINUTES`: wall clock per job at most (default 30; fractions allowed).
+    pub job_time: Duration,
+    /// `AGEN_JOB_LEASE_SECONDS`: how long a job waits for a worker that stopped answering
+    /// before another takes it over (default 60).
+    pub lease: Duration,
+    /// `AGEN_MAX_FILE_BYTES`: a changed file larger than this is not pushed (default 5 MiB).
+    pub max_file_bytes: u64,
+    /// `AGEN_EGRESS_ALLOW`: hosts sandboxes may reach through the egress proxy.
+    pub egress_allow: Vec<String>,
+    /// Paths no session may see (data dir, database, key, config file).
+    pub sandbox_hidden: Vec<PathBuf>,
+}
+
+impl JobSettings {
+    pub fn load(src: &Source) -> Result<JobSettings, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(JobSettings {
+            agent_command: src.get("AGEN_AGENT_COMMAND").map(str::to_string),
+            workers: number(src, "AGEN_WORKERS", cores as u64, 0..=256)? as usize,
+            max_rounds: number(src, "AGEN_MAX_ROUNDS", 5, 1..=50)? as u32,
+            job_time: minutes(src, "AGEN_JOB_MINUTES", 30.0)?,
+            lease: Duration::from_secs(number(src, "AGEN_JOB_LEASE_SECONDS", 60, 1..=3600)?),
+            max_file_bytes: number(src, "AGEN_MAX_FILE_BYTES", 5 << 20, 1..=100 << 20)?,
+            egress_allow: src.egress_allow(),
+            sandbox_hidden: src.sandbox_hidden_paths(),
+        })
+    }
+}
+
+fn number(
+    src: &Source,
+    key: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = src.get(key) else {
+        return Ok(default);
+    };
+    raw.parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            err(
+                key,
+                format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
+fn minutes(src: &Source, key: &'static str, default: f64) -> Result<Duration, ConfigError> {
+    let Some(raw) = src.get(key) else {
+        return Ok(Duration::from_secs_f64(default * 60.0));
+    };
+    raw.parse::<f64>()
+        .ok()
+        .filter(|m| *m > 0.0 && *m <= 24.0 * 60.0)
+        .map(|m| Duration::from_secs_f64(m * 60.0))
+        .ok_or_else(|| err(key, "must be a number of minutes above 0 and at most 1440"))
+}

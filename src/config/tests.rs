@@ -1,0 +1,122 @@
+//! Configuration: defaults, and one clear line for each bad setting.
+use super::*;
+
+const KEY: &str = include_str!("../../fixtures/demo-app-key.pem");
+
+fn base() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("APP_ID", "42"),
+        ("PRIVATE_KEY", KEY),
+        ("WEBHOOK_SECRET", "new, old"),
+    ]
+}
+
+fn load(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+    let mut pairs = base();
+    pairs.extend_from_slice(extra);
+    Config::load(&Source::from_pairs(pairs))
+}
+
+#[test]
+fn sandbox_settings_come_from_the_environment_alone() {
+    let src = Source::from_pairs([
+        ("AGEN_DATA_DIR", "/var/lib/agen"),
+        ("DATABASE_URL", "sqlite:///var/lib/agen/agen.db?mode=rwc"),
+        ("PRIVATE_KEY_PATH", "/etc/agen/key.pem"),
+        ("AGEN_EGRESS_ALLOW", " crates.io, *.GitHub.com ,,"),
+    ]);
+    assert_eq!(
+        src.sandbox_hidden_paths(),
+        [
+            "/var/lib/agen",
+            "/var/lib/agen/agen.db",
+            "/etc/agen/key.pem"
+        ]
+        .map(PathBuf::from)
+    );
+    assert_eq!(src.egress_allow(), ["crates.io", "*.github.com"]);
+    assert!(Source::from_pairs([]).egress_allow().is_empty());
+}
+
+#[test]
+fn defaults_apply() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.app.app_id, 42);
+    assert_eq!(c.webhook_secrets.0, vec![b"new".to_vec(), b"old".to_vec()]);
+    assert_eq!(c.github_api_url, "https://api.github.com");
+    assert_eq!(c.database_url, "sqlite://agen.db");
+    assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+    assert_eq!(c.public_url, "http://127.0.0.1:3000");
+    assert_eq!(c.webhook_max_bytes, 26 * 1024 * 1024);
+    assert_eq!(c.min_permission, Permission::Write);
+    assert_eq!(c.trigger_label, "agen");
+    assert_eq!(c.jobs.agent_command, None);
+    assert_eq!(c.jobs.max_rounds, 5);
+    assert_eq!(c.jobs.job_time, std::time::Duration::from_secs(30 * 60));
+    assert_eq!(c.jobs.lease, std::time::Duration::from_secs(60));
+    assert_eq!(c.jobs.max_file_bytes, 5 << 20);
+    assert!(c.jobs.workers >= 1);
+}
+
+#[test]
+fn each_bad_setting_is_named() {
+    let cases: &[(&[(&'static str, &'static str)], &str)] = &[
+        (&[("APP_ID", "abc")], "APP_ID"),
+        (&[("PRIVATE_KEY", "not a key")], "PRIVATE_KEY"),
+        (&[("WEBHOOK_SECRET", " , ")], "WEBHOOK_SECRET"),
+        (&[("AGEN_LISTEN", "localhost")], "AGEN_LISTEN"),
+        (&[("GITHUB_API_URL", "api.github.com")], "GITHUB_API_URL"),
+        (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+        (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+        (
+            &[("AGEN_WEBHOOK_MAX_BYTES", "12")],
+            "AGEN_WEBHOOK_MAX_BYTES",
+        ),
+        (&[("AGEN_MIN_PERMISSION", "read")], "AGEN_MIN_PERMISSION"),
+        (&[("AGEN_WORKERS", "300")], "AGEN_WORKERS"),
+        (&[("AGEN_MAX_ROUNDS", "many")], "AGEN_MAX_ROUNDS"),
+        (&[("AGEN_JOB_MINUTES", "-5")], "AGEN_JOB_MINUTES"),
+        (&[("AGEN_JOB_MINUTES", "soon")], "AGEN_JOB_MINUTES"),
+        (&[("AGEN_JOB_LEASE_SECONDS", "0")], "AGEN_JOB_LEASE_SECONDS"),
+        (
+            &[("AGEN_MAX_FILE_BYTES", "999999999999")],
+            "AGEN_MAX_FILE_BYTES",
+        ),
+    ];
+    for (extra, key) in cases {
+        let e = load(extra).unwrap_err();
+        assert_eq!(e.key, *key);
+        let line = e.to_string();
+        assert!(line.starts_with(&format!("config: {key} ")), "{line}");
+        assert!(!line.contains('\n'), "one line: {line}");
+    }
+}
+
+#[test]
+fn missing_required_settings_are_named() {
+    for key in ["APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"] {
+        let pairs: Vec<_> = base().into_iter().filter(|(k, _)| *k != key).collect();
+        let e = Config::load(&Source::from_pairs(pairs)).unwrap_err();
+        assert_eq!(e.key, key);
+        assert!(e.to_string().contains("is missing"));
+    }
+}
+
+#[test]
+fn escaped_newlines_in_private_key_are_accepted() {
+    let escaped = KEY.replace('\n', "\\n");
+    let pairs = vec![
+        ("APP_ID", "1"),
+        ("PRIVATE_KEY", escaped.as_str()),
+        ("WEBHOOK_SECRET", "s"),
+    ];
+    assert!(Config::load(&Source::from_pairs(pairs)).is_ok());
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let c = load(&[]).unwrap();
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("new") && !shown.contains("old"), "{shown}");
+    assert!(!shown.contains("PRIVATE KEY"));
+}

@@ -1,0 +1,62 @@
+//! What every job needs, built once per process and shared by its workers.
+
+use std::sync::Arc;
+
+use crate::config::{Config, JobSettings};
+use crate::github::GitHub;
+use crate::repo_config::ServerCaps;
+use crate::sandbox::Sandbox;
+use crate::store::Store;
+use crate::workspace::{Identity, Workspaces};
+
+pub struct JobContext {
+    pub store: Store,
+    pub github: Arc<GitHub>,
+    pub sandbox: Arc<dyn Sandbox>,
+    pub workspaces: Arc<Workspaces>,
+    pub settings: JobSettings,
+    /// The server's limits and defaults (a repository's config may tighten them).
+    pub caps: ServerCaps,
+    /// For links to the job's page.
+    pub public_url: String,
+    /// Values that must never be pushed or shown (webhook secrets); minted tokens are
+    /// added per job.
+    pub server_secrets: Vec<String>,
+    /// Where session logs are kept (`<data dir>/logs/job-<id>.log`).
+    pub log_dir: std::path::PathBuf,
+    /// Who agen's commits are by: the App's bot user.
+    pub bot: Identity,
+}
+
+impl JobContext {
+    pub fn new(
+        config: &Config,
+        store: Store,
+        github: Arc<GitHub>,
+        sandbox: Arc<dyn Sandbox>,
+        workspaces: Workspaces,
+        bot: Identity,
+    ) -> JobContext {
+        JobContext {
+            store,
+            github,
+            sandbox,
+            workspaces: Arc::new(workspaces),
+            settings: config.jobs.clone(),
+            caps: config.server_caps(),
+            public_url: config.public_url.clone(),
+            server_secrets: config
+                .webhook_secrets
+                .0
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect(),
+            log_dir: config.data_dir.join("logs"),
+            bot,
+        }
+    }
+
+    pub fn bot_identity(&self) -> Identity {
+        self.bot.clone()
+    }
+}

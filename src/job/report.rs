@@ -1,0 +1,198 @@
+//! What a job says about itself: the status comment as the job moves, the pull request, the
+//! commit message and the check run. Each text is one small function; tests snapshot them.
+
+use std::time::Duration;
+
+use super::publish::Published;
+use super::rounds::{Rounds, RoundsEnd};
+use crate::store::jobs::Job;
+
+fn head(job: &Job) -> String {
+    format!("**agen** · job {}", job.id)
+}
+
+/// `1m 05s`, `12s`.
+pub fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs / 60 {
+        0 => format!("{secs}s"),
+        mins => format!("{mins}m {:02}s", secs % 60),
+    }
+}
+
+fn used(rounds: &Rounds, elapsed: Duration) -> String {
+    let plural = if rounds.rounds == 1 { "" } else { "s" };
+    format!("{} round{plural}, {}", rounds.rounds, duration(elapsed))
+}
+
+fn pipeline_result(rounds: &Rounds) -> String {
+    match &rounds.end {
+        RoundsEnd::Passed if rounds.pipeline.is_empty() => {
+            "no pipeline is configured in `.github/agen.yml`".into()
+        }
+        RoundsEnd::Passed => "the pipeline passed".into(),
+        RoundsEnd::Failed(f) if f.command == "agent" => {
+            format!("the agent failed (exit {})", f.exit_code)
+        }
+        RoundsEnd::Failed(f) => format!("`{}` failed (exit {})", f.command, f.exit_code),
+        RoundsEnd::TimedOut => "the job's time budget ran out".into(),
+        RoundsEnd::Stopped => "the job was stopped".into(),
+    }
+}
+
+pub fn status_running(job: &Job, round: u32, max_rounds: u32) -> String {
+    format!(
+        "{} is running: round {round} of {max_rounds}.\n\n\
+         Requested by @{}. `/agen stop` cancels it, `/agen status` shows where it is.",
+        head(job),
+        job.requested_by
+    )
+}
+
+pub fn status_failed(job: &Job, detail: &str) -> String {
+    format!("{} failed: {detail}", head(job))
+}
+
+pub fn status_cancelled_run(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
+    format!(
+        "{} was stopped after {}. Nothing was pushed.",
+        head(job),
+        used(rounds, elapsed)
+    )
+}
+
+pub fn status_timed_out(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
+    format!(
+        "{} ran out of time after {}. Nothing was pushed.",
+        head(job),
+        used(rounds, elapsed)
+    )
+}
+
+pub fn status_refused(job: &Job, reasons: &[String]) -> String {
+    let list: String = reasons.iter().map(|r| format!("- {r}\n")).collect();
+    format!(
+        "{} finished, but nothing was pushed: the change holds what agen never pushes.\n\n{list}\n\
+         Remove these from the task or the repository's setup and write `/agen retry`.",
+        head(job)
+    )
+}
+
+pub fn status_no_changes(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
+    format!(
+        "{} finished without changing anything ({}), so there is no pull request.",
+        head(job),
+        used(rounds, elapsed)
+    )
+}
+
+pub fn status_published(
+    job: &Job,
+    rounds: &Rounds,
+    published: &Published,
+    elapsed: Duration,
+) -> String {
+    let outcome = match rounds.end {
+        RoundsEnd::Passed => "opened",
+        _ => "opened as a draft",
+    };
+    format!(
+        "{} {outcome} #{} ({}): {} after {}.\n\nBranch `{}`, commit {}. A person reviews and merges; agen never does.",
+        head(job),
+        published.pr_number,
+        published.pr_url,
+        pipeline_result(rounds),
+        used(rounds, elapsed),
+        published.branch,
+        published.sha,
+    )
+}
+
+pub fn unprotected_default_branch(branch: &str) -> String {
+    format!(
+        "\n\n⚠️ No rule on `{branch}` requires a reviewed pull request, so anyone with write \
+         access can merge without review. A branch ruleset that requires pull requests makes the \
+         review a rule, not a habit."
+    )
+}
+
+pub fn pull_title(job: &Job) -> String {
+    let title = super::task::sanitize(&job.title);
+    let title = title.trim();
+    if title.is_empty() {
+        format!("agen: work on #{}", job.issue)
+    } else {
+        format!("agen: {title}")
+    }
+}
+
+pub fn pull_body(job: &Job, rounds: &Rounds, summary: &str, elapsed: Duration) -> String {
+    let closes = if job.is_pull_request {
+        format!("For #{}.", job.issue)
+    } else {
+        format!("Closes #{}.", job.issue)
+    };
+    format!(
+        "{summary}\n\n---\n\n{closes} Requested by @{}.\n\n\
+         **Pipeline:** {}.\n**Used:** {}.\n\n{}",
+        job.requested_by,
+        pipeline_result(rounds),
+        used(rounds, elapsed),
+        pipeline_lines(rounds),
+    )
+}
+
+fn pipeline_lines(rounds: &Rounds) -> String {
+    rounds.pipeline.iter().map(|l| format!("- {l}\n")).collect()
+}
+
+pub fn commit_message(job: &Job) -> String {
+    format!(
+        "{}\n\nWork on #{} asked for by @{}, done by agen (job {}).\n\n\
+         Co-authored-by: {} <{}@users.noreply.github.com>\n",
+        pull_title(job),
+        job.issue,
+        job.requested_by,
+        job.id,
+        job.requested_by,
+        job.requested_by
+    )
+}
+
+pub fn check_title(end: &RoundsEnd) -> &'static str {
+    match end {
+        RoundsEnd::Passed => "Pipeline passed",
+        RoundsEnd::Failed(_) => "Pipeline failed",
+        RoundsEnd::TimedOut => "Time budget ran out",
+        RoundsEnd::Stopped => "Stopped",
+    }
+}
+
+pub fn check_summary(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
+    format!(
+        "Job {} for #{}, requested by @{}: {} ({}).",
+        job.id,
+        job.issue,
+        job.requested_by,
+        pipeline_result(rounds),
+        used(rounds, elapsed)
+    )
+}
+
+/// Each pipeline command of the last round, then the tail of the failing one's output.
+pub fn check_text(rounds: &Rounds) -> String {
+    let mut text = pipeline_lines(rounds);
+    if let RoundsEnd::Failed(f) = &rounds.end {
+        let fence = "`".repeat(3.max(longest_backtick_run(&f.output_tail) + 1));
+        text.push_str(&format!(
+            "\nOutput of `{}` (last part):\n\n{fence}\n{}\n{fence}\n",
+            f.command,
+            f.output_tail.trim_end()
+        ));
+    }
+    text
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}

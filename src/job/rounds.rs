@@ -1,0 +1,194 @@
+//! Rounds: the agent works in the sandbox, then the repository's pipeline runs in the same
+//! kind of session; a failure goes into the next round's task, up to `max_rounds`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::agent_files::{self, DIR as AGEN_DIR, SUMMARY, TASK};
+use super::run::{JobError, JobRun};
+use super::task::{self, PipelineFailure, TaskInput};
+use crate::sandbox::{Limits, Outcome, SessionSpec, WORKTREE_INSIDE};
+
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// How much of a failing command's output the next round's task carries.
+const FAILURE_TAIL_BYTES: usize = 8 * 1024;
+
+/// A command that failed, as the next round and the reports tell it.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub command: String,
+    pub exit_code: i32,
+    pub output_tail: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum RoundsEnd {
+    /// The agent finished and every pipeline command passed.
+    Passed,
+    /// The last round still failed.
+    Failed(Failure),
+    TimedOut,
+    Stopped,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rounds {
+    pub end: RoundsEnd,
+    pub rounds: u32,
+    /// One line per command of the last round: `✅ cargo test` / `❌ cargo test (exit 101)`.
+    pub pipeline: Vec<String>,
+}
+
+enum Session {
+    Ok,
+    Failed(Failure),
+    TimedOut,
+    Stopped,
+}
+
+impl JobRun<'_> {
+    pub(super) async fn rounds(&self, worktree: &Path) -> Result<Rounds, JobError> {
+        let agent = self.ctx.settings.agent_command.clone().ok_or_else(|| {
+            JobError::User(
+                "this agen server has no agent configured (AGEN_AGENT_COMMAND is not set); \
+                 ask its operator to set one"
+                    .into(),
+            )
+        })?;
+        let max_rounds = self.config.max_rounds;
+        let mut previous: Option<Failure> = None;
+        for round in 1..=max_rounds {
+            self.ctx.store.set_job_round(self.job.id, round).await?;
+            self.status(&super::report::status_running(self.job, round, max_rounds))
+                .await?;
+            self.write_task(worktree, round, previous.as_ref())?;
+            let mut pipeline = Vec::new();
+            let heading = format!("round {round}: agent");
+            let outcome = match self.session(worktree, round, &heading, &agent).await? {
+                Session::Ok => self.pipeline(worktree, round, &mut pipeline).await?,
+                Session::Failed(f) => Session::Failed(Failure {
+                    command: "agent".into(),
+                    ..f
+                }),
+                other => other,
+            };
+            let end = match outcome {
+                Session::Ok => RoundsEnd::Passed,
+                Session::TimedOut => RoundsEnd::TimedOut,
+                Session::Stopped => RoundsEnd::Stopped,
+                Session::Failed(f) if round == max_rounds => RoundsEnd::Failed(f),
+                Session::Failed(f) => {
+                    previous = Some(f);
+                    continue;
+                }
+            };
+            return Ok(Rounds {
+                end,
+                rounds: round,
+                pipeline,
+            });
+        }
+        Err(JobError::Internal("max_rounds is 0".into()))
+    }
+
+    /// Runs each pipeline command; the first that does not pass ends the round.
+    async fn pipeline(
+        &self,
+        worktree: &Path,
+        round: u32,
+        lines: &mut Vec<String>,
+    ) -> Result<Session, JobError> {
+        for command in &self.config.pipeline {
+            let heading = format!("round {round}: {command}");
+            let outcome = self.session(worktree, round, &heading, command).await?;
+            lines.push(match &outcome {
+                Session::Ok => format!("✅ `{command}`"),
+                Session::Failed(f) => format!("❌ `{command}` (exit {})", f.exit_code),
+                Session::TimedOut | Session::Stopped => format!("⏹ `{command}` (did not finish)"),
+            });
+            if !matches!(outcome, Session::Ok) {
+                return Ok(outcome);
+            }
+        }
+        Ok(Session::Ok)
+    }
+
+    fn write_task(
+        &self,
+        worktree: &Path,
+        round: u32,
+        previous: Option<&Failure>,
+    ) -> Result<(), JobError> {
+        let text = task::render(&TaskInput {
+            repo: &self.job.repo.0,
+            issue: self.job.issue.0,
+            title: &self.job.title,
+            body: &self.job.body,
+            instruction: &self.job.instructions,
+            round,
+            max_rounds: self.config.max_rounds,
+            previous_failure: previous.map(|f| PipelineFailure {
+                command: &f.command,
+                exit_code: f.exit_code,
+                output_tail: &f.output_tail,
+            }),
+        });
+        agent_files::write_task(worktree, &text)
+            .map_err(|e| JobError::Internal(format!("cannot write the task file: {e}")))
+    }
+
+    /// One command in one fresh session, with what is left of the job's time.
+    async fn session(
+        &self,
+        worktree: &Path,
+        round: u32,
+        heading: &str,
+        command: &str,
+    ) -> Result<Session, JobError> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(Session::TimedOut);
+        }
+        let inside = |name: &str| format!("{WORKTREE_INSIDE}/{AGEN_DIR}/{name}");
+        let spec = SessionSpec {
+            worktree: worktree.to_path_buf(),
+            command: vec!["sh".into(), "-c".into(), command.to_string()],
+            env: vec![
+                ("PATH".into(), PATH.into()),
+                ("HOME".into(), "/tmp".into()),
+                ("LANG".into(), "C.UTF-8".into()),
+                ("AGEN_TASK_FILE".into(), inside(TASK)),
+                ("AGEN_SUMMARY_FILE".into(), inside(SUMMARY)),
+                ("AGEN_ROUND".into(), round.to_string()),
+            ],
+            limits: Limits {
+                wall_clock: remaining,
+                ..Limits::default()
+            },
+            egress_only: self.config.egress.clone(),
+        };
+        let (sandbox, stop) = (self.ctx.sandbox.clone(), self.stop.clone());
+        let report =
+            tokio::task::spawn_blocking(move || sandbox.run(&spec, &stop, &mut |_chunk: &[u8]| {}))
+                .await
+                .map_err(|e| JobError::Internal(format!("sandbox thread: {e}")))?
+                .map_err(|e| JobError::Internal(e.to_string()))?;
+        self.log.append(heading, &report.output);
+        for host in &report.refused_hosts {
+            self.log
+                .append(heading, format!("egress refused: {host}\n").as_bytes());
+        }
+        Ok(match report.outcome {
+            Outcome::Exited(0) => Session::Ok,
+            Outcome::TimedOut => Session::TimedOut,
+            Outcome::Stopped => Session::Stopped,
+            outcome => Session::Failed(Failure {
+                command: command.to_string(),
+                exit_code: outcome.exit_code(),
+                output_tail: self
+                    .log
+                    .redact(&task::tail(&report.output, FAILURE_TAIL_BYTES)),
+            }),
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! One job, from claim to its end on GitHub: checks again who asked and what the repository
+//! allows, prepares the workspace, runs the rounds, publishes, and reports. Whatever happens,
+//! the job ends with a state, a status comment saying why, and no workspace left behind.
+
+use std::time::{Duration, Instant};
+
+use super::context::JobContext;
+use super::report;
+use super::session_log::SessionLog;
+use super::timings::Timings;
+use crate::github::contents::RepoInfo;
+use crate::github::repo::RepoClient;
+use crate::github::tokens::JOB;
+use crate::github::GitHubError;
+use crate::policy::{self, PermissionLookup, Verdict};
+use crate::repo_config::{RepoConfig, PATH};
+use crate::sandbox::StopHandle;
+use crate::store::jobs::{Job, JobState};
+use crate::store::StoreError;
+use crate::workspace::GitToken;
+
+/// Why a job could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Something the people on the issue can fix; said as it is on the issue.
+    #[error("{0}")]
+    User(String),
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// How a job ended, before it is written down.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    pub state: JobState,
+    /// One line for the store and `jobs list`.
+    pub detail: String,
+    /// The status comment's new text.
+    pub status: String,
+}
+
+/// A job being run: everything its steps share.
+pub struct JobRun<'a> {
+    pub ctx: &'a JobContext,
+    pub job: &'a Job,
+    pub client: RepoClient<'a>,
+    pub stop: StopHandle,
+    pub config: RepoConfig,
+    pub deadline: Instant,
+    pub started: Instant,
+    pub log: SessionLog,
+    /// The repository's settings on GitHub: default branch, clone URL.
+    pub info: RepoInfo,
+    /// The job's token, for git over HTTP outside the sandbox.
+    pub git_token: GitToken,
+    pub timings: &'a Timings,
+}
+
+pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {
+    let started = Instant::now();
+    let timings = Timings::default();
+    let ending = match prepare_and_run(ctx, &job, stop, &timings).await {
+        Ok(ending) => ending,
+        Err(e) => {
+            tracing::warn!(job = %job.id, "job failed: {e}");
+            let detail = match &e {
+                JobError::User(text) => text.clone(),
+                other => format!("agen hit an error: {other}"),
+            };
+            Ending {
+                state: JobState::Failed,
+                status: report::status_failed(&job, &detail),
+                detail,
+            }
+        }
+    };
+    conclude(ctx, &job, &ending).await;
+    let spent = timings.spent(started.elapsed());
+    tracing::info!(
+        job = %job.id,
+        total_ms = spent.total_ms,
+        git_ms = spent.git_ms,
+        sandbox_ms = spent.sandbox_ms,
+        agen_ms = spent.agen_ms,
+        "job timings"
+    );
+    let json = serde_json::to_string(&spent).unwrap_or_default();
+    if let Err(e) = ctx.store.set_job_timings(job.id, &json).await {
+        tracing::warn!(job = %job.id, "cannot record the job's timings: {e}");
+    }
+}
+
+/// Ends a job whose workers kept dying under it, saying so on the issue.
+pub async fn end_interrupted(ctx: &JobContext, job: &Job) {
+    let detail = "agen stopped twice while running this job, so it was not run again; \
+                  write `/agen retry` to try once more"
+        .to_string();
+    let ending = Ending {
+        state: JobState::Failed,
+        status: report::status_failed(job, &detail),
+        detail,
+    };
+    conclude(ctx, job, &ending).await;
+}
+
+async fn prepare_and_run<'a>(
+    ctx: &'a JobContext,
+    job: &'a Job,
+    stop: StopHandle,
+    timings: &'a Timings,
+) -> Result<Ending, JobError> {
+    let started = Instant::now();
+    grant_still_holds(ctx, job).await?;
+    let client = ctx
+        .github
+        .repo(job.installation_id, job.repo_id, job.repo.clone(), JOB)
+        .await?;
+    let info = client.info().await?;
+    let caps = &ctx.caps;
+    // From the default branch only: a pull request cannot change what runs on itself.
+    let config = match client.file(PATH, Some(&info.default_branch)).await? {
+        None => RepoConfig::defaults(caps),
+        Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(&bytes), caps)
+            .map_err(|e| JobError::User(e.to_string()))?,
+    };
+    requester_still_allowed(&client, job, &config).await?;
+    let mut secrets = ctx.server_secrets.clone();
+    secrets.extend(
+        ctx.github
+            .minted_tokens()
+            .iter()
+            .map(|t| t.expose().to_string()),
+    );
+    let git_token = GitToken::new(client.token().expose());
+    let run = JobRun {
+        ctx,
+        job,
+        info,
+        git_token,
+        timings,
+        log: SessionLog::new(&ctx.log_dir, job.id, secrets),
+        client,
+        stop,
+        deadline: started
+            + ctx
+                .settings
+                .job_time
+                .min(Duration::from_secs(u64::from(config.job_minutes) * 60)),
+        config,
+        started,
+    };
+    run.execute().await
+}
+
+async fn grant_still_holds(ctx: &JobContext, job: &Job) -> Result<(), JobError> {
+    let installation = ctx.store.installation(job.installation_id).await?;
+    let repository = ctx.store.repository(job.repo_id).await?;
+    match policy::grant_verdict(installation.as_ref(), repository.as_ref()) {
+        Verdict::Allow => Ok(()),
+        Verdict::Ignore(why)
+        | Verdict::Refuse(policy::Refusal::PermissionUnknown { reason: why }) => Err(
+            JobError::User(format!("agen may no longer work on {}: {why}", job.repo)),
+        ),
+        Verdict::Refuse(refusal) => Err(JobError::User(format!("{refusal:?}"))),
+    }
+}
+
+/// The person who asked may have lost access since: checked again, against the stricter of
+/// the server's and the repository's minimum.
+async fn requester_still_allowed(
+    client: &RepoClient<'_>,
+    job: &Job,
+    config: &RepoConfig,
+) -> Result<(), JobError> {
+    let lookup = match client.permission_of(&job.requested_by).await {
+        Ok(p) => PermissionLookup::Known(p),
+        Err(e) => PermissionLookup::Unknown(e.to_string()),
+    };
+    match policy::permission_verdict(config.min_permission, &lookup) {
+        Verdict::Allow => Ok(()),
+        Verdict::Refuse(refusal) => Err(JobError::User(super::comments::refusal(
+            &job.requested_by,
+            &job.repo,
+            &refusal,
+        ))),
+        Verdict::Ignore(why) => Err(JobError::User(why)),
+    }
+}
+
+impl JobRun<'_> {
+    /// Edits the job's status comment.
+    pub async fn status(&self, text: &str) -> Result<(), JobError> {
+        update_status(&self.client, self.job, text).await?;
+        Ok(())
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+async fn update_status(client: &RepoClient<'_>, job: &Job, text: &str) -> Result<(), GitHubError> {
+    let Some(comment) = job.status_comment_id else {
+        return Ok(());
+    };
+    let key = format!("status:{}", job.id);
+    client
+        .update_comment(comment, &super::comments::with_marker(text, &key))
+        .await?;
+    Ok(())
+}
+
+/// Writes the ending down and tells the issue. A job cancelled meanwhile stays cancelled.
+async fn conclude(ctx: &JobContext, job: &Job, ending: &Ending) {
+    let moved = match ctx
+        .store
+        .finish_job(job.id, ending.state, &ending.detail)
+        .await
+    {
+        Ok(moved) => moved,
+        Err(e) => {
+            tracing::error!(job = %job.id, "cannot record the job's end: {e}");
+            return;
+        }
+    };
+    if !moved {
+        // Cancelled by `/agen stop`: intake already said so on the issue; keep the reason.
+        if let Err(e) = ctx.store.set_job_detail(job.id, &ending.detail).await {
+            tracing::warn!(job = %job.id, "cannot record why the job ended: {e}");
+        }
+        return;
+    }
+    let client = match ctx
+        .github
+        .repo(job.installation_id, job.repo_id, job.repo.clone(), JOB)
+        .await
+    {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(job = %job.id, "cannot report the job's end: {e}");
+            return;
+        }
+    };
+    if let Err(e) = update_status(&client, job, &ending.status).await {
+        tracing::warn!(job = %job.id, "cannot update the status comment: {e}");
+    }
+    tracing::info!(job = %job.id, state = ending.state.as_str(), "{}", ending.detail);
+}

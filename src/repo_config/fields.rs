@@ -1,0 +1,207 @@
+//! Each key's value: its type, its bounds and the server's cap, with the message that says
+//! which of those it broke.
+
+use yaml_serde::Value;
+
+use super::{
+    fail, RepoConfigError, ServerCaps, MAX_EGRESS_HOSTS, MAX_LABEL_CHARS, MAX_PIPELINE_COMMANDS,
+    PERMISSIONS,
+};
+use crate::job::task::code_span;
+use crate::policy::Permission;
+use crate::sandbox::Allowlist;
+
+pub(super) fn pipeline(value: &Value) -> Result<Vec<String>, RepoConfigError> {
+    let what = "a list of shell commands (`- cargo test`)";
+    let entries = list("pipeline", what, value, MAX_PIPELINE_COMMANDS)?;
+    let mut commands = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        match text(entry) {
+            Some(command) if !command.trim().is_empty() && !command.contains('\0') => {
+                commands.push(command.to_string())
+            }
+            _ => {
+                let found = describe(entry);
+                let problem = format!(
+                    "`pipeline` entry {} must be a command, found {found}",
+                    i + 1
+                );
+                return fail("pipeline", problem);
+            }
+        }
+    }
+    Ok(commands)
+}
+
+/// A whole number of at least 1, at most the server's `cap`.
+pub(super) fn capped(key: &str, value: &Value, cap: u32) -> Result<u32, RepoConfigError> {
+    let n = match value {
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    };
+    match n {
+        Some(n) if n > u64::from(cap) => fail(
+            key,
+            format!("`{key}` is {n}, above this server's limit of {cap}; set it to {cap} or less"),
+        ),
+        Some(n) if n >= 1 => Ok(n as u32),
+        _ => must(key, "a whole number of at least 1", value),
+    }
+}
+
+pub(super) fn label(value: &Value) -> Result<String, RepoConfigError> {
+    match text(value).map(str::trim) {
+        Some(name)
+            if !name.is_empty()
+                && name.chars().count() <= MAX_LABEL_CHARS
+                && !name.chars().any(char::is_control) =>
+        {
+            Ok(name.to_string())
+        }
+        _ => {
+            let what = format!("a label name of 1 to {MAX_LABEL_CHARS} characters");
+            must("trigger_label", &what, value)
+        }
+    }
+}
+
+/// One of the five role names, at least as strict as the server's.
+pub(super) fn permission(value: &Value, caps: &ServerCaps) -> Result<Permission, RepoConfigError> {
+    let names = |from: Permission| {
+        let names: Vec<&str> = PERMISSIONS
+            .iter()
+            .filter(|p| **p >= from)
+            .map(|p| p.as_str())
+            .collect();
+        names.join(", ")
+    };
+    let Some(wanted) = PERMISSIONS
+        .into_iter()
+        .find(|p| Some(p.as_str()) == text(value))
+    else {
+        let what = format!("one of {}", names(Permission::Read));
+        return must("min_permission", &what, value);
+    };
+    let server = caps.min_permission;
+    if wanted < server {
+        let problem = format!(
+            "`min_permission` is {wanted}, looser than this server's {server}; use one of {}",
+            names(server)
+        );
+        return fail("min_permission", problem);
+    }
+    Ok(wanted)
+}
+
+pub(super) fn egress(value: &Value, caps: &ServerCaps) -> Result<Vec<String>, RepoConfigError> {
+    let entries = list(
+        "egress",
+        "a list of host names (`- crates.io`)",
+        value,
+        MAX_EGRESS_HOSTS,
+    )?;
+    let allow = Allowlist::new(caps.egress_allow.iter().cloned());
+    let mut hosts: Vec<String> = Vec::new();
+    for entry in entries {
+        let host = text(entry).map(str::to_ascii_lowercase);
+        let Some(host) = host.filter(|h| is_host_pattern(h)) else {
+            let what = "a host name like `crates.io` or `*.example.com`";
+            let problem = format!(
+                "each `egress` entry must be {what}, found {}",
+                describe(entry)
+            );
+            return fail("egress", problem);
+        };
+        // The server's list must cover the whole pattern. Allowlist's own matching does that:
+        // `*.example.com` allows `a.example.com` and `*.a.example.com` alike, `example.com`
+        // allows only itself.
+        if !allow.allows(&host) {
+            let problem = format!(
+                "`egress` host {} is not in this server's allowlist; remove it or ask the \
+                 server's operator to allow it",
+                code_span(&host)
+            );
+            return fail("egress", problem);
+        }
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    Ok(hosts)
+}
+
+/// The entries of a list of at most `limit`.
+fn list<'a>(
+    key: &str,
+    what: &str,
+    value: &'a Value,
+    limit: usize,
+) -> Result<&'a [Value], RepoConfigError> {
+    match value {
+        Value::Sequence(entries) if entries.len() > limit => fail(
+            key,
+            format!(
+                "`{key}` has {} entries, above the limit of {limit}",
+                entries.len()
+            ),
+        ),
+        Value::Sequence(entries) => Ok(entries),
+        _ => must(key, what, value),
+    }
+}
+
+/// A plain string; a tagged one (`!foo bar`) is not.
+pub(super) fn text(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub(super) fn must<T>(key: &str, what: &str, found: &Value) -> Result<T, RepoConfigError> {
+    fail(
+        key,
+        format!("`{key}` must be {what}, found {}", describe(found)),
+    )
+}
+
+/// `example.com` or `*.example.com`: DNS labels of letters, digits and inner hyphens.
+fn is_host_pattern(host: &str) -> bool {
+    let name = host.strip_prefix("*.").unwrap_or(host);
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// What the file holds where a value was expected, for "found …".
+pub(super) fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => code_span(&b.to_string()),
+        Value::Number(n) => code_span(&n.to_string()),
+        Value::String(s) if s.trim().is_empty() => "an empty string".into(),
+        Value::String(s) => format!("the text {}", code_span(&short(s))),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(t) => format!("a value tagged {}", code_span(&t.tag.to_string())),
+    }
+}
+
+/// At most 40 characters of a value quoted back, so a long one cannot flood the comment.
+pub(super) fn short(text: &str) -> String {
+    let text = one_line(text);
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+pub(super) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

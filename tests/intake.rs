@@ -373,7 +373,7 @@ async fn help_and_status_are_answered() {
     let job = &env.jobs().await[0];
     assert!(
         status.contains(&format!(
-            "| {} | queued | comment | @maintainer | {} |",
+            "| {} | queued | 0 | - | comment | @maintainer | {} |",
             job.id, job.created_at
         )),
         "{status}"

@@ -252,6 +252,14 @@ async fn stop_ends_a_running_job_within_seconds() {
     label(&env).await;
     env.job_in_round(1, 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    env.comment("/agen status", "maintainer").await;
+    env.settle().await;
+    let status = env.agen_comments().pop().unwrap();
+    let id = env.jobs().await[0].id;
+    assert!(
+        status.contains(&format!("| {id} | running | 1 | ")),
+        "state, round and time used: {status}"
+    );
     let asked = std::time::Instant::now();
     env.comment("/agen stop", "maintainer").await;
     let job = env.job_ended(1).await;
@@ -407,4 +415,86 @@ async fn a_bad_repository_config_is_named_on_the_issue_and_nothing_runs() {
     assert!(status.contains(".github/agen.yml"), "{status}");
     assert!(env.agen_branches().is_empty());
     assert!(env.sim.check_runs(REPO).is_empty());
+}
+
+/// A person writes `body` on pull request `number`; returns agen's HTTP answer.
+async fn comment_on_pull(env: &Env, number: u64, body: &str) -> u16 {
+    let id = env.sim.add_comment(REPO, number, body, "maintainer");
+    let mut payload =
+        support::comment_payload(env.repo_id, REPO, number, id, body, "maintainer", "User");
+    let url = format!("{}/repos/{REPO}/pulls/{number}", env.sim.api_url());
+    agen::sim::merge_json(
+        &mut payload,
+        serde_json::json!({ "issue": { "number": number, "pull_request": { "url": url } } }),
+    );
+    env.send("issue_comment", payload).await
+}
+
+#[tokio::test]
+async fn a_command_on_agens_own_pull_request_continues_on_its_branch() {
+    let env = spawn_jobs("echo more >> greeting.txt", None, &[]).await;
+    label(&env).await;
+    let first = env.job_ended(1).await;
+    assert_eq!(first.state.as_str(), "succeeded", "{first:#?}");
+    let number = env.pulls()[0]["number"].as_u64().unwrap();
+    let first_head = first.head_sha.clone().unwrap();
+
+    assert_eq!(comment_on_pull(&env, number, "/agen once more").await, 202);
+    let second = env.job_ended(2).await;
+    assert_eq!(second.state.as_str(), "succeeded", "{second:#?}");
+    assert_eq!(second.pr_number, Some(number));
+    let head = env
+        .sim
+        .git_ref(REPO, &format!("refs/heads/{BRANCH}"))
+        .unwrap();
+    assert_eq!(second.head_sha.as_deref(), Some(head.as_str()));
+    let commit = env.sim.commit_at(REPO, &head).unwrap();
+    assert_eq!(
+        commit.parents,
+        vec![first_head],
+        "a fast-forward on the same branch"
+    );
+    assert_eq!(
+        text(env.sim.file_at(REPO, BRANCH, "greeting.txt")),
+        "Hello\nmore\nmore\n"
+    );
+    assert_eq!(env.pulls().len(), 1, "no second pull request");
+    assert_eq!(env.agen_branches().len(), 1);
+    let runs = check_runs(&env);
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1], (head, "completed".into(), "success".into()));
+}
+
+#[tokio::test]
+async fn on_a_persons_pull_request_agen_opens_its_own_against_that_branch() {
+    let env = spawn_jobs("echo more >> greeting.txt", None, &[]).await;
+    let main = env.main_sha();
+    env.sim.set_ref(REPO, "refs/heads/feature", &main);
+    let number = env
+        .sim
+        .add_pull(REPO, "feature", "main", "Add a feature", "maintainer");
+    assert_eq!(
+        comment_on_pull(&env, number, "/agen tidy this up").await,
+        202
+    );
+    let job = env.job_ended(1).await;
+    assert_eq!(job.state.as_str(), "succeeded", "{job:#?}");
+    assert_eq!(
+        env.sim.git_ref(REPO, "refs/heads/feature").as_deref(),
+        Some(main.as_str()),
+        "the person's branch is never pushed to"
+    );
+    let pulls = env.pulls();
+    assert_eq!(pulls.len(), 2);
+    let ours = &pulls[1];
+    assert_eq!(ours["base"]["ref"], "feature");
+    let branch = ours["head"]["ref"].as_str().unwrap();
+    assert!(
+        branch.starts_with(&format!("agen/issue-{number}-")),
+        "{branch}"
+    );
+    assert!(ours["body"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("For #{number}.")));
 }

@@ -50,19 +50,35 @@ pub fn status_report(jobs: &[Job]) -> String {
         return "agen has no jobs on this issue yet. Write `/agen <instructions>` to start one."
             .into();
     }
-    let mut out =
-        String::from("| job | state | trigger | requested by | created |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| job | state | round | time used | trigger | requested by | created |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
     for job in jobs {
         out.push_str(&format!(
-            "| {} | {} | {} | @{} | {} |\n",
+            "| {} | {} | {} | {} | {} | @{} | {} |\n",
             job.id,
             job.state.as_str(),
+            job.round,
+            time_used(job),
             job.trigger.as_str(),
             job.requested_by,
             job.created_at
         ));
     }
     out
+}
+
+/// From the first claim to the end, or to now while it runs; `-` before it started.
+fn time_used(job: &Job) -> String {
+    let Some(started) = job.started_at else {
+        return "-".into();
+    };
+    let end = job
+        .finished_at
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let ms = u64::try_from(end - started).unwrap_or(0);
+    super::report::duration(std::time::Duration::from_millis(ms))
 }
 
 pub fn stopped(job: JobId) -> String {

@@ -130,6 +130,48 @@ impl Simulator {
         });
     }
 
+    /// A pull request `author` opened from `head` into `base` (both branches of this
+    /// repository); returns its number, shared with issues as on GitHub.
+    pub fn add_pull(
+        &self,
+        full_name: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+        author: &str,
+    ) -> u64 {
+        let base_url = self.api_url();
+        let mut st = self.shared().lock();
+        let id = st.id();
+        let repo_id = st
+            .repo_by_full_name(full_name)
+            .unwrap_or_else(|| panic!("add_pull: no repository {full_name}"));
+        let repo = st.repos.get_mut(&repo_id).expect("repository");
+        let number = repo.next_number();
+        let user = super::shapes::user(&base_url, author, None);
+        let repo_json = super::shapes::repo(&base_url, repo, "User");
+        let side = |branch: &str| {
+            let sha = repo.refs.get(&format!("refs/heads/{branch}")).cloned();
+            serde_json::json!({ "ref": branch, "sha": sha, "user": user, "repo": repo_json })
+        };
+        let pull = serde_json::json!({
+            "id": id, "number": number, "state": "open", "title": title, "body": "",
+            "html_url": format!("{}/{full_name}/pull/{number}", super::shapes::WEB),
+            "user": user, "draft": false, "head": side(head), "base": side(base),
+            "requested_reviewers": [], "requested_teams": [], "labels": [],
+        });
+        repo.issues.insert(
+            number,
+            Issue {
+                title: title.to_string(),
+                body: String::new(),
+                labels: Vec::new(),
+            },
+        );
+        repo.pulls.insert(number, pull);
+        number
+    }
+
     /// What `GET /repos/{o}/{r}/rules/branches/{branch}` answers (default `[]`).
     pub fn set_branch_rules(&self, full_name: &str, branch: &str, rules: Value) {
         self.with_repo(full_name, |r| {

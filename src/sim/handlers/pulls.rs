@@ -111,9 +111,21 @@ pub(crate) fn list(c: &mut Ctx) -> Reply {
         .filter(|p| state == "all" || p["state"] == state.as_str())
         .filter(|p| head.as_ref().is_none_or(|h| p["head"]["ref"] == h.as_str()))
         .filter(|p| base.as_ref().is_none_or(|b| p["base"]["ref"] == b.as_str()))
-        .cloned()
+        .map(|p| with_live_shas(repo, p))
         .collect();
     page_reply(items, &query, &url)
+}
+
+/// A pull request as GitHub shows it now: its head and base follow their branches.
+fn with_live_shas(repo: &Repo, pull: &Value) -> Value {
+    let mut pull = pull.clone();
+    for side in ["head", "base"] {
+        let branch = pull[side]["ref"].as_str().unwrap_or_default().to_string();
+        if let Some(sha) = repo.refs.get(&format!("refs/heads/{branch}")) {
+            pull[side]["sha"] = Value::String(sha.clone());
+        }
+    }
+    pull
 }
 
 fn pull_number(c: &mut Ctx) -> Option<u64> {

@@ -20,6 +20,8 @@ pub struct Published {
     pub sha: String,
     pub pr_number: u64,
     pub pr_url: String,
+    /// Whether a rule on the default branch requires a pull request before merging.
+    pub default_branch_protected: bool,
 }
 
 impl JobRun<'_> {
@@ -73,9 +75,10 @@ impl JobRun<'_> {
             .await?;
         let mut status = report::status_published(self.job, &rounds, &published, self.elapsed());
         // Invariant 5: say plainly when only habit keeps a merge from going unreviewed.
-        let default = &self.info.default_branch;
-        if !self.client.requires_pull_request(default).await? {
-            status.push_str(&report::unprotected_default_branch(default));
+        if !published.default_branch_protected {
+            status.push_str(&report::unprotected_default_branch(
+                &self.info.default_branch,
+            ));
         }
         Ok(Ending {
             state: job_state(&rounds.end),
@@ -161,22 +164,31 @@ impl JobRun<'_> {
             Some((_, number)) => (*number, self.pull_url(*number)),
             None => self.open_pull(&branch, target, rounds, &summary).await?,
         };
-        self.ctx.store.set_job_pull(self.job.id, pr_number).await?;
-        let conclusion = conclusion(&rounds.end);
         let check_summary = report::check_summary(self.job, rounds, self.elapsed());
-        self.check_run(
+        let check = self.check_run(
             &sha,
-            conclusion,
+            conclusion(&rounds.end),
             report::check_title(&rounds.end),
             &check_summary,
             rounds,
-        )
-        .await?;
+        );
+        // None of these depends on another: asked at once.
+        let (recorded, reviewer, checked, protected) = tokio::join!(
+            self.ctx.store.set_job_pull(self.job.id, pr_number),
+            self.client
+                .request_review(pr_number, &self.job.requested_by),
+            check,
+            self.client.requires_pull_request(&self.info.default_branch),
+        );
+        recorded?;
+        reviewer?;
+        checked?;
         Ok(Published {
             branch: branch.as_str().to_string(),
             sha,
             pr_number,
             pr_url,
+            default_branch_protected: protected?,
         })
     }
 
@@ -244,9 +256,6 @@ impl JobRun<'_> {
                 pull
             }
         };
-        self.client
-            .request_review(pull.number, &self.job.requested_by)
-            .await?;
         Ok((pull.number, pull.html_url))
     }
 

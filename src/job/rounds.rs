@@ -58,13 +58,19 @@ impl JobRun<'_> {
         let max_rounds = self.config.max_rounds;
         let mut previous: Option<Failure> = None;
         for round in 1..=max_rounds {
-            self.ctx.store.set_job_round(self.job.id, round).await?;
-            self.status(&super::report::status_running(self.job, round, max_rounds))
-                .await?;
             self.write_task(worktree, round, previous.as_ref())?;
             let mut pipeline = Vec::new();
             let heading = format!("round {round}: agent");
-            let outcome = match self.session(worktree, round, &heading, &agent).await? {
+            // The round is reported while the agent already works.
+            let status = super::report::status_running(self.job, round, max_rounds);
+            let (recorded, reported, agent) = tokio::join!(
+                self.ctx.store.set_job_round(self.job.id, round),
+                self.status(&status),
+                self.session(worktree, round, &heading, &agent)
+            );
+            recorded?;
+            reported?;
+            let outcome = match agent? {
                 Session::Ok => self.pipeline(worktree, round, &mut pipeline).await?,
                 Session::Failed(f) => Session::Failed(Failure {
                     command: "agent".into(),
@@ -168,11 +174,14 @@ impl JobRun<'_> {
             egress_only: self.config.egress.clone(),
         };
         let (sandbox, stop) = (self.ctx.sandbox.clone(), self.stop.clone());
+        let since = Instant::now();
         let report =
             tokio::task::spawn_blocking(move || sandbox.run(&spec, &stop, &mut |_chunk: &[u8]| {}))
-                .await
-                .map_err(|e| JobError::Internal(format!("sandbox thread: {e}")))?
-                .map_err(|e| JobError::Internal(e.to_string()))?;
+                .await;
+        self.timings.sandbox(since);
+        let report = report
+            .map_err(|e| JobError::Internal(format!("sandbox thread: {e}")))?
+            .map_err(|e| JobError::Internal(e.to_string()))?;
         self.log.append(heading, &report.output);
         for host in &report.refused_hosts {
             self.log

@@ -119,15 +119,20 @@ async fn prepare_and_run<'a>(
         .github
         .repo(job.installation_id, job.repo_id, job.repo.clone(), JOB)
         .await?;
-    let info = client.info().await?;
-    let caps = &ctx.caps;
-    // From the default branch only: a pull request cannot change what runs on itself.
-    let config = match client.file(PATH, Some(&info.default_branch)).await? {
+    // Independent questions, asked at once. The config comes from the default branch (no
+    // `ref`): a pull request cannot change what runs on itself.
+    let (info, file, permission) = tokio::join!(
+        client.info(),
+        client.file(PATH, None),
+        client.permission_of(&job.requested_by)
+    );
+    let (info, caps) = (info?, &ctx.caps);
+    let config = match file? {
         None => RepoConfig::defaults(caps),
         Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(&bytes), caps)
             .map_err(|e| JobError::User(e.to_string()))?,
     };
-    requester_still_allowed(&client, job, &config).await?;
+    requester_still_allowed(job, &config, permission)?;
     let mut secrets = ctx.server_secrets.clone();
     secrets.extend(
         ctx.github
@@ -171,12 +176,12 @@ async fn grant_still_holds(ctx: &JobContext, job: &Job) -> Result<(), JobError> 
 
 /// The person who asked may have lost access since: checked again, against the stricter of
 /// the server's and the repository's minimum.
-async fn requester_still_allowed(
-    client: &RepoClient<'_>,
+fn requester_still_allowed(
     job: &Job,
     config: &RepoConfig,
+    permission: Result<crate::policy::Permission, GitHubError>,
 ) -> Result<(), JobError> {
-    let lookup = match client.permission_of(&job.requested_by).await {
+    let lookup = match permission {
         Ok(p) => PermissionLookup::Known(p),
         Err(e) => PermissionLookup::Unknown(e.to_string()),
     };

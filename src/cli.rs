@@ -12,18 +12,21 @@ pub async fn jobs_list(json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:>5}  {:<10}  {:<30}  {:>6}  {:<9}  {:<16}  created",
-        "id", "state", "repo", "issue", "trigger", "requested_by"
+        "{:>5}  {:<10}  {:<30}  {:>6}  {:<9}  {:<16}  {:>5}  {:>6}  created",
+        "id", "state", "repo", "issue", "trigger", "requested_by", "round", "pr"
     );
     for j in jobs {
+        let pr = j.pr_number.map_or("-".to_string(), |n| format!("#{n}"));
         println!(
-            "{:>5}  {:<10}  {:<30}  {:>6}  {:<9}  {:<16}  {}",
+            "{:>5}  {:<10}  {:<30}  {:>6}  {:<9}  {:<16}  {:>5}  {:>6}  {}",
             j.id,
             j.state.as_str(),
             j.repo,
             j.issue,
             j.trigger.as_str(),
             j.requested_by,
+            j.round,
+            pr,
             j.created_at
         );
     }

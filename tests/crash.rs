@@ -299,3 +299,75 @@ async fn a_job_killed_mid_run_is_run_again_once_and_opens_one_pull_request() {
     );
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
+
+/// A job whose agen dies under it twice is not run a third time: it ends as failed, and the
+/// issue says so. Nothing is pushed and no check run is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_interrupted_twice_ends_as_failed_saying_so() {
+    let (sim, repo_id) = seeded_sim().await;
+    support::jobs::seed_repo(&sim, None);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agen.db").display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    let slow = [
+        ("AGEN_WORKERS", "1"),
+        ("AGEN_AGENT_COMMAND", "sleep 60"),
+        ("AGEN_JOB_LEASE_SECONDS", "2"),
+        ("AGEN_DATA_DIR", data.as_str()),
+    ];
+    let start = || start_agen_with(&sim, &db, &["serve"], "listening on http://", &slow);
+    let (mut agen, addr) = start().await;
+    let payload = support::labeled_payload(repo_id, "agen", "maintainer");
+    let delivery = sim.webhook("issues", payload);
+    assert_eq!(
+        delivery
+            .post(&sim, &format!("http://{addr}/webhook"))
+            .await
+            .unwrap(),
+        202
+    );
+    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for attempt in 1..=2 {
+        while store
+            .jobs()
+            .await
+            .unwrap()
+            .first()
+            .is_none_or(|j| j.attempts < attempt || j.round != 1)
+        {
+            assert!(Instant::now() < deadline, "attempt {attempt} never started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        agen.kill().await.unwrap();
+        agen = start().await.0;
+    }
+    let job = loop {
+        let job = store.jobs().await.unwrap().remove(0);
+        if !job.state.is_active() {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "{job:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job.state.as_str(), "failed", "{job:#?}");
+    assert_eq!(job.attempts, 3, "claimed a third time, and not run");
+    // The status comment is edited right after the state is written.
+    loop {
+        let status = &sim.comments(REPO, support::ISSUE)[0];
+        assert_eq!(status.user_login, "agen[bot]");
+        if status
+            .body
+            .contains("agen stopped twice while running this job")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", status.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sim.pulls(REPO).is_empty());
+    assert!(sim.check_runs(REPO).is_empty());
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    drop(agen);
+}

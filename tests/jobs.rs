@@ -500,3 +500,16 @@ async fn on_a_persons_pull_request_agen_opens_its_own_against_that_branch() {
         .unwrap()
         .contains(&format!("For #{number}.")));
 }
+
+#[tokio::test]
+async fn a_secret_agen_holds_is_never_pushed() {
+    // The webhook secret (the simulator's demo App uses `demo-secret`) written by the agent.
+    let env = spawn_jobs("echo 'secret = demo-secret' > notes.txt", None, &[]).await;
+    label(&env).await;
+    let job = env.job_ended(1).await;
+    assert_eq!(job.state.as_str(), "failed");
+    assert!(env.agen_branches().is_empty());
+    let status = env.status_comment(&job);
+    assert!(status.contains("`notes.txt` line 1"), "{status}");
+    assert!(!status.contains("demo-secret"), "{status}");
+}

@@ -635,3 +635,37 @@ fn the_worktree_is_given_back_to_its_owner_after_the_session() {
         );
     }
 }
+
+/// A repository's `egress` list narrows what the server allows for its sessions, and can
+/// never widen it.
+#[test]
+fn a_session_egress_list_narrows_and_never_widens_the_servers() {
+    let body = marker();
+    let port = upstream(body.clone());
+    let base = tempfile::tempdir().unwrap();
+    let worktree = tempfile::tempdir().unwrap();
+    let script = format!(
+        "unset NO_PROXY no_proxy; curl -sS http://127.0.0.1:{port}/; echo; \
+         curl -sS http://localhost:{port}/; echo end"
+    );
+    let run_with = |server: &[&str], session: &[&str]| {
+        let mut spec = spec(worktree.path(), &script, short());
+        spec.egress_only = session.iter().map(|h| h.to_string()).collect();
+        backend_allowing(base.path(), server)
+            .run(&spec, &StopHandle::new(), &mut |_| {})
+            .expect("session runs")
+    };
+    // Both allowed by the server; the session asks for localhost only.
+    let narrowed = run_with(&["127.0.0.1", "localhost"], &["localhost"]);
+    assert_eq!(
+        text(&narrowed).matches(&body).count(),
+        1,
+        "{}",
+        text(&narrowed)
+    );
+    assert_eq!(narrowed.refused_hosts, ["127.0.0.1"]);
+    // The server allows nothing; asking for a host does not open it.
+    let widened = run_with(&[], &["127.0.0.1", "localhost"]);
+    assert!(!text(&widened).contains(&body), "{}", text(&widened));
+    assert_eq!(widened.refused_hosts, ["127.0.0.1", "localhost"]);
+}

@@ -215,35 +215,67 @@ async fn web_only_and_intake_processes_share_the_database() {
     intake.start_kill().unwrap();
 }
 
-/// A job whose agen is killed mid-run is taken over by the restarted agen once its lease
-/// runs out, cleaned up and run again: one pull request, one completed check run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_killed_mid_run_is_run_again_once_and_opens_one_pull_request() {
-    let (sim, repo_id) = seeded_sim().await;
-    support::jobs::seed_repo(&sim, None);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("agen.db").display().to_string();
-    let data = dir.path().join("data").display().to_string();
-    let settings = |agent: &'static str| {
-        [
+/// `agen serve` processes running jobs on one database and data dir, against a simulator
+/// whose repository is a git repository.
+struct JobProcesses {
+    sim: Simulator,
+    repo_id: u64,
+    dir: tempfile::TempDir,
+}
+
+impl JobProcesses {
+    async fn new() -> JobProcesses {
+        let (sim, repo_id) = seeded_sim().await;
+        support::jobs::seed_repo(&sim, None);
+        let dir = tempfile::tempdir().unwrap();
+        JobProcesses { sim, repo_id, dir }
+    }
+
+    fn db(&self) -> String {
+        self.dir.path().join("agen.db").display().to_string()
+    }
+
+    /// Starts `agen serve` with one worker running `agent` and a 2-second job lease.
+    async fn start(&self, agent: &str) -> (Child, String) {
+        let data = self.dir.path().join("data").display().to_string();
+        let settings = [
             ("AGEN_WORKERS", "1"),
             ("AGEN_AGENT_COMMAND", agent),
             ("AGEN_JOB_LEASE_SECONDS", "2"),
             ("AGEN_DATA_DIR", data.as_str()),
-        ]
-    };
-    let slow = settings("printf 'Hello, world!\\n' > greeting.txt; sleep 60");
-    let (mut first, addr) =
-        start_agen_with(&sim, &db, &["serve"], "listening on http://", &slow).await;
-    let payload = support::labeled_payload(repo_id, "agen", "maintainer");
-    let status = sim
-        .webhook("issues", payload)
-        .post(&sim, &format!("http://{addr}/webhook"))
-        .await
-        .unwrap();
-    assert_eq!(status, 202);
+        ];
+        let ready = "listening on http://";
+        start_agen_with(&self.sim, &self.db(), &["serve"], ready, &settings).await
+    }
 
-    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
+    /// The issue is labeled; the webhook goes to the agen at `addr`.
+    async fn label(&self, addr: &str) {
+        let payload = support::labeled_payload(self.repo_id, "agen", "maintainer");
+        let delivery = self.sim.webhook("issues", payload);
+        let status = delivery
+            .post(&self.sim, &format!("http://{addr}/webhook"))
+            .await
+            .unwrap();
+        assert_eq!(status, 202);
+    }
+
+    async fn store(&self) -> Store {
+        Store::open(&format!("sqlite://{}", self.db()))
+            .await
+            .unwrap()
+    }
+}
+
+/// A job whose agen is killed mid-run is taken over by the restarted agen once its lease
+/// runs out, cleaned up and run again: one pull request, one completed check run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_mid_run_is_run_again_once_and_opens_one_pull_request() {
+    let jobs = JobProcesses::new().await;
+    let (mut first, addr) = jobs
+        .start("printf 'Hello, world!\\n' > greeting.txt; sleep 60")
+        .await;
+    jobs.label(&addr).await;
+    let (sim, dir, store) = (&jobs.sim, &jobs.dir, jobs.store().await);
     let deadline = Instant::now() + Duration::from_secs(60);
     while store
         .jobs()
@@ -258,8 +290,7 @@ async fn a_job_killed_mid_run_is_run_again_once_and_opens_one_pull_request() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     first.kill().await.unwrap();
 
-    let fast = settings(support::jobs::GOOD_AGENT);
-    let (_second, _) = start_agen_with(&sim, &db, &["serve"], "listening on http://", &fast).await;
+    let (_second, _) = jobs.start(support::jobs::GOOD_AGENT).await;
     let job = loop {
         let job = store.jobs().await.unwrap().remove(0);
         if job.timings.is_some() {
@@ -304,29 +335,10 @@ async fn a_job_killed_mid_run_is_run_again_once_and_opens_one_pull_request() {
 /// issue says so. Nothing is pushed and no check run is left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_interrupted_twice_ends_as_failed_saying_so() {
-    let (sim, repo_id) = seeded_sim().await;
-    support::jobs::seed_repo(&sim, None);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("agen.db").display().to_string();
-    let data = dir.path().join("data").display().to_string();
-    let slow = [
-        ("AGEN_WORKERS", "1"),
-        ("AGEN_AGENT_COMMAND", "sleep 60"),
-        ("AGEN_JOB_LEASE_SECONDS", "2"),
-        ("AGEN_DATA_DIR", data.as_str()),
-    ];
-    let start = || start_agen_with(&sim, &db, &["serve"], "listening on http://", &slow);
-    let (mut agen, addr) = start().await;
-    let payload = support::labeled_payload(repo_id, "agen", "maintainer");
-    let delivery = sim.webhook("issues", payload);
-    assert_eq!(
-        delivery
-            .post(&sim, &format!("http://{addr}/webhook"))
-            .await
-            .unwrap(),
-        202
-    );
-    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
+    let jobs = JobProcesses::new().await;
+    let (mut agen, addr) = jobs.start("sleep 60").await;
+    jobs.label(&addr).await;
+    let (sim, store) = (&jobs.sim, jobs.store().await);
     let deadline = Instant::now() + Duration::from_secs(90);
     for attempt in 1..=2 {
         while store
@@ -341,7 +353,7 @@ async fn a_job_interrupted_twice_ends_as_failed_saying_so() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         agen.kill().await.unwrap();
-        agen = start().await.0;
+        agen = jobs.start("sleep 60").await.0;
     }
     let job = loop {
         let job = store.jobs().await.unwrap().remove(0);

@@ -86,14 +86,14 @@ pub async fn run() -> anyhow::Result<()> {
     );
     print_pull_request(&sim);
     if let Some(head) = &job.head_sha {
-        println!("\ndiff {}..{}:\n", &base[..7], &head[..7.min(head.len())]);
+        println!("\ndiff {}..{}:\n", short(&base), short(head));
         println!("{}", diff(&sim, &base, head)?);
     }
     for run in sim.check_runs(REPO) {
         println!(
             "check run `{}` on {}: {} / {}",
             run["name"].as_str().unwrap_or_default(),
-            &run["head_sha"].as_str().unwrap_or_default()[..7],
+            short(run["head_sha"].as_str().unwrap_or_default()),
             run["status"].as_str().unwrap_or_default(),
             run["conclusion"].as_str().unwrap_or_default()
         );
@@ -139,6 +139,11 @@ async fn wait_for_end(store: &crate::store::Store) -> anyhow::Result<Job> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The first seven characters of a sha, as GitHub shows it.
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
 }
 
 fn print_pull_request(sim: &Simulator) {

@@ -389,10 +389,21 @@ async fn an_agent_hunting_for_the_token_finds_none() {
     let log =
         std::fs::read_to_string(env.data_dir().join(format!("logs/job-{}.log", job.id))).unwrap();
     let pr_body = env.pulls()[0]["body"].as_str().unwrap().to_string();
+    let comments: Vec<String> = env
+        .sim
+        .comments(REPO, ISSUE)
+        .into_iter()
+        .map(|c| c.body)
+        .collect();
+    let checks = serde_json::to_string(&env.sim.check_runs(REPO)).unwrap();
+    let message = env.sim.commit_at(REPO, BRANCH).unwrap().message;
     for token in &tokens {
         assert!(!found.contains(&token.token), "the agent found a token");
         assert!(!log.contains(&token.token), "a token is in the session log");
         assert!(!pr_body.contains(&token.token));
+        assert!(!checks.contains(&token.token));
+        assert!(!message.contains(&token.token));
+        assert!(comments.iter().all(|c| !c.contains(&token.token)));
     }
     // Nothing shaped like an installation token either (`ghs_` and 36 letters or digits).
     let shaped = found.match_indices("ghs_").any(|(i, _)| {

@@ -64,6 +64,9 @@ pub(crate) struct Comment {
     pub reactions: Vec<Reaction>,
 }
 
+/// A file as git holds it: (blob sha, bytes).
+pub(crate) type Blob = (String, Vec<u8>);
+
 #[derive(Default)]
 pub(crate) struct Repo {
     pub id: u64,
@@ -87,6 +90,8 @@ pub(crate) struct Repo {
     /// The bare repository of a git-backed repository (`seed_git_repo`): then `refs`
     /// mirrors its refs and files are read from it.
     pub git_dir: Option<PathBuf>,
+    /// Files read from git, by (commit, path): commits never change.
+    pub blobs: BTreeMap<(String, String), Option<Blob>>,
     /// Branch → rules, as returned by `get-branch-rules`.
     pub branch_rules: BTreeMap<String, Value>,
 }

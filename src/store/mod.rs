@@ -1,4 +1,4 @@
-//! The durable store: SQLite (WAL, `synchronous=FULL`) through sqlx. Postgres joins when agen
+//! The durable store: SQLite (WAL; the inbox commits with `synchronous=FULL`) through sqlx. Postgres joins when agen
 //! scales out; the SQL here stays portable (`$n` parameters, no SQLite-only functions).
 
 pub mod effects;
@@ -40,8 +40,11 @@ impl Store {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk (WAL fsynced) before it returns; a 2xx means stored.
-            .synchronous(SqliteSynchronous::Full)
+            // Jobs, effects and grants: NORMAL, durable when agen crashes or is killed (the WAL
+            // is in the OS's hands); a power cut may lose the newest few, always as a suffix
+            // (a later FULL commit syncs all frames before it), which the idempotent steps
+            // simply redo. The inbox writer commits FULL (see `writer_connection`).
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -56,7 +59,8 @@ impl Store {
         &self.pool
     }
 
-    /// The inbox writer's own connection. It checkpoints the WAL every 256 pages (1 MiB)
+    /// The inbox writer's own connection. FULL: a commit is on disk (WAL fsynced) before it
+    /// returns, so a 2xx means stored. It checkpoints the WAL every 256 pages (1 MiB)
     /// instead of SQLite's 1000: a checkpoint runs inside the commit that triggers it, so
     /// smaller ones keep the slowest webhook answers shorter.
     pub(crate) async fn writer_connection(&self) -> Result<sqlx::SqliteConnection, StoreError> {
@@ -64,8 +68,34 @@ impl Store {
         Ok(self
             .options
             .clone()
+            .synchronous(SqliteSynchronous::Full)
             .pragma("wal_autocheckpoint", "256")
             .connect()
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn synchronous(conn: &mut sqlx::SqliteConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    /// The 2xx promise rests on this: the inbox writer's commits are fsynced (FULL = 2);
+    /// the rest commits NORMAL (1).
+    #[tokio::test]
+    async fn inbox_writer_commits_full_and_the_rest_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("agen.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let mut writer = store.writer_connection().await.unwrap();
+        assert_eq!(synchronous(&mut writer).await, 2);
+        let mut pooled = store.pool().acquire().await.unwrap();
+        assert_eq!(synchronous(&mut pooled).await, 1);
     }
 }

@@ -90,6 +90,16 @@ impl Simulator {
 
 /// The blob at `path` in the commit `rev` names: (blob sha, bytes); `Err` when `rev` names
 /// no commit, `None` when the commit has no such file.
+/// The blob at `path` in commit `sha` (no ref to resolve).
+pub(crate) fn blob_in_commit(
+    root: &Path,
+    dir: &Path,
+    sha: &str,
+    path: &str,
+) -> Option<(String, Vec<u8>)> {
+    Bare { root, dir }.blob(sha, path)
+}
+
 pub(crate) fn blob_at(
     root: &Path,
     dir: &Path,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub(crate) use inspect::blob_at;
+pub(crate) use inspect::{blob_at, blob_in_commit};
 pub use inspect::SimCommit;
 
 use super::state::Repo;

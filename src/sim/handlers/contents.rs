@@ -25,9 +25,23 @@ pub(crate) fn get(c: &mut Ctx) -> Reply {
     let found = match (&repo.git_dir, &wanted_ref) {
         (Some(dir), _) => {
             let rev = wanted_ref.as_deref().unwrap_or(&branch);
-            match git::blob_at(root, dir, rev, &path) {
-                Ok(found) => found,
-                Err(()) => return no_commit(rev),
+            // A branch resolves from the refs view, and a commit's files never change: read
+            // git once per (commit, path), as GitHub serves a hot file from its caches.
+            let commit = repo
+                .refs
+                .get(&format!("refs/heads/{rev}"))
+                .or_else(|| repo.refs.get(rev))
+                .cloned();
+            match commit {
+                Some(sha) => repo
+                    .blobs
+                    .entry((sha.clone(), path.clone()))
+                    .or_insert_with(|| git::blob_in_commit(root, dir, &sha, &path))
+                    .clone(),
+                None => match git::blob_at(root, dir, rev, &path) {
+                    Ok(found) => found,
+                    Err(()) => return no_commit(rev),
+                },
             }
         }
         (None, Some(r)) if r != &branch && r != &format!("refs/heads/{branch}") => {

@@ -524,3 +524,28 @@ async fn a_secret_agen_holds_is_never_pushed() {
     assert!(status.contains("`notes.txt` line 1"), "{status}");
     assert!(!status.contains("demo-secret"), "{status}");
 }
+
+#[tokio::test]
+async fn the_mirror_goes_when_the_repository_is_no_longer_granted() {
+    let env = spawn_jobs(GOOD_AGENT, None, &[]).await;
+    label(&env).await;
+    assert_eq!(env.job_ended(1).await.state.as_str(), "succeeded");
+    let mirror = env.data_dir().join(format!("mirrors/{}.git", env.repo_id));
+    assert!(
+        mirror.is_dir(),
+        "the job left a mirror to speed up the next one"
+    );
+
+    let mut removed =
+        agen::sim::Simulator::example_payload("installation_repositories", "removed.payload.json");
+    agen::sim::merge_json(
+        &mut removed,
+        serde_json::json!({ "installation": { "id": INSTALLATION },
+            "repositories_removed": [support::repository(env.repo_id, REPO)] }),
+    );
+    assert_eq!(env.send("installation_repositories", removed).await, 202);
+    env.wait_until("mirror removed", || async { !mirror.exists() })
+        .await;
+    let spare = env.data_dir().join(format!("spares/{}", env.repo_id));
+    assert!(!spare.exists(), "no spare checkout is kept either");
+}

@@ -10,6 +10,7 @@ pub mod intake;
 pub mod publish;
 pub mod replies;
 pub mod report;
+pub mod retention;
 pub mod rounds;
 pub mod run;
 pub mod scan;

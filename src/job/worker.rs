@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::context::JobContext;
-use super::run;
+use super::{retention, run};
 use crate::ids::JobId;
 use crate::sandbox::StopHandle;
 use crate::store::jobs::{Job, JobState};
@@ -37,6 +37,8 @@ pub fn spawn_workers(ctx: Arc<JobContext>, queued: Arc<Notify>) {
 }
 
 async fn work(ctx: Arc<JobContext>, queued: Arc<Notify>) {
+    let now = std::time::Instant::now();
+    let mut pruned = now.checked_sub(retention::EVERY).unwrap_or(now);
     loop {
         match ctx.store.claim_job(lease_ms(&ctx)).await {
             Ok(Some(job)) => {
@@ -45,6 +47,7 @@ async fn work(ctx: Arc<JobContext>, queued: Arc<Notify>) {
                 run_claimed(&ctx, job).await;
             }
             Ok(None) => {
+                retention::prune_when_due(&ctx, &mut pruned).await;
                 let _ = tokio::time::timeout(Duration::from_secs(2), queued.notified()).await;
             }
             Err(e) => {

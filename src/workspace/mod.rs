@@ -29,6 +29,7 @@ mod git;
 mod job;
 mod mirror;
 mod push;
+mod retention;
 mod spare;
 mod stage;
 

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub(crate) use inspect::{blob_at, blob_in_commit};
 pub use inspect::SimCommit;
+pub(crate) use inspect::{blob_at, blob_in_commit};
 
 use super::state::Repo;
 pub(crate) use address::target;

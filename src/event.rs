@@ -20,6 +20,9 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct User {
     pub login: Login,
+    /// The account's numeric id (its commit e-mail `ID+login@users.noreply.github.com`).
+    #[serde(default)]
+    pub id: Option<u64>,
     #[serde(rename = "type", default)]
     pub kind: String,
 }
@@ -351,6 +354,7 @@ mod tests {
     fn bots_are_recognised_by_type_or_login() {
         let bot = |login: &str, kind: &str| User {
             login: Login(login.into()),
+            id: None,
             kind: kind.into(),
         };
         assert!(bot("agen[bot]", "Bot").is_bot());

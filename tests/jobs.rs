@@ -71,13 +71,11 @@ async fn labeled_issue_becomes_a_pull_request_with_a_passing_check() {
     assert_eq!(commit.changed_paths, vec!["greeting.txt"]);
     assert_eq!(commit.author_name, "agen[bot]");
     assert_eq!(commit.author_email, "1+agen[bot]@users.noreply.github.com");
-    assert!(
-        commit
-            .message
-            .ends_with("Co-authored-by: maintainer <maintainer@users.noreply.github.com>"),
-        "{}",
-        commit.message
+    let co_author = format!(
+        "Co-authored-by: maintainer <{}+maintainer@users.noreply.github.com>",
+        support::user_id("maintainer")
     );
+    assert!(commit.message.ends_with(&co_author), "{}", commit.message);
     assert_eq!(
         env.main_sha(),
         main_before,

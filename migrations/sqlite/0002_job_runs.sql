@@ -1,6 +1,7 @@
 -- What a worker needs to run a job, and what it found out while running it.
 ALTER TABLE jobs ADD COLUMN title TEXT NOT NULL DEFAULT '';          -- the issue's, at trigger time
 ALTER TABLE jobs ADD COLUMN body TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN requested_by_id INTEGER;                 -- for Co-authored-by
 ALTER TABLE jobs ADD COLUMN lease_until INTEGER;                     -- a worker holds it until then
 ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;     -- claims so far
 ALTER TABLE jobs ADD COLUMN round INTEGER NOT NULL DEFAULT 0;

@@ -394,6 +394,7 @@ impl Intake {
                     req.trigger
                 },
                 requested_by: req.origin.sender.login.clone(),
+                requested_by_id: req.origin.sender.id,
                 instructions: instructions.to_string(),
                 title: req.title.clone(),
                 body: req.body.clone(),

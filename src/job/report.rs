@@ -147,15 +147,19 @@ fn pipeline_lines(rounds: &Rounds) -> String {
 }
 
 pub fn commit_message(job: &Job) -> String {
+    // GitHub credits a co-author by this address: `ID+login` for every account since 2017.
+    let email = match job.requested_by_id {
+        Some(id) => format!("{id}+{}@users.noreply.github.com", job.requested_by),
+        None => format!("{}@users.noreply.github.com", job.requested_by),
+    };
     format!(
         "{}\n\nWork on #{} asked for by @{}, done by agen (job {}).\n\n\
-         Co-authored-by: {} <{}@users.noreply.github.com>\n",
+         Co-authored-by: {} <{email}>\n",
         pull_title(job),
         job.issue,
         job.requested_by,
         job.id,
         job.requested_by,
-        job.requested_by
     )
 }
 

@@ -91,6 +91,7 @@ pub struct NewJob {
     pub is_pull_request: bool,
     pub trigger: Trigger,
     pub requested_by: Login,
+    pub requested_by_id: Option<u64>,
     pub instructions: String,
     /// The issue's (or pull request's) title and body when the job was asked for.
     pub title: String,
@@ -108,6 +109,7 @@ pub struct Job {
     pub state: JobState,
     pub trigger: Trigger,
     pub requested_by: Login,
+    pub requested_by_id: Option<u64>,
     pub instructions: String,
     pub status_comment_id: Option<CommentId>,
     pub delivery_id: DeliveryId,
@@ -130,7 +132,7 @@ pub struct Job {
 }
 
 pub(super) const JOB_COLUMNS: &str = "id, repo, repo_id, installation_id, issue, is_pull_request,
-    state, trig, requested_by, instructions, status_comment_id, delivery_id, created_at, title,
+    state, trig, requested_by, requested_by_id, instructions, status_comment_id, delivery_id, created_at, title,
     body, attempts, round, started_at, finished_at, branch, pr_number, head_sha, detail, timings";
 
 pub(super) fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, sqlx::Error> {
@@ -145,6 +147,9 @@ pub(super) fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, sqlx::Err
         state: JobState::parse(r.try_get("state")?),
         trigger: Trigger::parse(r.try_get("trig")?),
         requested_by: Login(r.try_get("requested_by")?),
+        requested_by_id: r
+            .try_get::<Option<i64>, _>("requested_by_id")?
+            .map(|id| id as u64),
         instructions: r.try_get("instructions")?,
         status_comment_id: r
             .try_get::<Option<i64>, _>("status_comment_id")?
@@ -173,8 +178,9 @@ impl Store {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO jobs (delivery_id, installation_id, repo_id, repo, issue, is_pull_request,
-                 state, trig, requested_by, instructions, title, body, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $12)
+                 state, trig, requested_by, requested_by_id, instructions, title, body,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13, $13)
              ON CONFLICT (delivery_id) DO NOTHING",
         )
         .bind(&job.delivery.0)
@@ -185,6 +191,7 @@ impl Store {
         .bind(job.is_pull_request)
         .bind(job.trigger.as_str())
         .bind(&job.requested_by.0)
+        .bind(job.requested_by_id.map(|id| id as i64))
         .bind(&job.instructions)
         .bind(&job.title)
         .bind(&job.body)

@@ -172,6 +172,14 @@ impl Env {
     }
 }
 
+/// A stable account id for a test login.
+pub fn user_id(login: &str) -> u64 {
+    login
+        .bytes()
+        .fold(5381u64, |h, b| h.wrapping_mul(33) ^ u64::from(b))
+        % 100_000_000
+}
+
 /// `issues` `labeled` on the test issue, as GitHub sends it.
 pub fn labeled_payload(repo_id: u64, label: &str, login: &str) -> Value {
     let mut p =
@@ -183,7 +191,7 @@ pub fn labeled_payload(repo_id: u64, label: &str, login: &str) -> Value {
             "repository": repository(repo_id, REPO),
             "issue": { "number": ISSUE, "title": "Login test is flaky", "body": "It fails one run in ten." },
             "label": { "name": label },
-            "sender": { "login": login, "type": "User" },
+            "sender": { "login": login, "id": user_id(login), "type": "User" },
         }),
     );
     p
@@ -215,7 +223,7 @@ pub fn comment_payload(
             "repository": repository(repo_id, full_name),
             "issue": { "number": issue, "title": "Login test is flaky", "body": "It fails one run in ten." },
             "comment": { "id": comment_id, "body": body, "user": { "login": login, "type": user_type } },
-            "sender": { "login": login, "type": user_type },
+            "sender": { "login": login, "id": user_id(login), "type": user_type },
         }),
     );
     p

@@ -6,7 +6,6 @@
 use super::report;
 use super::rounds::{Rounds, RoundsEnd};
 use super::run::{Ending, JobError, JobRun};
-use super::scan;
 use super::target::Target;
 use crate::github::checks::{CompletedRun, Conclusion};
 use crate::github::pulls::NewPull;
@@ -63,11 +62,17 @@ impl JobRun<'_> {
             }
             return self.no_changes(&target, &rounds).await;
         }
-        if let Some(refusal) = self.refusal(&changes) {
+        let refusals = super::checks::refusals(
+            workspace.worktree(),
+            &changes,
+            self.ctx.settings.max_file_bytes,
+            &self.log.secrets(),
+        );
+        if !refusals.is_empty() {
             return Ok(Ending {
                 state: JobState::Failed,
                 detail: "nothing was pushed: the change holds what agen never pushes".into(),
-                status: report::status_refused(self.job, &refusal),
+                status: report::status_refused(self.job, &refusals),
             });
         }
         let published = self
@@ -88,28 +93,6 @@ impl JobRun<'_> {
             ),
             status,
         })
-    }
-
-    /// Workflow files, oversized files and secrets are never pushed; the reasons, with paths
-    /// and lines but never the secret itself.
-    fn refusal(&self, changes: &Changes) -> Option<Vec<String>> {
-        let sizes: Vec<(String, u64)> = changes
-            .files
-            .iter()
-            .filter_map(|f| Some((f.path.clone(), f.new_size?)))
-            .collect();
-        let mut reasons: Vec<String> =
-            scan::refused_paths(&sizes, self.ctx.settings.max_file_bytes)
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-        let secrets = self.log.secrets();
-        reasons.extend(
-            scan::scan(&changes.added_lines, &secrets)
-                .iter()
-                .map(ToString::to_string),
-        );
-        (!reasons.is_empty()).then_some(reasons)
     }
 
     async fn no_changes(&self, target: &Target, rounds: &Rounds) -> Result<Ending, JobError> {

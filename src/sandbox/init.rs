@@ -3,26 +3,26 @@
 //!
 //! Process tree: agen → init (host side: joins cgroups, drops root, unshares the namespaces)
 //! → reaper (PID 1 of the new PID namespace: builds the root, reaps orphans) → the command.
-//! The spec arrives on stdin, a socket; the reaper sends the command's wait status back on it.
+//! The spec arrives on stdin, a socket. The reaper sends back on it, first, the session's
+//! egress listener (`127.0.0.1:3128` in the session's network namespace, as an SCM_RIGHTS
+//! descriptor with the byte [`LISTENER_SENT`]), which agen accepts on; last, the command's
+//! wait status (4 bytes).
 //! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
 //! process in the namespace: one SIGKILL from agen ends the whole tree.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
-use super::bridge;
-use super::limits::apply_rlimits;
+use super::egress::EGRESS_PORT_INSIDE;
 use super::mounts::{enter_new_root, RootPlan};
 use super::ownership::chown_tree;
-use super::sys;
+use super::{spawn, sys};
 use super::{Limits, UID_INSIDE, WORKTREE_INSIDE};
 
 /// The hidden subcommand agen re-executes itself with.
@@ -30,6 +30,9 @@ pub const INIT_ARG: &str = "__sandbox-init";
 
 /// Exit code of init when the session could not be set up (its reason is on stderr).
 pub const SETUP_FAILED: i32 = 125;
+
+/// The byte that carries the egress listener on the control socket.
+pub const LISTENER_SENT: u8 = b'L';
 
 /// Everything the init process needs, sent as JSON over its stdin.
 #[derive(Serialize, Deserialize)]
@@ -45,8 +48,6 @@ pub struct InitSpec {
     pub host_uid: u32,
     /// Set RLIMIT_AS (when no memory cgroup holds the tree).
     pub limit_address_space: bool,
-    /// agen's egress proxy socket, bridged to 127.0.0.1:3128 inside.
-    pub egress_socket: PathBuf,
     /// agen's pid: init gives up if its parent is already gone.
     pub parent_pid: u32,
 }
@@ -79,11 +80,6 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     // reach it); unshare moves the working directory into the new mount namespace, where the
     // reaper bind-mounts it as ".".
     std::env::set_current_dir(&spec.worktree)?;
-    // Likewise the proxy socket: O_PATH does not open it, only pins it for connect().
-    let egress = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH)
-        .open(&spec.egress_socket)?;
 
     // SAFETY: getters without arguments.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -126,7 +122,7 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
     if pid == 0 {
         drop(init_alive_w);
-        let code = match reaper(&spec, &init_alive, egress.as_raw_fd(), control) {
+        let code = match reaper(&spec, &init_alive, control) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("agen sandbox: {e}");
@@ -146,18 +142,18 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
 
 /// PID 1 of the session: sets up the root, starts the command, reaps everything, and reports
 /// the command's wait status. Its exit ends every process left in the namespace.
-fn reaper(
-    spec: &InitSpec,
-    init_alive: &OwnedFd,
-    egress: RawFd,
-    control: &mut UnixStream,
-) -> io::Result<i32> {
+fn reaper(spec: &InitSpec, init_alive: &OwnedFd, control: &mut UnixStream) -> io::Result<i32> {
     die_with_parent()?;
     if sys::writers_gone(init_alive) {
         return Err(io::Error::other("init exited before the session started"));
     }
     sys::sethostname("agen-sandbox")?;
     sys::loopback_up()?;
+    // Bound now (before the command starts, so its first connection finds it) and handed to
+    // agen, which serves it: no descriptor of it stays in the session.
+    let egress = TcpListener::bind(("127.0.0.1", EGRESS_PORT_INSIDE))?;
+    sys::send_fd(control.as_raw_fd(), LISTENER_SENT, egress.as_raw_fd())?;
+    drop(egress);
     enter_new_root(&RootPlan {
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,
@@ -166,37 +162,14 @@ fn reaper(
     // its own) and with them much more kernel surface to attack. Per-namespace setting.
     fs::write("/proc/sys/user/max_user_namespaces", "0")?;
 
-    let bridge = bridge::bind()?;
-
-    let (program, args) = spec
-        .command
-        .split_first()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-    let limits = spec.limits.clone();
-    let limit_as = spec.limit_address_space;
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(WORKTREE_INSIDE)
-        .stdin(Stdio::null());
-    // SAFETY: runs in the forked child before exec; only async-signal-safe calls (setsid,
-    // setrlimit, prctl, capset), and this process is single-threaded anyway.
-    unsafe {
-        command.pre_exec(move || {
-            sys::check("setsid", libc::setsid().into())?;
-            apply_rlimits(&limits, limit_as)?;
-            sys::prctl("PR_SET_NO_NEW_PRIVS", libc::PR_SET_NO_NEW_PRIVS, 1)?;
-            sys::drop_all_capabilities()
-        });
-    }
-    let child = command
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {program}: {e}")))?;
-    // Threads only after the fork above: the command's pre_exec must not race them.
-    bridge::serve(bridge, egress)?;
-    let status = wait_for(child.id() as libc::pid_t)?;
+    let child = spawn::spawn(
+        &spec.command,
+        &spec.env,
+        WORKTREE_INSIDE,
+        &spec.limits,
+        spec.limit_address_space,
+    )?;
+    let status = wait_for(child)?;
     control.write_all(&status.to_le_bytes())?;
     Ok(0)
 }

@@ -2,7 +2,7 @@
 //! (see [`super::init`]), watched from here for output, wall clock and stop.
 
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, TcpListener};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupSupport, SessionCgroups};
 use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE};
-use super::init::{InitSpec, INIT_ARG, SETUP_FAILED};
+use super::init::{InitSpec, INIT_ARG, LISTENER_SENT, SETUP_FAILED};
 use super::ownership;
-use super::session_dir::{sweep_leftovers, SessionDir};
+use super::session_dir::{sweep_leftovers, SessionLock};
 use super::{Outcome, Report, Sandbox, SandboxError, SessionSpec, StopHandle};
 
-/// How often the watcher wakes to check the clock and the stop handle.
+/// How often the watcher wakes, at the latest, to check the CPU time and the stop handle
+/// (output, the session's end, egress connections and the deadline wake it at once).
 const TICK: Duration = Duration::from_millis(50);
 
 /// Once the tree is killed, how long to wait for the last writers to go.
@@ -61,6 +62,10 @@ impl Namespaces {
     /// Prepares the backend: removes leftovers of crashed sessions, finds which cgroup limits
     /// this host allows, and says once which limits are in force.
     pub fn new(mut config: NamespacesConfig) -> Namespaces {
+        // Absolute: the init resolves paths after changing its working directory.
+        if let Ok(base) = std::path::absolute(&config.base) {
+            config.base = base;
+        }
         let swept = sweep_leftovers(&config.base);
         if swept > 0 {
             tracing::info!(swept, "removed session directories left by a crash");
@@ -132,8 +137,29 @@ impl Sandbox for Namespaces {
         // SAFETY: geteuid has no arguments.
         let as_root = unsafe { libc::geteuid() } == 0;
         let owner = ownership::owner(&worktree).map_err(SandboxError::io("worktree"))?;
-        let session = SessionDir::create(&self.config.base)
-            .map_err(SandboxError::io("cannot create the session directory"))?;
+
+        // The init starts first: the preparations below overlap its start-up (exec and dynamic
+        // loading of agen), and it waits for its spec on the control socket.
+        let (mut control, child_control) =
+            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
+        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
+        let output_w2 = output_w.try_clone().map_err(SandboxError::io("dup"))?;
+        let mut child = Command::new(&self.config.agen_exe)
+            .arg(INIT_ARG)
+            .env_clear()
+            .stdin(Stdio::from(OwnedFd::from(child_control)))
+            .stdout(Stdio::from(output_w))
+            .stderr(Stdio::from(output_w2))
+            .spawn()
+            .map_err(SandboxError::io(format!(
+                "cannot start {}",
+                self.config.agen_exe.display()
+            )))?;
+        // From here on the child must not outlive this function, whatever happens.
+        let mut guard = KillOnDrop(&mut child);
+
+        let session = SessionLock::create(&self.config.base)
+            .map_err(SandboxError::io("cannot create the session's lock file"))?;
         let cgroups = SessionCgroups::create(
             &self.cgroups,
             &session.id(),
@@ -141,14 +167,6 @@ impl Sandbox for Namespaces {
             spec.limits.max_processes,
         )
         .map_err(SandboxError::io("cannot create the session's cgroups"))?;
-        let egress_socket = session.path().join("egress.sock");
-        let egress = EgressProxy::start(&egress_socket, self.session_allowlist(spec))
-            .map_err(SandboxError::io("cannot start the egress proxy"))?;
-        if as_root {
-            let uid = self.config.host_uid;
-            std::os::unix::fs::chown(&egress_socket, Some(uid), Some(uid))
-                .map_err(SandboxError::io("egress socket"))?;
-        }
         let init_spec = InitSpec {
             worktree,
             command: spec.command.clone(),
@@ -158,14 +176,32 @@ impl Sandbox for Namespaces {
             cgroup_tasks: cgroups.tasks_files(),
             host_uid: self.config.host_uid,
             limit_address_space: self.cgroups.memory.is_none(),
-            egress_socket,
             parent_pid: std::process::id(),
         };
-        let mut result = self.watch(&init_spec, spec, &cgroups, stop, sink);
+        let json =
+            serde_json::to_vec(&init_spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+        control
+            .write_all(&json)
+            .and_then(|()| control.shutdown(Shutdown::Write))
+            .map_err(SandboxError::io("sending the session spec"))?;
+
+        let egress = EgressProxy::new(self.session_allowlist(spec));
+        let mut result = watch(
+            &mut guard,
+            &mut control,
+            output_r,
+            spec,
+            &cgroups,
+            &egress,
+            stop,
+            sink,
+        );
+        // The init is reaped here (killed first if it still runs), and with it the whole tree.
+        drop(guard);
         if let Ok(report) = &mut result {
             report.refused_hosts = egress.refused_hosts();
         }
-        // In this order: the tree is dead by now, so the groups can go, then the dir.
+        // In this order: the tree is dead by now, so the groups can go, then the lock.
         drop(egress);
         let emptied = cgroups.remove();
         drop(session);
@@ -193,114 +229,181 @@ impl Namespaces {
                 .cloned(),
         )
     }
+}
 
-    fn watch(
-        &self,
-        init_spec: &InitSpec,
-        spec: &SessionSpec,
-        cgroups: &SessionCgroups,
-        stop: &StopHandle,
-        sink: &mut dyn FnMut(&[u8]),
-    ) -> Result<Report, SandboxError> {
-        let (mut control, child_control) =
-            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
-        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
-        let output_w2 = output_w.try_clone().map_err(SandboxError::io("dup"))?;
-        let mut child = Command::new(&self.config.agen_exe)
-            .arg(INIT_ARG)
-            .env_clear()
-            .stdin(Stdio::from(OwnedFd::from(child_control)))
-            .stdout(Stdio::from(output_w))
-            .stderr(Stdio::from(output_w2))
-            .spawn()
-            .map_err(SandboxError::io(format!(
-                "cannot start {}",
-                self.config.agen_exe.display()
-            )))?;
-        // From here on the child must not outlive this function, whatever happens.
-        let mut guard = KillOnDrop(&mut child);
-        let json = serde_json::to_vec(init_spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
-        control
-            .write_all(&json)
-            .and_then(|()| control.shutdown(Shutdown::Write))
-            .map_err(SandboxError::io("sending the session spec"))?;
-
-        let mut output = Capped::new(spec.limits.output_bytes);
-        let mut status = Vec::new();
-        let deadline = Instant::now() + spec.limits.wall_clock;
-        let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
-        let mut ended_by: Option<Outcome> = None;
-        let mut killed_at: Option<Instant> = None;
-        let mut output_open = true;
-        let mut init_code: Option<i32> = None;
-        let mut output_file = std::fs::File::from(output_r);
-        loop {
-            // Once init has exited the command's own status stands, even at the deadline.
-            if ended_by.is_none() && init_code.is_none() {
-                let reason = if stop.is_stopped() {
-                    Some(Outcome::Stopped)
-                } else if Instant::now() >= deadline {
-                    Some(Outcome::TimedOut)
-                } else if cgroups.cpu_used().is_some_and(|used| used > cpu_budget) {
-                    Some(Outcome::CpuTimeExceeded)
-                } else {
-                    None
-                };
-                if let Some(reason) = reason {
-                    ended_by = Some(reason);
-                    killed_at = Some(Instant::now());
-                    guard.kill();
-                }
+/// Watches a started session to its end: streams its output, serves its egress connections,
+/// enforces the wall clock, the whole tree's CPU time and `stop`. Sleeps in poll(2) on the
+/// output pipe, the control socket and the egress listener, so each of them wakes it at once.
+#[allow(clippy::too_many_arguments)]
+fn watch(
+    guard: &mut KillOnDrop,
+    control: &mut UnixStream,
+    output_r: OwnedFd,
+    spec: &SessionSpec,
+    cgroups: &SessionCgroups,
+    egress: &EgressProxy,
+    stop: &StopHandle,
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<Report, SandboxError> {
+    let mut output = Capped::new(spec.limits.output_bytes);
+    let mut from_init = FromInit::default();
+    let deadline = Instant::now() + spec.limits.wall_clock;
+    let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
+    let mut ended_by: Option<Outcome> = None;
+    let mut killed_at: Option<Instant> = None;
+    let mut output_open = true;
+    let mut control_open = true;
+    let mut init_code: Option<i32> = None;
+    let mut output_file = std::fs::File::from(output_r);
+    loop {
+        // Once init has exited the command's own status stands, even at the deadline.
+        if ended_by.is_none() && init_code.is_none() {
+            let reason = if stop.is_stopped() {
+                Some(Outcome::Stopped)
+            } else if Instant::now() >= deadline {
+                Some(Outcome::TimedOut)
+            } else if cgroups.cpu_used().is_some_and(|used| used > cpu_budget) {
+                Some(Outcome::CpuTimeExceeded)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                ended_by = Some(reason);
+                killed_at = Some(Instant::now());
+                guard.kill();
             }
-            if init_code.is_none() {
-                if let Some(exit) = guard.0.try_wait().map_err(SandboxError::io("wait"))? {
-                    init_code = Some(exit.code().unwrap_or(-1));
-                }
-            }
-            if init_code.is_some() && !output_open {
-                break;
-            }
-            if killed_at.is_some_and(|t| t.elapsed() > DRAIN_AFTER_KILL) {
-                break;
-            }
-            if output_open && readable(&output_file, TICK) {
-                let mut buf = [0u8; 16 * 1024];
-                match output_file.read(&mut buf) {
-                    Ok(0) => output_open = false,
-                    Ok(n) => output.push(&buf[..n], sink),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(SandboxError::io("reading output")(e)),
-                }
-            } else if !output_open {
-                // Init holds the output pipe until it exits, so after EOF it is about to be
-                // reaped: wait for it rather than for the next tick.
-                let exit = guard.0.wait().map_err(SandboxError::io("wait"))?;
+        }
+        if init_code.is_none() {
+            if let Some(exit) = guard.0.try_wait().map_err(SandboxError::io("wait"))? {
                 init_code = Some(exit.code().unwrap_or(-1));
             }
         }
-        // The status (4 bytes) was written before init exited, so it is all there now.
-        control.set_nonblocking(true).ok();
-        let _ = control.read_to_end(&mut status);
-
-        let outcome = match (ended_by, status.as_slice()) {
-            (Some(reason), _) => reason,
-            (None, &[a, b, c, d]) => decode(i32::from_le_bytes([a, b, c, d])),
-            (None, _) if init_code == Some(SETUP_FAILED) => {
-                return Err(SandboxError::Setup(
-                    String::from_utf8_lossy(&output.kept).trim().to_string(),
-                ))
-            }
-            // The whole session was killed before the command's status came back (for
-            // instance the memory cgroup's OOM killer picked the reaper).
-            (None, _) => Outcome::KilledBySignal(libc::SIGKILL),
+        if init_code.is_some() && !output_open {
+            break;
+        }
+        if killed_at.is_some_and(|t| t.elapsed() > DRAIN_AFTER_KILL) {
+            break;
+        }
+        if !output_open {
+            // Init holds the output pipe until it exits, so after EOF it is about to be
+            // reaped: wait for it rather than for the next tick.
+            let exit = guard.0.wait().map_err(SandboxError::io("wait"))?;
+            init_code = Some(exit.code().unwrap_or(-1));
+            continue;
+        }
+        let timeout = match ended_by {
+            None => TICK.min(deadline.saturating_duration_since(Instant::now())),
+            Some(_) => TICK,
         };
-        Ok(Report {
-            outcome,
-            output: output.kept,
-            output_truncated: output.truncated,
-            refused_hosts: Vec::new(),
-        })
+        let ready = wait_readable(
+            [
+                Some(output_file.as_raw_fd()),
+                control_open.then(|| control.as_raw_fd()),
+                from_init.listener.as_ref().map(|l| l.as_raw_fd()),
+            ],
+            timeout,
+        );
+        if ready[0] {
+            let mut buf = [0u8; 16 * 1024];
+            match output_file.read(&mut buf) {
+                Ok(0) => output_open = false,
+                Ok(n) => output.push(&buf[..n], sink),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SandboxError::io("reading output")(e)),
+            }
+        }
+        if ready[1] {
+            control_open = from_init.read(control);
+        }
+        if ready[2] {
+            if let Some(listener) = &from_init.listener {
+                egress.accept_all(listener);
+            }
+        }
     }
+    // The status (4 bytes) was written before init exited, so it is all there now.
+    if control.set_nonblocking(true).is_ok() {
+        while control_open {
+            control_open = from_init.read(control);
+        }
+    }
+
+    let status = from_init
+        .bytes
+        .strip_prefix(&[LISTENER_SENT])
+        .unwrap_or(&from_init.bytes);
+    let outcome = match (ended_by, status) {
+        (Some(reason), _) => reason,
+        (None, &[a, b, c, d]) => decode(i32::from_le_bytes([a, b, c, d])),
+        (None, _) if init_code == Some(SETUP_FAILED) => {
+            return Err(SandboxError::Setup(
+                String::from_utf8_lossy(&output.kept).trim().to_string(),
+            ))
+        }
+        // The whole session was killed before the command's status came back (for
+        // instance the memory cgroup's OOM killer picked the reaper).
+        (None, _) => Outcome::KilledBySignal(libc::SIGKILL),
+    };
+    Ok(Report {
+        outcome,
+        output: output.kept,
+        output_truncated: output.truncated,
+        refused_hosts: Vec::new(),
+    })
+}
+
+/// What the session's side sent back on the control socket: the egress listener, then the
+/// command's wait status.
+#[derive(Default)]
+struct FromInit {
+    bytes: Vec<u8>,
+    listener: Option<TcpListener>,
+}
+
+impl FromInit {
+    /// Reads what is there; false once the socket is at its end (or broken, or would block).
+    fn read(&mut self, control: &UnixStream) -> bool {
+        let mut buf = [0u8; 64];
+        match super::sys::recv_with_fds(control.as_raw_fd(), &mut buf) {
+            Ok((n, fds)) => {
+                for fd in fds {
+                    if self.listener.is_none() {
+                        let listener = TcpListener::from(fd);
+                        if listener.set_nonblocking(true).is_ok() {
+                            self.listener = Some(listener);
+                        }
+                    }
+                }
+                self.bytes.extend_from_slice(&buf[..n]);
+                n > 0
+            }
+            Err(e) => e.kind() == io::ErrorKind::Interrupted,
+        }
+    }
+}
+
+/// Waits up to `timeout` for any of `fds` to be readable (or at its end); which ones are.
+fn wait_readable<const N: usize>(fds: [Option<i32>; N], timeout: Duration) -> [bool; N] {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            // A negative descriptor is skipped by poll(2).
+            fd: fd.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // Rounded up, so a deadline a fraction of a millisecond away is not a busy loop.
+    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: a valid array of pollfd of the given length.
+    let ret = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, millis) };
+    let mut ready = [false; N];
+    if ret > 0 {
+        for (r, p) in ready.iter_mut().zip(&pfds) {
+            *r = p.fd >= 0 && p.revents != 0;
+        }
+    }
+    ready
 }
 
 /// The command's environment plus the proxy variables (which override any given).
@@ -377,18 +480,6 @@ impl Capped {
             self.truncated = true;
         }
     }
-}
-
-/// Waits up to `timeout` for `file` to have data (or EOF).
-fn readable(file: &std::fs::File, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd {
-        fd: file.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let ret = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
-    ret > 0
 }
 
 #[cfg(test)]

@@ -4,14 +4,19 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub fn check(what: &str, ret: libc::c_long) -> io::Result<libc::c_long> {
+    check_with(|| what.to_string(), ret)
+}
+
+/// Like [`check`], with the call's name built only when it failed.
+pub fn check_with(what: impl FnOnce() -> String, ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret == -1 {
         let err = io::Error::last_os_error();
-        Err(io::Error::new(err.kind(), format!("{what}: {err}")))
+        Err(io::Error::new(err.kind(), format!("{}: {err}", what())))
     } else {
         Ok(ret)
     }
@@ -44,7 +49,7 @@ pub fn mount(
             ptr(&data).cast(),
         )
     };
-    check(&format!("mount {}", target.display()), ret.into()).map(drop)
+    check_with(|| format!("mount {}", target.display()), ret.into()).map(drop)
 }
 
 /// Sets mount attributes on `target` and every mount below it (mount_setattr(2), Linux 5.12+).
@@ -75,7 +80,7 @@ pub fn mount_setattr_recursive(target: &Path, attr_set: u64) -> io::Result<()> {
             std::mem::size_of::<MountAttr>(),
         )
     };
-    check(&format!("mount_setattr {}", target.display()), ret).map(drop)
+    check_with(|| format!("mount_setattr {}", target.display()), ret).map(drop)
 }
 
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
@@ -158,8 +163,9 @@ pub fn loopback_up() -> io::Result<()> {
 }
 
 /// Drops every capability of the calling process (used right before exec of the command).
-/// Async-signal-safe: a single raw syscall on stack data.
-pub fn drop_all_capabilities() -> io::Result<()> {
+/// Returns the raw result (-1 with errno set on failure): safe to call in a vfork-style child,
+/// being a single raw syscall on stack data.
+pub fn drop_all_capabilities_raw() -> libc::c_long {
     #[repr(C)]
     struct Header {
         version: u32,
@@ -182,8 +188,7 @@ pub fn drop_all_capabilities() -> io::Result<()> {
         inheritable: 0,
     }; 2];
     // SAFETY: header and two data words, as capset(2) version 3 expects.
-    let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
-    check("capset", ret).map(drop)
+    unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) }
 }
 
 /// A close-on-exec pipe: (read end, write end).
@@ -208,4 +213,70 @@ pub fn writers_gone(read_end: &OwnedFd) -> bool {
     // SAFETY: one valid pollfd, no waiting.
     let ret = unsafe { libc::poll(&mut pfd, 1, 0) };
     ret > 0 && pfd.revents & libc::POLLHUP != 0
+}
+
+/// Sends `byte` with the descriptor `fd` attached (SCM_RIGHTS) over the Unix socket `sock`.
+pub fn send_fd(sock: RawFd, byte: u8, fd: RawFd) -> io::Result<()> {
+    let mut data = [byte];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // u64 words keep the control buffer aligned for struct cmsghdr.
+    let mut control = [0u64; 8];
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    // SAFETY: msghdr is plain data; zero is a valid start for every field.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space;
+    // SAFETY: the control buffer holds one cmsghdr with room for one descriptor (`space` is
+    // at most 24 bytes here, the buffer 64), and the message points only at live locals.
+    let ret = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL)
+    };
+    check("sendmsg", ret as libc::c_long).map(drop)
+}
+
+/// Reads what `sock` has (blocking unless it is non-blocking) into `buf`; descriptors that
+/// came along are returned, close-on-exec. `Ok((0, _))` is the end of the stream.
+pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr is plain data; zero is a valid start for every field.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: the message points at `buf` and `control`, both live and of the given sizes.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    let n = check("recvmsg", n as libc::c_long)? as usize;
+    let mut fds = Vec::new();
+    // SAFETY: walking the control messages the kernel just wrote, with the CMSG_* helpers;
+    // each SCM_RIGHTS descriptor is new in this process and owned by nobody else.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                let len = (*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize;
+                for i in 0..len / std::mem::size_of::<RawFd>() {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n, fds))
 }

@@ -20,7 +20,7 @@ pub struct CgroupSupport {
 impl CgroupSupport {
     /// Finds agen's own v1 groups and checks that agen may make child groups in each.
     pub fn probe() -> CgroupSupport {
-        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let own = super::sys::read_small(Path::new("/proc/self/cgroup")).unwrap_or_default();
         CgroupSupport {
             memory: usable_parent(&own, "memory"),
             pids: usable_parent(&own, "pids"),
@@ -72,9 +72,11 @@ impl SessionCgroups {
         if let Some(parent) = &support.memory {
             let dir = groups.make(parent.join(&name))?;
             write(&dir, "memory.limit_in_bytes", memory_bytes)?;
-            // Without this, a hog would push its pages to swap instead of being killed.
-            if dir.join("memory.memsw.limit_in_bytes").exists() {
-                write(&dir, "memory.memsw.limit_in_bytes", memory_bytes)?;
+            // Without this, a hog would push its pages to swap instead of being killed. The
+            // file exists only where swap is accounted.
+            match write(&dir, "memory.memsw.limit_in_bytes", memory_bytes) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                other => other?,
             }
         }
         if let Some(parent) = &support.pids {
@@ -90,7 +92,7 @@ impl SessionCgroups {
 
     /// CPU time used by the whole tree so far, where a cpuacct group counts it.
     pub fn cpu_used(&self) -> Option<Duration> {
-        let text = fs::read_to_string(self.cpu_usage.as_ref()?).ok()?;
+        let text = super::sys::read_small(self.cpu_usage.as_ref()?).ok()?;
         text.trim().parse().ok().map(Duration::from_nanos)
     }
 
@@ -143,9 +145,15 @@ fn alive(pid: libc::pid_t) -> bool {
     ret == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
+/// Writes `value` to a control file that must exist (no create: NotFound when it does not).
 fn write(dir: &Path, file: &str, value: u64) -> io::Result<()> {
-    fs::write(dir.join(file), value.to_string())
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.join(file).display())))
+    use std::io::Write;
+    let path = dir.join(file);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.to_string().as_bytes()))
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// agen's group for a v1 `controller`, from the text of /proc/self/cgroup, relative to the

@@ -3,15 +3,17 @@
 //!
 //! Process tree: agen → init (host side: joins cgroups, drops root, unshares the namespaces)
 //! → reaper (PID 1 of the new PID namespace: builds the root, reaps orphans) → the command.
-//! The spec arrives on stdin, a socket. The reaper sends back on it, first, the session's
-//! egress listener (`127.0.0.1:3128` in the session's network namespace, as an SCM_RIGHTS
-//! descriptor with the byte [`LISTENER_SENT`]), which agen accepts on; last, the command's
-//! wait status (4 bytes).
+//! The spec arrives on stdin, a socket, with one descriptor attached: the egress channel, a
+//! socket to agen. The reaper listens on `127.0.0.1:3128` in the session's network namespace
+//! and, once the first connection waits there, hands the listener over the egress channel
+//! (SCM_RIGHTS, with the byte [`LISTENER_SENT`]) to agen, which accepts on it from then on: a
+//! session that never connects costs agen nothing. At the end the reaper writes the command's
+//! wait status (4 bytes) on stdin's socket, which agen reads once init has exited.
 //! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
 //! process in the namespace: one SIGKILL from agen ends the whole tree.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -31,7 +33,7 @@ pub const INIT_ARG: &str = "__sandbox-init";
 /// Exit code of init when the session could not be set up (its reason is on stderr).
 pub const SETUP_FAILED: i32 = 125;
 
-/// The byte that carries the egress listener on the control socket.
+/// The byte that carries the egress listener on the egress channel.
 pub const LISTENER_SENT: u8 = b'L';
 
 /// Everything the init process needs, sent as JSON over its stdin.
@@ -55,8 +57,41 @@ pub struct InitSpec {
 /// Entry point for `agen __sandbox-init`; returns the process exit code.
 pub fn main() -> i32 {
     // SAFETY: fd 0 is the control socket agen passed as stdin; we take ownership of it.
-    let mut control = unsafe { UnixStream::from_raw_fd(0) };
-    match run(&mut control) {
+    let control = unsafe { UnixStream::from_raw_fd(0) };
+    exit_code(read_spec(&control).and_then(|(spec, channel)| run(&spec, control, channel)))
+}
+
+/// The init's work in a child that a single-threaded agen (`agen sandbox run`) forked instead
+/// of executing `agen __sandbox-init`: the same steps on the same spec, without the cost of
+/// starting agen again. First the child makes itself look like that init: the control socket
+/// as stdin, the output as stdout and stderr, and nothing else of agen's (descriptors, command
+/// line, environment, core dumps). Never returns.
+pub fn run_forked(
+    spec: &InitSpec,
+    agen: &sys::SelfStat,
+    control: OwnedFd,
+    output: OwnedFd,
+    egress_channel: OwnedFd,
+) -> ! {
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        exit_code(
+            sys::adopt_init_descriptors(control, output, egress_channel).and_then(
+                |(control, channel)| {
+                    sys::scrub_process_strings(agen, b"agen\0__sandbox-init\0");
+                    sys::no_core_dumps()?;
+                    run(spec, UnixStream::from(control), channel)
+                },
+            ),
+        )
+    }))
+    .unwrap_or(SETUP_FAILED);
+    // SAFETY: leaving the forked child without running anything of agen's (atexit handlers,
+    // destructors of the parent's values).
+    unsafe { libc::_exit(code) }
+}
+
+fn exit_code(result: io::Result<i32>) -> i32 {
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("agen sandbox: {e}");
@@ -65,12 +100,7 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(control: &mut UnixStream) -> io::Result<i32> {
-    let mut raw = Vec::new();
-    control.read_to_end(&mut raw)?;
-    let spec: InitSpec = serde_json::from_slice(&raw)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad spec: {e}")))?;
-
+fn run(spec: &InitSpec, control: UnixStream, egress_channel: OwnedFd) -> io::Result<i32> {
     // "0" is the writing thread; this process has only the one, and its children follow it.
     for tasks in &spec.cgroup_tasks {
         fs::write(tasks, "0")
@@ -122,13 +152,7 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
     if pid == 0 {
         drop(init_alive_w);
-        let code = match reaper(&spec, &init_alive, control) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("agen sandbox: {e}");
-                SETUP_FAILED
-            }
-        };
+        let code = exit_code(reaper(spec, &init_alive, control, egress_channel));
         // SAFETY: leaving the child without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
@@ -140,20 +164,45 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     })
 }
 
+/// The spec (JSON up to the end of the stream) and the egress channel that came with it.
+fn read_spec(control: &UnixStream) -> io::Result<(InitSpec, OwnedFd)> {
+    let mut raw = Vec::new();
+    let mut channel = None;
+    let mut buf = [0u8; 8 * 1024];
+    loop {
+        let (n, fds) = match sys::recv_with_fds(control.as_raw_fd(), &mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            got => got?,
+        };
+        channel = channel.or(fds.into_iter().next());
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let spec: InitSpec = serde_json::from_slice(&raw)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad spec: {e}")))?;
+    let channel =
+        channel.ok_or_else(|| io::Error::other("no egress channel came with the spec"))?;
+    Ok((spec, channel))
+}
+
 /// PID 1 of the session: sets up the root, starts the command, reaps everything, and reports
 /// the command's wait status. Its exit ends every process left in the namespace.
-fn reaper(spec: &InitSpec, init_alive: &OwnedFd, control: &mut UnixStream) -> io::Result<i32> {
+fn reaper(
+    spec: &InitSpec,
+    init_alive: &OwnedFd,
+    mut control: UnixStream,
+    egress_channel: OwnedFd,
+) -> io::Result<i32> {
     die_with_parent()?;
     if sys::writers_gone(init_alive) {
         return Err(io::Error::other("init exited before the session started"));
     }
     sys::sethostname("agen-sandbox")?;
     sys::loopback_up()?;
-    // Bound now (before the command starts, so its first connection finds it) and handed to
-    // agen, which serves it: no descriptor of it stays in the session.
+    // Bound now, before the command starts, so its first connection finds it.
     let egress = TcpListener::bind(("127.0.0.1", EGRESS_PORT_INSIDE))?;
-    sys::send_fd(control.as_raw_fd(), LISTENER_SENT, egress.as_raw_fd())?;
-    drop(egress);
     enter_new_root(&RootPlan {
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,
@@ -162,6 +211,9 @@ fn reaper(spec: &InitSpec, init_alive: &OwnedFd, control: &mut UnixStream) -> io
     // its own) and with them much more kernel surface to attack. Per-namespace setting.
     fs::write("/proc/sys/user/max_user_namespaces", "0")?;
 
+    // SIGCHLD is read from a signalfd (so the wait below can also watch the listener); the
+    // command gets an empty signal mask back before it execs.
+    let sigchld = sys::SigchldFd::new()?;
     let child = spawn::spawn(
         &spec.command,
         &spec.env,
@@ -169,9 +221,65 @@ fn reaper(spec: &InitSpec, init_alive: &OwnedFd, control: &mut UnixStream) -> io
         &spec.limits,
         spec.limit_address_space,
     )?;
-    let status = wait_for(child)?;
+    let status = wait_serving(child, &sigchld, egress, &egress_channel)?;
     control.write_all(&status.to_le_bytes())?;
     Ok(0)
+}
+
+/// Waits for `pid`, reaping (as PID 1 must) any other child that ends meanwhile; the first
+/// time a connection waits on `egress`, hands that listener to agen over `channel`.
+fn wait_serving(
+    pid: libc::pid_t,
+    sigchld: &sys::SigchldFd,
+    egress: TcpListener,
+    channel: &OwnedFd,
+) -> io::Result<libc::c_int> {
+    let mut egress = Some(egress);
+    loop {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with a valid out-pointer.
+            let got = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if got == pid {
+                return Ok(status);
+            }
+            if got <= 0 {
+                break;
+            }
+        }
+        let Some(listener) = &egress else {
+            // Handed over: only children are left to wait for.
+            return wait_for(pid);
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: sigchld.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: a valid array of two pollfd.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if ret == -1 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if fds[0].revents != 0 {
+            sigchld.drain();
+        }
+        if fds[1].revents != 0 {
+            sys::send_fd(channel.as_raw_fd(), LISTENER_SENT, listener.as_raw_fd())?;
+            egress = None;
+        }
+    }
 }
 
 /// Waits for `pid`, reaping (as PID 1 must) any other child that ends meanwhile.

@@ -5,14 +5,14 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupSupport, SessionCgroups};
 use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE};
-use super::init::{InitSpec, INIT_ARG, LISTENER_SENT, SETUP_FAILED};
+use super::init::{self, InitSpec, INIT_ARG, SETUP_FAILED};
 use super::ownership;
 use super::session_dir::{sweep_leftovers, SessionLock};
 use super::{Outcome, Report, Sandbox, SandboxError, SessionSpec, StopHandle};
@@ -137,27 +137,6 @@ impl Sandbox for Namespaces {
         // SAFETY: geteuid has no arguments.
         let as_root = unsafe { libc::geteuid() } == 0;
         let owner = ownership::owner(&worktree).map_err(SandboxError::io("worktree"))?;
-
-        // The init starts first: the preparations below overlap its start-up (exec and dynamic
-        // loading of agen), and it waits for its spec on the control socket.
-        let (mut control, child_control) =
-            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
-        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
-        let output_w2 = output_w.try_clone().map_err(SandboxError::io("dup"))?;
-        let mut child = Command::new(&self.config.agen_exe)
-            .arg(INIT_ARG)
-            .env_clear()
-            .stdin(Stdio::from(OwnedFd::from(child_control)))
-            .stdout(Stdio::from(output_w))
-            .stderr(Stdio::from(output_w2))
-            .spawn()
-            .map_err(SandboxError::io(format!(
-                "cannot start {}",
-                self.config.agen_exe.display()
-            )))?;
-        // From here on the child must not outlive this function, whatever happens.
-        let mut guard = KillOnDrop(&mut child);
-
         let session = SessionLock::create(&self.config.base)
             .map_err(SandboxError::io("cannot create the session's lock file"))?;
         let cgroups = SessionCgroups::create(
@@ -178,30 +157,14 @@ impl Sandbox for Namespaces {
             limit_address_space: self.cgroups.memory.is_none(),
             parent_pid: std::process::id(),
         };
-        let json =
-            serde_json::to_vec(&init_spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
-        control
-            .write_all(&json)
-            .and_then(|()| control.shutdown(Shutdown::Write))
-            .map_err(SandboxError::io("sending the session spec"))?;
-
+        let started = Started::start(&self.config.agen_exe, &init_spec)?;
         let egress = EgressProxy::new(self.session_allowlist(spec));
-        let mut result = watch(
-            &mut guard,
-            &mut control,
-            output_r,
-            spec,
-            &cgroups,
-            &egress,
-            stop,
-            sink,
-        );
-        // The init is reaped here (killed first if it still runs), and with it the whole tree.
-        drop(guard);
+        let mut result = started.watch(spec, &cgroups, &egress, stop, sink);
         if let Ok(report) = &mut result {
             report.refused_hosts = egress.refused_hosts();
         }
-        // In this order: the tree is dead by now, so the groups can go, then the lock.
+        // In this order: the tree is dead by now (`watch` reaped the init, killing it first if
+        // need be), so the groups can go, then the lock.
         drop(egress);
         let emptied = cgroups.remove();
         drop(session);
@@ -231,155 +194,361 @@ impl Namespaces {
     }
 }
 
-/// Watches a started session to its end: streams its output, serves its egress connections,
-/// enforces the wall clock, the whole tree's CPU time and `stop`. Sleeps in poll(2) on the
-/// output pipe, the control socket and the egress listener, so each of them wakes it at once.
-#[allow(clippy::too_many_arguments)]
-fn watch(
-    guard: &mut KillOnDrop,
-    control: &mut UnixStream,
-    output_r: OwnedFd,
-    spec: &SessionSpec,
-    cgroups: &SessionCgroups,
-    egress: &EgressProxy,
-    stop: &StopHandle,
-    sink: &mut dyn FnMut(&[u8]),
-) -> Result<Report, SandboxError> {
-    let mut output = Capped::new(spec.limits.output_bytes);
-    let mut from_init = FromInit::default();
-    let deadline = Instant::now() + spec.limits.wall_clock;
-    let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
-    let mut ended_by: Option<Outcome> = None;
-    let mut killed_at: Option<Instant> = None;
-    let mut output_open = true;
-    let mut control_open = true;
-    let mut init_code: Option<i32> = None;
-    let mut output_file = std::fs::File::from(output_r);
-    loop {
-        // Once init has exited the command's own status stands, even at the deadline.
-        if ended_by.is_none() && init_code.is_none() {
-            let reason = if stop.is_stopped() {
-                Some(Outcome::Stopped)
-            } else if Instant::now() >= deadline {
-                Some(Outcome::TimedOut)
-            } else if cgroups.cpu_used().is_some_and(|used| used > cpu_budget) {
-                Some(Outcome::CpuTimeExceeded)
-            } else {
-                None
+/// A session's init, started, and agen's ends of what connects them.
+///
+/// agen keeps a write end of the output pipe and the init's end of the egress channel open
+/// while the init runs: neither can then wake the watcher by closing as the init exits, and the
+/// init's exit is seen once, through its pidfd.
+struct Started {
+    init: InitProcess,
+    /// Spec out; at the end, the command's wait status in.
+    control: UnixStream,
+    output: std::fs::File,
+    output_writer: Option<OwnedFd>,
+    /// Where the reaper hands over the egress listener.
+    egress_channel: UnixStream,
+    egress_channel_peer: Option<UnixStream>,
+}
+
+impl Started {
+    /// Starts the init. From a single-threaded agen (`agen sandbox run`) the init is a forked
+    /// child running [`init::run_forked`]; from a multi-threaded one (the server), where a
+    /// forked child could find a lock held by another thread forever, it is `agen
+    /// __sandbox-init`, executed afresh, with its spec already waiting on its stdin (so it never
+    /// sleeps on agen).
+    fn start(agen_exe: &Path, spec: &InitSpec) -> Result<Started, SandboxError> {
+        let (mut control, child_control) =
+            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
+        let (egress_channel, egress_channel_peer) =
+            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
+        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
+        let agen = super::sys::SelfStat::read().ok();
+        let (init, spec_rest) = if let Some(agen) = agen.filter(|a| a.threads == 1) {
+            let init =
+                InitProcess::fork(spec, &agen, child_control, &output_w, &egress_channel_peer)?;
+            (init, Vec::new())
+        } else {
+            let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+            // As much of the spec as the socket holds, with the egress channel attached, goes
+            // before the init starts; the rest (a very large environment) after.
+            let sent = super::sys::send_with_fd(
+                control.as_raw_fd(),
+                &json,
+                egress_channel_peer.as_raw_fd(),
+                libc::MSG_DONTWAIT,
+            )
+            .map_err(SandboxError::io("sending the session spec"))?;
+            if sent == json.len() {
+                control
+                    .shutdown(Shutdown::Write)
+                    .map_err(SandboxError::io("sending the session spec"))?;
+            }
+            let init = InitProcess::exec(agen_exe, child_control, &output_w)?;
+            (init, json[sent..].to_vec())
+        };
+        let started = Started {
+            init,
+            control: control.try_clone().map_err(SandboxError::io("dup"))?,
+            output: std::fs::File::from(output_r),
+            output_writer: Some(output_w),
+            egress_channel,
+            egress_channel_peer: Some(egress_channel_peer),
+        };
+        // From here on, dropping `started` kills and reaps the init (and so the whole tree).
+        if !spec_rest.is_empty() {
+            control
+                .write_all(&spec_rest)
+                .and_then(|()| control.shutdown(Shutdown::Write))
+                .map_err(SandboxError::io("sending the session spec"))?;
+        }
+        Ok(started)
+    }
+
+    fn kill(&mut self) {
+        self.init.kill();
+    }
+
+    /// Watches the session to its end: streams its output, serves its egress connections,
+    /// enforces the wall clock, the whole tree's CPU time and `stop`, and reaps the init.
+    /// Sleeps in poll(2): output, the init's exit, the egress listener's handover and
+    /// connections wake it at once; otherwise it wakes every [`TICK`] for the CPU time and
+    /// `stop`.
+    fn watch(
+        mut self,
+        spec: &SessionSpec,
+        cgroups: &SessionCgroups,
+        egress: &EgressProxy,
+        stop: &StopHandle,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<Report, SandboxError> {
+        let mut output = Capped::new(spec.limits.output_bytes);
+        let deadline = Instant::now() + spec.limits.wall_clock;
+        let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
+        let mut next_cpu_check = Instant::now();
+        let mut ended_by: Option<Outcome> = None;
+        // When the end began: the kill, or the init's exit. The rest of the output is
+        // collected for at most DRAIN_AFTER_KILL from then.
+        let mut ending_since: Option<Instant> = None;
+        let mut output_open = true;
+        let mut init_code: Option<i32> = None;
+        let mut listener: Option<TcpListener> = None;
+        loop {
+            // Once init has exited the command's own status stands, even at the deadline.
+            if ended_by.is_none() && init_code.is_none() {
+                let now = Instant::now();
+                let reason = if stop.is_stopped() {
+                    Some(Outcome::Stopped)
+                } else if now >= deadline {
+                    Some(Outcome::TimedOut)
+                } else if now >= next_cpu_check {
+                    next_cpu_check = now + TICK;
+                    cgroups
+                        .cpu_used()
+                        .is_some_and(|used| used > cpu_budget)
+                        .then_some(Outcome::CpuTimeExceeded)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    ended_by = Some(reason);
+                    ending_since = Some(now);
+                    self.kill();
+                }
+            }
+            if ended_by.is_some() || init_code.is_some() {
+                // Let the output end once the last writer in the session is gone.
+                self.output_writer = None;
+            }
+            if init_code.is_some() && !output_open {
+                break;
+            }
+            if ending_since.is_some_and(|t| t.elapsed() > DRAIN_AFTER_KILL) {
+                break;
+            }
+            let timeout = match ended_by {
+                None if init_code.is_none() => {
+                    TICK.min(deadline.saturating_duration_since(Instant::now()))
+                }
+                _ => TICK,
             };
-            if let Some(reason) = reason {
-                ended_by = Some(reason);
-                killed_at = Some(Instant::now());
-                guard.kill();
+            let ready = wait_readable(
+                [
+                    output_open.then(|| self.output.as_raw_fd()),
+                    init_code.is_none().then(|| self.init.pidfd.as_raw_fd()),
+                    listener.is_none().then(|| self.egress_channel.as_raw_fd()),
+                    listener.as_ref().map(|l| l.as_raw_fd()),
+                ],
+                timeout,
+            );
+            if ready[0] {
+                let mut buf = [0u8; 16 * 1024];
+                match self.output.read(&mut buf) {
+                    Ok(0) => output_open = false,
+                    Ok(n) => output.push(&buf[..n], sink),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(SandboxError::io("reading output")(e)),
+                }
+            }
+            if ready[1] {
+                if let Some(code) = self.init.try_wait().map_err(SandboxError::io("wait"))? {
+                    init_code = Some(code);
+                    ending_since.get_or_insert_with(Instant::now);
+                }
+            }
+            if ready[2] {
+                listener = receive_listener(&self.egress_channel);
+            }
+            if ready[3] {
+                if let Some(listener) = &listener {
+                    egress.accept_all(listener);
+                }
             }
         }
         if init_code.is_none() {
-            if let Some(exit) = guard.0.try_wait().map_err(SandboxError::io("wait"))? {
-                init_code = Some(exit.code().unwrap_or(-1));
+            // Killed, and the output drained or given up on: the init goes now (the drop
+            // below would do it too).
+            self.kill();
+            init_code = Some(self.init.wait().map_err(SandboxError::io("wait"))?);
+        }
+        // The status (4 bytes) was written before init exited, so it is all there now.
+        let mut status = Vec::new();
+        if self.control.set_nonblocking(true).is_ok() {
+            let _ = self.control.read_to_end(&mut status);
+        }
+
+        let outcome = match (ended_by, status.as_slice()) {
+            (Some(reason), _) => reason,
+            (None, &[a, b, c, d]) => decode(i32::from_le_bytes([a, b, c, d])),
+            (None, _) if init_code == Some(SETUP_FAILED) => {
+                return Err(SandboxError::Setup(
+                    String::from_utf8_lossy(&output.kept).trim().to_string(),
+                ))
             }
-        }
-        if init_code.is_some() && !output_open {
-            break;
-        }
-        if killed_at.is_some_and(|t| t.elapsed() > DRAIN_AFTER_KILL) {
-            break;
-        }
-        if !output_open {
-            // Init holds the output pipe until it exits, so after EOF it is about to be
-            // reaped: wait for it rather than for the next tick.
-            let exit = guard.0.wait().map_err(SandboxError::io("wait"))?;
-            init_code = Some(exit.code().unwrap_or(-1));
-            continue;
-        }
-        let timeout = match ended_by {
-            None => TICK.min(deadline.saturating_duration_since(Instant::now())),
-            Some(_) => TICK,
+            // The whole session was killed before the command's status came back (for
+            // instance the memory cgroup's OOM killer picked the reaper).
+            (None, _) => Outcome::KilledBySignal(libc::SIGKILL),
         };
-        let ready = wait_readable(
-            [
-                Some(output_file.as_raw_fd()),
-                control_open.then(|| control.as_raw_fd()),
-                from_init.listener.as_ref().map(|l| l.as_raw_fd()),
-            ],
-            timeout,
+        Ok(Report {
+            outcome,
+            output: output.kept,
+            output_truncated: output.truncated,
+            refused_hosts: Vec::new(),
+        })
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        self.egress_channel_peer = None;
+    }
+}
+
+/// The session's init process: agen's child, watched through a pidfd. Killed and reaped on
+/// drop unless it already was.
+struct InitProcess {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    reaped: bool,
+}
+
+impl InitProcess {
+    /// Executes `agen __sandbox-init` with the control socket as stdin and the output pipe as
+    /// stdout and stderr.
+    fn exec(
+        agen_exe: &Path,
+        control: UnixStream,
+        output: &OwnedFd,
+    ) -> Result<InitProcess, SandboxError> {
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(SandboxError::io("dup"));
+        let child = Command::new(agen_exe)
+            .arg(INIT_ARG)
+            .env_clear()
+            .stdin(Stdio::from(OwnedFd::from(control)))
+            .stdout(Stdio::from(dup(output)?))
+            .stderr(Stdio::from(dup(output)?))
+            .spawn()
+            .map_err(SandboxError::io(format!(
+                "cannot start {}",
+                agen_exe.display()
+            )))?;
+        // `child` is not needed past its pid: dropping a std Child neither kills nor reaps.
+        InitProcess::watch(child.id() as libc::pid_t)
+    }
+
+    /// Forks the init (see [`init::run_forked`]). Only for a single-threaded agen.
+    fn fork(
+        spec: &InitSpec,
+        agen: &super::sys::SelfStat,
+        control: UnixStream,
+        output: &OwnedFd,
+        egress_channel: &UnixStream,
+    ) -> Result<InitProcess, SandboxError> {
+        let output = output.try_clone().map_err(SandboxError::io("dup"))?;
+        let channel = OwnedFd::from(
+            egress_channel
+                .try_clone()
+                .map_err(SandboxError::io("dup"))?,
         );
-        if ready[0] {
-            let mut buf = [0u8; 16 * 1024];
-            match output_file.read(&mut buf) {
-                Ok(0) => output_open = false,
-                Ok(n) => output.push(&buf[..n], sink),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SandboxError::io("reading output")(e)),
-            }
+        let control = OwnedFd::from(control);
+        // SAFETY: the caller found this process single-threaded, so the child is a complete
+        // copy with no lock held by some other thread, and may run ordinary Rust code; it
+        // never returns from run_forked.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            init::run_forked(spec, agen, control, output, channel);
         }
-        if ready[1] {
-            control_open = from_init.read(control);
+        if pid == -1 {
+            return Err(SandboxError::io("cannot fork the session's init")(
+                io::Error::last_os_error(),
+            ));
         }
-        if ready[2] {
-            if let Some(listener) = &from_init.listener {
-                egress.accept_all(listener);
-            }
-        }
-    }
-    // The status (4 bytes) was written before init exited, so it is all there now.
-    if control.set_nonblocking(true).is_ok() {
-        while control_open {
-            control_open = from_init.read(control);
-        }
+        InitProcess::watch(pid)
     }
 
-    let status = from_init
-        .bytes
-        .strip_prefix(&[LISTENER_SENT])
-        .unwrap_or(&from_init.bytes);
-    let outcome = match (ended_by, status) {
-        (Some(reason), _) => reason,
-        (None, &[a, b, c, d]) => decode(i32::from_le_bytes([a, b, c, d])),
-        (None, _) if init_code == Some(SETUP_FAILED) => {
-            return Err(SandboxError::Setup(
-                String::from_utf8_lossy(&output.kept).trim().to_string(),
-            ))
-        }
-        // The whole session was killed before the command's status came back (for
-        // instance the memory cgroup's OOM killer picked the reaper).
-        (None, _) => Outcome::KilledBySignal(libc::SIGKILL),
-    };
-    Ok(Report {
-        outcome,
-        output: output.kept,
-        output_truncated: output.truncated,
-        refused_hosts: Vec::new(),
-    })
-}
-
-/// What the session's side sent back on the control socket: the egress listener, then the
-/// command's wait status.
-#[derive(Default)]
-struct FromInit {
-    bytes: Vec<u8>,
-    listener: Option<TcpListener>,
-}
-
-impl FromInit {
-    /// Reads what is there; false once the socket is at its end (or broken, or would block).
-    fn read(&mut self, control: &UnixStream) -> bool {
-        let mut buf = [0u8; 64];
-        match super::sys::recv_with_fds(control.as_raw_fd(), &mut buf) {
-            Ok((n, fds)) => {
-                for fd in fds {
-                    if self.listener.is_none() {
-                        let listener = TcpListener::from(fd);
-                        if listener.set_nonblocking(true).is_ok() {
-                            self.listener = Some(listener);
-                        }
-                    }
+    fn watch(pid: libc::pid_t) -> Result<InitProcess, SandboxError> {
+        match super::sys::pidfd_open(pid) {
+            Ok(pidfd) => Ok(InitProcess {
+                pid,
+                pidfd,
+                reaped: false,
+            }),
+            Err(e) => {
+                // SAFETY: killing and reaping our own child, which nothing else reaps.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
                 }
-                self.bytes.extend_from_slice(&buf[..n]);
-                n > 0
+                Err(SandboxError::io("watching the session's init")(e))
             }
-            Err(e) => e.kind() == io::ErrorKind::Interrupted,
         }
     }
+
+    fn kill(&mut self) {
+        if !self.reaped {
+            // SAFETY: our child, not yet reaped, so the pid is still its own.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        }
+    }
+
+    /// Its exit code (-1 when killed by a signal) once it has exited.
+    fn try_wait(&mut self) -> io::Result<Option<i32>> {
+        self.wait_with(libc::WNOHANG)
+    }
+
+    fn wait(&mut self) -> io::Result<i32> {
+        loop {
+            if let Some(code) = self.wait_with(0)? {
+                return Ok(code);
+            }
+        }
+    }
+
+    fn wait_with(&mut self, options: libc::c_int) -> io::Result<Option<i32>> {
+        if self.reaped {
+            return Err(io::Error::other("the init was already reaped"));
+        }
+        let mut status = 0;
+        // SAFETY: waitpid on our own child with a valid out-pointer.
+        let got = unsafe { libc::waitpid(self.pid, &mut status, options) };
+        match got {
+            0 => Ok(None),
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+            _ => {
+                self.reaped = true;
+                Ok(Some(if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    -1
+                }))
+            }
+        }
+    }
+}
+
+impl Drop for InitProcess {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill();
+            let _ = self.wait();
+        }
+    }
+}
+
+/// The egress listener, if the reaper handed it over on `channel` (non-blocking, ready for
+/// [`EgressProxy::accept_all`]).
+fn receive_listener(channel: &UnixStream) -> Option<TcpListener> {
+    let mut buf = [0u8; 8];
+    let (_, fds) = super::sys::recv_with_fds(channel.as_raw_fd(), &mut buf).ok()?;
+    let listener = TcpListener::from(fds.into_iter().next()?);
+    listener.set_nonblocking(true).ok()?;
+    Some(listener)
 }
 
 /// Waits up to `timeout` for any of `fds` to be readable (or at its end); which ones are.
@@ -432,24 +601,6 @@ fn decode(status: i32) -> Outcome {
         Outcome::Exited(libc::WEXITSTATUS(status))
     } else {
         Outcome::KilledBySignal(libc::WTERMSIG(status))
-    }
-}
-
-/// SIGKILLs the init process (and so the whole session) unless it has already been reaped.
-struct KillOnDrop<'a>(&'a mut Child);
-
-impl KillOnDrop<'_> {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
-impl Drop for KillOnDrop<'_> {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
     }
 }
 

@@ -3,17 +3,19 @@
 //! (no allocation, no locks) and then execs the command. PID 1's memory is not copied, and PID
 //! 1 sleeps only until the exec, instead of waiting on a pipe for a forked copy of itself.
 //!
-//! In the child, in order: stdin from /dev/null, the working directory, default signal
+//! In the child, in order: stdin from /dev/null, every other descriptor but stdout and stderr
+//! closed, the working directory, default signal
 //! handling, a new session, the rlimits, no new privileges, no capabilities, exec. Any failure
-//! is written (step and errno) to a close-on-exec pipe that PID 1 reads once the child is gone
-//! or has exec'd.
+//! is recorded (step and errno) in memory the two share, which PID 1 reads once the child has
+//! exited (as glibc's posix_spawn does: no pipe, so no waiting for the exec to close one).
 
 use std::ffi::{c_void, CString};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::limits::rlimits;
-use super::sys::{self, check};
+use super::sys;
 use super::Limits;
 
 /// What the child needs, all of it prepared before the clone.
@@ -23,13 +25,15 @@ struct ChildArgs {
     envp: *const *const libc::c_char,
     cwd: *const libc::c_char,
     stdin: RawFd,
-    error_w: RawFd,
     rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
+    /// Set by the child when a step fails: the step's index, and errno.
+    failed_step: AtomicI32,
+    errno: AtomicI32,
 }
 
 /// The step that failed, as the child reports it.
 const STEPS: &[&str] = &[
-    "stdin",
+    "descriptors",
     "chdir",
     "signals",
     "setsid",
@@ -75,15 +79,15 @@ pub fn spawn(
     }
 
     let stdin = std::fs::File::open("/dev/null")?;
-    let (error_r, error_w) = sys::pipe()?;
     let args = ChildArgs {
         program: argv[0].as_ptr(),
         argv: argv_ptrs.as_ptr(),
         envp: envp_ptrs.as_ptr(),
         cwd: cwd.as_ptr(),
         stdin: stdin.as_raw_fd(),
-        error_w: error_w.as_raw_fd(),
         rlimits: rlimits(limits, limit_address_space),
+        failed_step: AtomicI32::new(-1),
+        errno: AtomicI32::new(0),
     };
     // Room for execvpe (a path buffer, and a new argv when it falls back to /bin/sh).
     let mut stack = vec![0u8; 64 * 1024 + argv.len() * 16];
@@ -114,51 +118,28 @@ pub fn spawn(
     let clone_error = io::Error::last_os_error();
     // SAFETY: restoring the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    drop(error_w);
     if pid == -1 {
         return Err(io::Error::new(
             clone_error.kind(),
             format!("cannot start {program}: clone: {clone_error}"),
         ));
     }
-    // The child has exec'd (its copy of the write end closed) or exited: no waiting here.
-    let mut report = [0u8; 5];
-    let n = read_all(&error_r, &mut report)?;
-    if n == 0 {
+    // The child has exec'd or exited by now (CLONE_VFORK): its report, if any, is there.
+    let step = args.failed_step.load(Ordering::SeqCst);
+    if step < 0 {
         return Ok(pid);
     }
     let mut status = 0;
     // SAFETY: reaping the child that just failed, with a valid out-pointer.
     unsafe { libc::waitpid(pid, &mut status, 0) };
-    let errno = i32::from_le_bytes([report[1], report[2], report[3], report[4]]);
-    let err = io::Error::from_raw_os_error(errno);
-    let step = STEPS.get(report[0] as usize).copied().unwrap_or("?");
+    let err = io::Error::from_raw_os_error(args.errno.load(Ordering::SeqCst));
+    let step = STEPS.get(step as usize).copied().unwrap_or("?");
     let what = if step == "exec" {
         format!("cannot start {program}: {err}")
     } else {
         format!("cannot start {program}: {step}: {err}")
     };
     Err(io::Error::new(err.kind(), what))
-}
-
-fn read_all(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        // SAFETY: reading into the unfilled rest of `buf`.
-        let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
-                buf[got..].as_mut_ptr().cast(),
-                buf.len() - got,
-            )
-        };
-        match n {
-            0 => break,
-            -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
-            n => got += check("read", n as libc::c_long)? as usize,
-        }
-    }
-    Ok(got)
 }
 
 /// The child: system calls only, since it shares PID 1's memory (and its errno).
@@ -168,6 +149,11 @@ extern "C" fn child(arg: *mut c_void) -> libc::c_int {
     // SAFETY: each call below is a plain system call wrapper on prepared, valid arguments.
     unsafe {
         if libc::dup2(args.stdin, 0) == -1 {
+            fail(args, 0);
+        }
+        // Only stdin, stdout and stderr go along: not what agen itself inherited without
+        // close-on-exec (its caller's descriptors), nor anything else.
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == -1 {
             fail(args, 0);
         }
         if libc::chdir(args.cwd) == -1 {
@@ -200,11 +186,10 @@ extern "C" fn child(arg: *mut c_void) -> libc::c_int {
     }
 }
 
-/// Reports the failed step and errno to the parent and exits.
-unsafe fn fail(args: &ChildArgs, step: u8) -> ! {
-    let errno = *libc::__errno_location();
-    let e = errno.to_le_bytes();
-    let report = [step, e[0], e[1], e[2], e[3]];
-    libc::write(args.error_w, report.as_ptr().cast(), report.len());
+/// Records the failed step and errno for the parent and exits.
+unsafe fn fail(args: &ChildArgs, step: i32) -> ! {
+    args.errno
+        .store(*libc::__errno_location(), Ordering::SeqCst);
+    args.failed_step.store(step, Ordering::SeqCst);
     libc::_exit(127)
 }

@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -217,10 +217,15 @@ pub fn writers_gone(read_end: &OwnedFd) -> bool {
 
 /// Sends `byte` with the descriptor `fd` attached (SCM_RIGHTS) over the Unix socket `sock`.
 pub fn send_fd(sock: RawFd, byte: u8, fd: RawFd) -> io::Result<()> {
-    let mut data = [byte];
+    send_with_fd(sock, &[byte], fd, 0).map(drop)
+}
+
+/// Sends (the start of) `data` with the descriptor `fd` attached to it; how much went out.
+/// `flags` adds to MSG_NOSIGNAL (e.g. MSG_DONTWAIT).
+pub fn send_with_fd(sock: RawFd, data: &[u8], fd: RawFd, flags: libc::c_int) -> io::Result<usize> {
     let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: 1,
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
     };
     // u64 words keep the control buffer aligned for struct cmsghdr.
     let mut control = [0u64; 8];
@@ -240,9 +245,19 @@ pub fn send_fd(sock: RawFd, byte: u8, fd: RawFd) -> io::Result<()> {
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
         (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL)
+        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL | flags)
     };
-    check("sendmsg", ret as libc::c_long).map(drop)
+    check("sendmsg", ret as libc::c_long).map(|n| n as usize)
+}
+
+/// A descriptor that becomes readable when process `pid` (a child) has exited.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open(2) takes a pid and flags; the result is a new descriptor we own.
+    let fd = check("pidfd_open", unsafe {
+        libc::syscall(libc::SYS_pidfd_open, pid, 0)
+    })?;
+    // SAFETY: just created, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Reads what `sock` has (blocking unless it is non-blocking) into `buf`; descriptors that
@@ -279,4 +294,169 @@ pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<Owne
         }
     }
     Ok((n, fds))
+}
+
+/// SIGCHLD as a readable descriptor: blocks the signal for this thread (children inherit the
+/// mask; the sandbox's spawn clears it before exec) and opens a signalfd for it.
+pub struct SigchldFd(OwnedFd);
+
+impl SigchldFd {
+    pub fn new() -> io::Result<SigchldFd> {
+        // SAFETY: sigset_t is plain data set up by sigemptyset/sigaddset; valid pointers.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGCHLD);
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::other("cannot block SIGCHLD"));
+            }
+            let fd = check(
+                "signalfd",
+                libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK).into(),
+            )?;
+            Ok(SigchldFd(OwnedFd::from_raw_fd(fd as RawFd)))
+        }
+    }
+
+    /// Reads the pending notifications (the caller reaps with waitpid anyway).
+    pub fn drain(&self) {
+        let mut info = [0u8; 128 * 4];
+        // SAFETY: reading into a local buffer of the given size; non-blocking descriptor.
+        while unsafe { libc::read(self.0.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) } > 0 {}
+    }
+}
+
+impl AsRawFd for SigchldFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// What /proc/self/stat tells of this process: its thread count, and where its command line
+/// and initial environment strings lie.
+#[derive(Clone, Copy, Debug)]
+pub struct SelfStat {
+    pub threads: usize,
+    arg: (usize, usize),
+    env: (usize, usize),
+}
+
+impl SelfStat {
+    pub fn read() -> io::Result<SelfStat> {
+        let stat = read_small(Path::new("/proc/self/stat"))?;
+        let bad = || io::Error::other("unreadable /proc/self/stat");
+        // Fields after the command name (which may hold spaces and parentheses); the first of
+        // them is field 3 of proc(5).
+        let rest = stat.rsplit_once(')').ok_or_else(bad)?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| -> io::Result<usize> {
+            fields
+                .get(n - 3)
+                .and_then(|f| f.parse().ok())
+                .ok_or_else(bad)
+        };
+        Ok(SelfStat {
+            threads: field(20)?,
+            arg: (field(48)?, field(49)?),
+            env: (field(50)?, field(51)?),
+        })
+    }
+}
+
+/// In a child forked from agen: `control` becomes stdin, `output` stdout and stderr, and every
+/// other descriptor is closed, so the child holds what an executed init would. Returns the
+/// control socket (stdin) and `egress_channel`, moved to descriptor 3 (close-on-exec).
+pub fn adopt_init_descriptors(
+    control: OwnedFd,
+    output: OwnedFd,
+    egress_channel: OwnedFd,
+) -> io::Result<(OwnedFd, OwnedFd)> {
+    // Out of the way first (the originals may sit on 0 to 3 themselves). The originals are
+    // closed by close_range below, so they are released as raw descriptors here.
+    let high = |fd: OwnedFd| -> io::Result<RawFd> {
+        let fd = fd.into_raw_fd();
+        // SAFETY: F_DUPFD_CLOEXEC on a valid descriptor returns a new one.
+        check(
+            "fcntl",
+            unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) }.into(),
+        )
+        .map(|fd| fd as RawFd)
+    };
+    let (control, output, channel) = (high(control)?, high(output)?, high(egress_channel)?);
+    // SAFETY: dup2 onto the standard descriptors and 3, then close_range above: afterwards
+    // this process owns exactly descriptors 0 to 3, which are returned as OwnedFd (0 and 3);
+    // the values owned elsewhere in this copy of agen are never used again (the caller exits
+    // without returning).
+    unsafe {
+        for (from, to) in [(control, 0), (output, 1), (output, 2), (channel, 3)] {
+            check("dup2", libc::dup2(from, to).into())?;
+        }
+        check(
+            "fcntl",
+            libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC).into(),
+        )?;
+        check(
+            "close_range",
+            libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32),
+        )?;
+        Ok((OwnedFd::from_raw_fd(0), OwnedFd::from_raw_fd(3)))
+    }
+}
+
+/// Overwrites this process's command line with `cmdline` (NUL-separated, padded with NULs)
+/// and its initial environment with NULs, and empties the environment: what
+/// /proc/<pid>/cmdline and environ show of a child forked from agen. `stat` is this process's
+/// (or, in a forked child, its parent's: the addresses are the same).
+pub fn scrub_process_strings(stat: &SelfStat, cmdline: &[u8]) {
+    let (arg_start, arg_end) = stat.arg;
+    let (env_start, env_end) = stat.env;
+    // SAFETY: clearenv drops libc's environment array (this process is single-threaded).
+    // The ranges are this process's own argument and environment strings at the top of its
+    // initial stack, which nothing reads afterwards (the environment is empty now, and the
+    // arguments were parsed long ago).
+    unsafe {
+        libc::clearenv();
+        if arg_end > arg_start {
+            let len = arg_end - arg_start;
+            std::ptr::write_bytes(arg_start as *mut u8, 0, len);
+            // The last byte stays NUL (else the kernel reads past it as a retitled process).
+            let keep = cmdline.len().min(len - 1);
+            std::ptr::copy_nonoverlapping(cmdline.as_ptr(), arg_start as *mut u8, keep);
+        }
+        if env_end > env_start {
+            std::ptr::write_bytes(env_start as *mut u8, 0, env_end - env_start);
+        }
+    }
+}
+
+/// RLIMIT_CORE 0: a crash of this process writes no core file (with agen's memory in it).
+pub fn no_core_dumps() -> io::Result<()> {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid rlimit on the stack.
+    check(
+        "setrlimit",
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) }.into(),
+    )
+    .map(drop)
+}
+
+/// The text of a small file (procfs, cgroupfs), read without the size probe
+/// `fs::read_to_string` makes first (these files report no size anyway).
+pub fn read_small(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(buf).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))
 }

@@ -717,3 +717,20 @@ fn agens_command_line_is_not_visible() {
     );
     assert!(!out.contains(&canary), "agen's arguments leaked: {out}");
 }
+
+#[test]
+fn the_network_namespace_cannot_be_reconfigured() {
+    // Down with the loopback, a new interface, a new address, a route out: all refused, and the
+    // loopback still carries the egress proxy afterwards.
+    let script = "ip link set lo down 2>/dev/null && echo CHANGED; \
+                  ip link add evil0 type dummy 2>/dev/null && echo CHANGED; \
+                  ip addr add 10.9.9.9/8 dev lo 2>/dev/null && echo CHANGED; \
+                  ip route add default dev lo 2>/dev/null && echo CHANGED; \
+                  ip link show lo | grep -q ',UP' && echo STILL-UP; \
+                  curl -sS -o /dev/null -w '%{http_code}\\n' http://blocked.example/";
+    let report = run(script, short());
+    let out = text(&report);
+    assert!(!out.contains("CHANGED"), "{out}");
+    assert!(out.contains("STILL-UP"), "{out}");
+    assert!(out.contains("403"), "the egress proxy answers: {out}");
+}

@@ -1,19 +1,24 @@
 //! The session's own side, run as `agen __sandbox-init` (a fresh, single-threaded process, so
-//! forking here is safe, unlike in agen's multi-threaded runtime).
+//! forking here is safe, unlike in agen's multi-threaded runtime), or forked from a
+//! single-threaded agen (see [`run_forked`]).
 //!
 //! Process tree: agen → init (host side: joins cgroups, drops root, unshares the namespaces)
 //! → reaper (PID 1 of the new PID namespace: builds the root, reaps orphans) → the command.
-//! The spec arrives on stdin, a socket, with one descriptor attached: the egress channel, a
-//! socket to agen. The reaper listens on `127.0.0.1:3128` in the session's network namespace
-//! and, once the first connection waits there, hands the listener over the egress channel
-//! (SCM_RIGHTS, with the byte [`LISTENER_SENT`]) to agen, which accepts on it from then on: a
-//! session that never connects costs agen nothing. At the end the reaper writes the command's
-//! wait status (4 bytes) on stdin's socket, which agen reads once init has exited.
 //! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
 //! process in the namespace: one SIGKILL from agen ends the whole tree.
+//!
+//! The control socket is the init's stdin. agen starts the init before it makes the
+//! session's cgroups, so the two overlap: an executed init first gets its spec (length, then
+//! JSON) with one descriptor attached, the egress channel (a socket to agen); then, as the
+//! go, the end of the stream, once the cgroups exist. The init listens on `127.0.0.1:3128` in
+//! the session's network namespace; the reaper, once the first connection waits there, hands
+//! the listener over the egress channel (SCM_RIGHTS, with the byte [`LISTENER_SENT`]) to
+//! agen, which accepts on it from then on: a session that never connects costs agen nothing.
+//! At the end the reaper writes the command's wait status (4 bytes) on the control socket,
+//! which agen reads once init has exited.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -101,6 +106,19 @@ fn exit_code(result: io::Result<i32>) -> i32 {
 }
 
 fn run(spec: &InitSpec, control: UnixStream, egress_channel: OwnedFd) -> io::Result<i32> {
+    // SAFETY: getters without arguments.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // As root, the network namespace comes first, while agen is still making the session's
+    // cgroups: a namespace of the host's (only root may change its network), whose loopback
+    // this init brings up and listens on for the egress proxy. Unprivileged, it comes with
+    // the user namespace below.
+    let network = if uid == 0 {
+        sys::unshare(libc::CLONE_NEWNET)?;
+        Some(egress_listener()?)
+    } else {
+        None
+    };
+    wait_for_go(&control)?;
     // "0" is the writing thread; this process has only the one, and its children follow it.
     for tasks in &spec.cgroup_tasks {
         fs::write(tasks, "0")
@@ -111,8 +129,6 @@ fn run(spec: &InitSpec, control: UnixStream, egress_channel: OwnedFd) -> io::Res
     // reaper bind-mounts it as ".".
     std::env::set_current_dir(&spec.worktree)?;
 
-    // SAFETY: getters without arguments.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     let (uid, gid) = if uid == 0 {
         // Root inside a user namespace mapped onto host root could read root-owned host
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
@@ -131,18 +147,27 @@ fn run(spec: &InitSpec, control: UnixStream, egress_channel: OwnedFd) -> io::Res
         return Err(io::Error::other("agen exited before the session started"));
     }
 
+    let new_net = if network.is_some() {
+        0
+    } else {
+        libc::CLONE_NEWNET
+    };
     sys::unshare(
         libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
             | libc::CLONE_NEWPID
-            | libc::CLONE_NEWNET
             | libc::CLONE_NEWIPC
-            | libc::CLONE_NEWUTS,
+            | libc::CLONE_NEWUTS
+            | new_net,
     )?;
     // Only the one uid/gid is mapped: inside there is no root to become.
     fs::write("/proc/self/setgroups", "deny")?;
     fs::write("/proc/self/uid_map", format!("{UID_INSIDE} {uid} 1"))?;
     fs::write("/proc/self/gid_map", format!("{UID_INSIDE} {gid} 1"))?;
+    let egress = match network {
+        Some(listener) => listener,
+        None => egress_listener()?,
+    };
 
     // Held open by init for its whole life: lets the reaper tell whether init died before
     // the reaper's parent-death signal was armed.
@@ -152,10 +177,11 @@ fn run(spec: &InitSpec, control: UnixStream, egress_channel: OwnedFd) -> io::Res
     let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
     if pid == 0 {
         drop(init_alive_w);
-        let code = exit_code(reaper(spec, &init_alive, control, egress_channel));
+        let code = exit_code(reaper(spec, &init_alive, control, egress_channel, egress));
         // SAFETY: leaving the child without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
+    drop(egress);
     let status = wait_for(pid)?;
     Ok(if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
@@ -164,27 +190,57 @@ fn run(spec: &InitSpec, control: UnixStream, egress_channel: OwnedFd) -> io::Res
     })
 }
 
-/// The spec (JSON up to the end of the stream) and the egress channel that came with it.
+/// The spec (its length as 4 bytes, then as much JSON) and the egress channel that came with
+/// it.
 fn read_spec(control: &UnixStream) -> io::Result<(InitSpec, OwnedFd)> {
     let mut raw = Vec::new();
     let mut channel = None;
+    let mut wanted = 4;
     let mut buf = [0u8; 8 * 1024];
-    loop {
-        let (n, fds) = match sys::recv_with_fds(control.as_raw_fd(), &mut buf) {
+    while raw.len() < wanted {
+        // Never past the spec: what follows (the end of the stream) is agen's go.
+        let room = (wanted - raw.len()).min(buf.len());
+        let (n, fds) = match sys::recv_with_fds(control.as_raw_fd(), &mut buf[..room]) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             got => got?,
         };
         channel = channel.or(fds.into_iter().next());
         if n == 0 {
-            break;
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the spec ended early",
+            ));
         }
         raw.extend_from_slice(&buf[..n]);
+        if wanted == 4 && raw.len() >= 4 {
+            wanted += u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
+        }
     }
-    let spec: InitSpec = serde_json::from_slice(&raw)
+    let spec: InitSpec = serde_json::from_slice(&raw[4..])
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad spec: {e}")))?;
     let channel =
         channel.ok_or_else(|| io::Error::other("no egress channel came with the spec"))?;
     Ok((spec, channel))
+}
+
+/// Waits for agen's go: the end of the control stream, once the session's cgroups exist.
+fn wait_for_go(control: &UnixStream) -> io::Result<()> {
+    let mut buf = [0u8; 16];
+    loop {
+        match (&*control).read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => return Err(io::Error::other("unexpected data after the spec")),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Brings the loopback interface of this process's (new) network namespace up and listens
+/// on it for the session's egress connections.
+fn egress_listener() -> io::Result<TcpListener> {
+    sys::loopback_up()?;
+    TcpListener::bind(("127.0.0.1", EGRESS_PORT_INSIDE))
 }
 
 /// PID 1 of the session: sets up the root, starts the command, reaps everything, and reports
@@ -194,15 +250,13 @@ fn reaper(
     init_alive: &OwnedFd,
     mut control: UnixStream,
     egress_channel: OwnedFd,
+    egress: TcpListener,
 ) -> io::Result<i32> {
     die_with_parent()?;
     if sys::writers_gone(init_alive) {
         return Err(io::Error::other("init exited before the session started"));
     }
     sys::sethostname("agen-sandbox")?;
-    sys::loopback_up()?;
-    // Bound now, before the command starts, so its first connection finds it.
-    let egress = TcpListener::bind(("127.0.0.1", EGRESS_PORT_INSIDE))?;
     enter_new_root(&RootPlan {
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,

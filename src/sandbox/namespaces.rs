@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -56,19 +57,26 @@ impl NamespacesConfig {
 pub struct Namespaces {
     config: NamespacesConfig,
     cgroups: CgroupSupport,
+    /// Crash leftovers still to sweep (see [`Namespaces::new_sweeping_later`]).
+    sweep_pending: AtomicBool,
 }
 
 impl Namespaces {
     /// Prepares the backend: removes leftovers of crashed sessions, finds which cgroup limits
     /// this host allows, and says once which limits are in force.
-    pub fn new(mut config: NamespacesConfig) -> Namespaces {
+    pub fn new(config: NamespacesConfig) -> Namespaces {
+        let namespaces = Namespaces::new_sweeping_later(config);
+        namespaces.sweep_once();
+        namespaces
+    }
+
+    /// Like [`Namespaces::new`], but the leftovers of crashed sessions are removed during the
+    /// first session, once it has started, instead of before: for `agen sandbox run`, whose
+    /// one session should start as soon as it can.
+    pub fn new_sweeping_later(mut config: NamespacesConfig) -> Namespaces {
         // Absolute: the init resolves paths after changing its working directory.
         if let Ok(base) = std::path::absolute(&config.base) {
             config.base = base;
-        }
-        let swept = sweep_leftovers(&config.base);
-        if swept > 0 {
-            tracing::info!(swept, "removed session directories left by a crash");
         }
         config.hide = config
             .hide
@@ -82,10 +90,25 @@ impl Namespaces {
             })
             .collect();
         let cgroups = CgroupSupport::probe();
-        cgroups.sweep_leftovers();
         static ANNOUNCE: Once = Once::new();
         ANNOUNCE.call_once(|| announce(&cgroups));
-        Namespaces { config, cgroups }
+        Namespaces {
+            config,
+            cgroups,
+            sweep_pending: AtomicBool::new(true),
+        }
+    }
+
+    /// Removes what crashed sessions left (lock files, cgroups), the first time only.
+    fn sweep_once(&self) {
+        if !self.sweep_pending.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let swept = sweep_leftovers(&self.config.base);
+        if swept > 0 {
+            tracing::info!(swept, "removed session directories left by a crash");
+        }
+        self.cgroups.sweep_leftovers();
     }
 }
 
@@ -139,13 +162,7 @@ impl Sandbox for Namespaces {
         let owner = ownership::owner(&worktree).map_err(SandboxError::io("worktree"))?;
         let session = SessionLock::create(&self.config.base)
             .map_err(SandboxError::io("cannot create the session's lock file"))?;
-        let cgroups = SessionCgroups::create(
-            &self.cgroups,
-            &session.id(),
-            spec.limits.memory_bytes,
-            spec.limits.max_processes,
-        )
-        .map_err(SandboxError::io("cannot create the session's cgroups"))?;
+        let mut cgroups = SessionCgroups::plan(&self.cgroups, &session.id());
         let init_spec = InitSpec {
             worktree,
             command: spec.command.clone(),
@@ -157,7 +174,16 @@ impl Sandbox for Namespaces {
             limit_address_space: self.cgroups.memory.is_none(),
             parent_pid: std::process::id(),
         };
-        let started = Started::start(&self.config.agen_exe, &init_spec)?;
+        // The init starts now and sets up what it can while the cgroups are made; it joins
+        // them (and goes on) at the go. On any error below, `started` going out of scope
+        // kills it.
+        let mut started = Started::start(&self.config.agen_exe, &init_spec)?;
+        cgroups
+            .create(spec.limits.memory_bytes, spec.limits.max_processes)
+            .map_err(SandboxError::io("cannot create the session's cgroups"))?;
+        started.go()?;
+        // Housekeeping while the session sets itself up.
+        self.sweep_once();
         let egress = EgressProxy::new(self.session_allowlist(spec));
         let mut result = started.watch(spec, &cgroups, &egress, stop, sink);
         if let Ok(report) = &mut result {
@@ -211,13 +237,13 @@ struct Started {
 }
 
 impl Started {
-    /// Starts the init. From a single-threaded agen (`agen sandbox run`) the init is a forked
-    /// child running [`init::run_forked`]; from a multi-threaded one (the server), where a
-    /// forked child could find a lock held by another thread forever, it is `agen
-    /// __sandbox-init`, executed afresh, with its spec already waiting on its stdin (so it never
-    /// sleeps on agen).
+    /// Starts the init, which then waits for [`go`](Started::go). From a single-threaded agen
+    /// (`agen sandbox run`) the init is a forked child running [`init::run_forked`]; from a
+    /// multi-threaded one (the server), where a forked child could find a lock held by another
+    /// thread forever, it is `agen __sandbox-init`, executed afresh, with its spec already
+    /// waiting on its stdin (so it never sleeps on agen for that).
     fn start(agen_exe: &Path, spec: &InitSpec) -> Result<Started, SandboxError> {
-        let (mut control, child_control) =
+        let (control, child_control) =
             UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
         let (egress_channel, egress_channel_peer) =
             UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
@@ -229,26 +255,24 @@ impl Started {
             (init, Vec::new())
         } else {
             let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+            let mut framed = (json.len() as u32).to_le_bytes().to_vec();
+            framed.extend_from_slice(&json);
             // As much of the spec as the socket holds, with the egress channel attached, goes
             // before the init starts; the rest (a very large environment) after.
             let sent = super::sys::send_with_fd(
                 control.as_raw_fd(),
-                &json,
+                &framed,
                 egress_channel_peer.as_raw_fd(),
                 libc::MSG_DONTWAIT,
             )
             .map_err(SandboxError::io("sending the session spec"))?;
-            if sent == json.len() {
-                control
-                    .shutdown(Shutdown::Write)
-                    .map_err(SandboxError::io("sending the session spec"))?;
-            }
             let init = InitProcess::exec(agen_exe, child_control, &output_w)?;
-            (init, json[sent..].to_vec())
+            framed.drain(..sent);
+            (init, framed)
         };
         let started = Started {
             init,
-            control: control.try_clone().map_err(SandboxError::io("dup"))?,
+            control,
             output: std::fs::File::from(output_r),
             output_writer: Some(output_w),
             egress_channel,
@@ -256,12 +280,18 @@ impl Started {
         };
         // From here on, dropping `started` kills and reaps the init (and so the whole tree).
         if !spec_rest.is_empty() {
-            control
+            (&started.control)
                 .write_all(&spec_rest)
-                .and_then(|()| control.shutdown(Shutdown::Write))
                 .map_err(SandboxError::io("sending the session spec"))?;
         }
         Ok(started)
+    }
+
+    /// Lets the init go on past the cgroups (the end of the control stream).
+    fn go(&mut self) -> Result<(), SandboxError> {
+        self.control
+            .shutdown(Shutdown::Write)
+            .map_err(SandboxError::io("starting the session"))
     }
 
     fn kill(&mut self) {

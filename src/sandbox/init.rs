@@ -7,10 +7,10 @@
 //! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
 //! process in the namespace: one SIGKILL from agen ends the whole tree.
 //!
-//! The control socket is the init's stdin. agen starts the init before it makes the
-//! session's cgroups, so the two overlap: an executed init first gets its spec (length, then
-//! JSON) with one descriptor attached, the egress channel (a socket to agen); then, as the
-//! go, the end of the stream, once the cgroups exist. The init listens on `127.0.0.1:3128` in
+//! The control socket is the init's stdin. agen starts the init before it prepares the
+//! session, so the two overlap: the init first gets its spec (length, then JSON) with one
+//! descriptor attached, the egress channel (a socket to agen); then, as the go, the end of
+//! the stream, once the session's cgroups exist. The init listens on `127.0.0.1:3128` in
 //! the session's network namespace; the reaper, once the first connection waits there, hands
 //! the listener over the egress channel (SCM_RIGHTS, with the byte [`LISTENER_SENT`]) to
 //! agen, which accepts on it from then on: a session that never connects costs agen nothing.
@@ -63,30 +63,22 @@ pub struct InitSpec {
 pub fn main() -> i32 {
     // SAFETY: fd 0 is the control socket agen passed as stdin; we take ownership of it.
     let control = unsafe { UnixStream::from_raw_fd(0) };
-    exit_code(read_spec(&control).and_then(|(spec, channel)| run(&spec, control, channel)))
+    exit_code(session(control))
 }
 
 /// The init's work in a child that a single-threaded agen (`agen sandbox run`) forked instead
-/// of executing `agen __sandbox-init`: the same steps on the same spec, without the cost of
-/// starting agen again. First the child makes itself look like that init: the control socket
-/// as stdin, the output as stdout and stderr, and nothing else of agen's (descriptors, command
-/// line, environment, core dumps). Never returns.
-pub fn run_forked(
-    spec: &InitSpec,
-    agen: &sys::SelfStat,
-    control: OwnedFd,
-    output: OwnedFd,
-    egress_channel: OwnedFd,
-) -> ! {
+/// of executing `agen __sandbox-init`: the same steps, without the cost of starting agen
+/// again. First the child makes itself look like that init: the control socket as stdin, the
+/// output as stdout and stderr, and nothing else of agen's (descriptors, command line,
+/// environment, core dumps). `agen` is what agen's /proc/self/stat said. Never returns.
+pub fn run_forked(agen: &sys::SelfStat, control: OwnedFd, output: OwnedFd) -> ! {
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         exit_code(
-            sys::adopt_init_descriptors(control, output, egress_channel).and_then(
-                |(control, channel)| {
-                    sys::scrub_process_strings(agen, b"agen\0__sandbox-init\0");
-                    sys::no_core_dumps()?;
-                    run(spec, UnixStream::from(control), channel)
-                },
-            ),
+            sys::adopt_init_descriptors(control, output).and_then(|control| {
+                sys::scrub_process_strings(agen, b"agen\0__sandbox-init\0");
+                sys::no_core_dumps()?;
+                session(UnixStream::from(control))
+            }),
         )
     }))
     .unwrap_or(SETUP_FAILED);
@@ -105,19 +97,21 @@ fn exit_code(result: io::Result<i32>) -> i32 {
     }
 }
 
-fn run(spec: &InitSpec, control: UnixStream, egress_channel: OwnedFd) -> io::Result<i32> {
+/// The init, from its start to the reaper's end.
+fn session(control: UnixStream) -> io::Result<i32> {
     // SAFETY: getters without arguments.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    // As root, the network namespace comes first, while agen is still making the session's
-    // cgroups: a namespace of the host's (only root may change its network), whose loopback
-    // this init brings up and listens on for the egress proxy. Unprivileged, it comes with
-    // the user namespace below.
+    // As root, the network namespace comes first, while agen is still preparing the session
+    // (its spec, its cgroups): a namespace of the host's (only root may change its network),
+    // whose loopback this init brings up and listens on for the egress proxy. Unprivileged, it
+    // comes with the user namespace below.
     let network = if uid == 0 {
         sys::unshare(libc::CLONE_NEWNET)?;
         Some(egress_listener()?)
     } else {
         None
     };
+    let (spec, egress_channel) = read_spec(&control)?;
     wait_for_go(&control)?;
     // "0" is the writing thread; this process has only the one, and its children follow it.
     for tasks in &spec.cgroup_tasks {
@@ -177,7 +171,7 @@ fn run(spec: &InitSpec, control: UnixStream, egress_channel: OwnedFd) -> io::Res
     let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
     if pid == 0 {
         drop(init_alive_w);
-        let code = exit_code(reaper(spec, &init_alive, control, egress_channel, egress));
+        let code = exit_code(reaper(&spec, &init_alive, control, egress_channel, egress));
         // SAFETY: leaving the child without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }

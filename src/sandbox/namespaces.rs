@@ -144,6 +144,10 @@ impl Sandbox for Namespaces {
         if spec.command.is_empty() {
             return Err(SandboxError::Invalid("empty command".into()));
         }
+        // The init starts first and sets up what it can (as root, the network) while agen
+        // prepares the rest (the spec, the cgroups); it goes on at the go. On any error below,
+        // `started` going out of scope kills it.
+        let mut started = Started::start(&self.config.agen_exe)?;
         let worktree = spec
             .worktree
             .canonicalize()
@@ -174,10 +178,7 @@ impl Sandbox for Namespaces {
             limit_address_space: self.cgroups.memory.is_none(),
             parent_pid: std::process::id(),
         };
-        // The init starts now and sets up what it can while the cgroups are made; it joins
-        // them (and goes on) at the go. On any error below, `started` going out of scope
-        // kills it.
-        let mut started = Started::start(&self.config.agen_exe, &init_spec)?;
+        started.send_spec(&init_spec)?;
         cgroups
             .create(spec.limits.memory_bytes, spec.limits.max_processes)
             .map_err(SandboxError::io("cannot create the session's cgroups"))?;
@@ -237,54 +238,48 @@ struct Started {
 }
 
 impl Started {
-    /// Starts the init, which then waits for [`go`](Started::go). From a single-threaded agen
-    /// (`agen sandbox run`) the init is a forked child running [`init::run_forked`]; from a
-    /// multi-threaded one (the server), where a forked child could find a lock held by another
-    /// thread forever, it is `agen __sandbox-init`, executed afresh, with its spec already
-    /// waiting on its stdin (so it never sleeps on agen for that).
-    fn start(agen_exe: &Path, spec: &InitSpec) -> Result<Started, SandboxError> {
+    /// Starts the init, which then waits for its spec ([`send_spec`](Started::send_spec)) and
+    /// the go ([`go`](Started::go)). From a single-threaded agen (`agen sandbox run`) the init
+    /// is a forked child running [`init::run_forked`]; from a multi-threaded one (the server),
+    /// where a forked child could find a lock held by another thread forever, it is `agen
+    /// __sandbox-init`, executed afresh.
+    fn start(agen_exe: &Path) -> Result<Started, SandboxError> {
         let (control, child_control) =
             UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
         let (egress_channel, egress_channel_peer) =
             UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
         let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
         let agen = super::sys::SelfStat::read().ok();
-        let (init, spec_rest) = if let Some(agen) = agen.filter(|a| a.threads == 1) {
-            let init =
-                InitProcess::fork(spec, &agen, child_control, &output_w, &egress_channel_peer)?;
-            (init, Vec::new())
-        } else {
-            let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
-            let mut framed = (json.len() as u32).to_le_bytes().to_vec();
-            framed.extend_from_slice(&json);
-            // As much of the spec as the socket holds, with the egress channel attached, goes
-            // before the init starts; the rest (a very large environment) after.
-            let sent = super::sys::send_with_fd(
-                control.as_raw_fd(),
-                &framed,
-                egress_channel_peer.as_raw_fd(),
-                libc::MSG_DONTWAIT,
-            )
-            .map_err(SandboxError::io("sending the session spec"))?;
-            let init = InitProcess::exec(agen_exe, child_control, &output_w)?;
-            framed.drain(..sent);
-            (init, framed)
+        let init = match agen.filter(|a| a.threads == 1) {
+            Some(agen) => InitProcess::fork(&agen, child_control, &output_w)?,
+            None => InitProcess::exec(agen_exe, child_control, &output_w)?,
         };
-        let started = Started {
+        // From here on, dropping `started` kills and reaps the init (and so the whole tree).
+        Ok(Started {
             init,
             control,
             output: std::fs::File::from(output_r),
             output_writer: Some(output_w),
             egress_channel,
             egress_channel_peer: Some(egress_channel_peer),
-        };
-        // From here on, dropping `started` kills and reaps the init (and so the whole tree).
-        if !spec_rest.is_empty() {
-            (&started.control)
-                .write_all(&spec_rest)
-                .map_err(SandboxError::io("sending the session spec"))?;
-        }
-        Ok(started)
+        })
+    }
+
+    /// Sends the spec (its length, then JSON), with the egress channel attached.
+    fn send_spec(&mut self, spec: &InitSpec) -> Result<(), SandboxError> {
+        let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+        let mut framed = (json.len() as u32).to_le_bytes().to_vec();
+        framed.extend_from_slice(&json);
+        let peer = self
+            .egress_channel_peer
+            .as_ref()
+            .map(|p| p.as_raw_fd())
+            .ok_or_else(|| SandboxError::Setup("the egress channel is gone".into()))?;
+        let sent = super::sys::send_with_fd(self.control.as_raw_fd(), &framed, peer, 0)
+            .map_err(SandboxError::io("sending the session spec"))?;
+        (&self.control)
+            .write_all(&framed[sent..])
+            .map_err(SandboxError::io("sending the session spec"))
     }
 
     /// Lets the init go on past the cgroups (the end of the control stream).
@@ -467,25 +462,18 @@ impl InitProcess {
 
     /// Forks the init (see [`init::run_forked`]). Only for a single-threaded agen.
     fn fork(
-        spec: &InitSpec,
         agen: &super::sys::SelfStat,
         control: UnixStream,
         output: &OwnedFd,
-        egress_channel: &UnixStream,
     ) -> Result<InitProcess, SandboxError> {
         let output = output.try_clone().map_err(SandboxError::io("dup"))?;
-        let channel = OwnedFd::from(
-            egress_channel
-                .try_clone()
-                .map_err(SandboxError::io("dup"))?,
-        );
         let control = OwnedFd::from(control);
         // SAFETY: the caller found this process single-threaded, so the child is a complete
         // copy with no lock held by some other thread, and may run ordinary Rust code; it
         // never returns from run_forked.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            init::run_forked(spec, agen, control, output, channel);
+            init::run_forked(agen, control, output);
         }
         if pid == -1 {
             return Err(SandboxError::io("cannot fork the session's init")(

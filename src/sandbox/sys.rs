@@ -365,13 +365,9 @@ impl SelfStat {
 
 /// In a child forked from agen: `control` becomes stdin, `output` stdout and stderr, and every
 /// other descriptor is closed, so the child holds what an executed init would. Returns the
-/// control socket (stdin) and `egress_channel`, moved to descriptor 3 (close-on-exec).
-pub fn adopt_init_descriptors(
-    control: OwnedFd,
-    output: OwnedFd,
-    egress_channel: OwnedFd,
-) -> io::Result<(OwnedFd, OwnedFd)> {
-    // Out of the way first (the originals may sit on 0 to 3 themselves). The originals are
+/// control socket (stdin).
+pub fn adopt_init_descriptors(control: OwnedFd, output: OwnedFd) -> io::Result<OwnedFd> {
+    // Out of the way first (the originals may sit on 0 to 2 themselves). The originals are
     // closed by close_range below, so they are released as raw descriptors here.
     let high = |fd: OwnedFd| -> io::Result<RawFd> {
         let fd = fd.into_raw_fd();
@@ -382,24 +378,20 @@ pub fn adopt_init_descriptors(
         )
         .map(|fd| fd as RawFd)
     };
-    let (control, output, channel) = (high(control)?, high(output)?, high(egress_channel)?);
-    // SAFETY: dup2 onto the standard descriptors and 3, then close_range above: afterwards
-    // this process owns exactly descriptors 0 to 3, which are returned as OwnedFd (0 and 3);
-    // the values owned elsewhere in this copy of agen are never used again (the caller exits
-    // without returning).
+    let (control, output) = (high(control)?, high(output)?);
+    // SAFETY: dup2 onto the standard descriptors, then close_range above: afterwards this
+    // process owns exactly descriptors 0 to 2, and returns 0 as an OwnedFd; the values owned
+    // elsewhere in this copy of agen are never used again (the caller exits without
+    // returning).
     unsafe {
-        for (from, to) in [(control, 0), (output, 1), (output, 2), (channel, 3)] {
+        for (from, to) in [(control, 0), (output, 1), (output, 2)] {
             check("dup2", libc::dup2(from, to).into())?;
         }
         check(
-            "fcntl",
-            libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC).into(),
-        )?;
-        check(
             "close_range",
-            libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32),
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32),
         )?;
-        Ok((OwnedFd::from_raw_fd(0), OwnedFd::from_raw_fd(3)))
+        Ok(OwnedFd::from_raw_fd(0))
     }
 }
 

@@ -1,7 +1,9 @@
 //! `agen sandbox run`: one command in one fresh session, by hand or from a benchmark.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::Source;
@@ -14,7 +16,8 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Directory mounted read-write at /work (default: a fresh, empty one, removed after).
+    /// Directory mounted read-write at /work (default: a fresh, empty one, removed after; on
+    /// tmpfs, /dev/shm, where there is one).
     /// When agen runs as root, it is lent to the session's unprivileged uid and given back.
     #[arg(long)]
     pub worktree: Option<PathBuf>,
@@ -52,7 +55,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .init();
     let source = Source::from_env()?;
     let data_dir = source.data_dir();
-    let scratch_base = data_dir.join("scratch");
+    let scratch_base = scratch_base(&data_dir);
     sweep_leftovers(&scratch_base);
     let scratch;
     let worktree = match args.worktree {
@@ -93,7 +96,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let mut config = NamespacesConfig::new(&data_dir);
     config.hide = source.sandbox_hidden_paths();
     config.egress_allow = Allowlist::new(source.egress_allow().into_iter().chain(args.allow));
-    let sandbox = Namespaces::new(config);
+    let sandbox = Namespaces::new_sweeping_later(config);
     let mut stdout = std::io::stdout();
     let report = sandbox.run(&spec, &StopHandle::new(), &mut |chunk| {
         let _ = stdout.write_all(chunk);
@@ -109,4 +112,47 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         );
     }
     Ok(report.outcome.exit_code())
+}
+
+/// Where scratch worktrees live: `/dev/shm/agen-scratch-<uid>` (tmpfs) when that is usable and
+/// private, else `<data dir>/scratch`. Not on disk if it can be helped: on a disk mounted with
+/// `discard` (ext4 often is), removing a directory costs a synchronous discard, milliseconds
+/// per run.
+fn scratch_base(data_dir: &Path) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    // SAFETY: geteuid has no arguments.
+    let euid = unsafe { libc::geteuid() };
+    let tmpfs_base = shm.join(format!("agen-scratch-{euid}"));
+    if shared_tmpfs_is_safe(shm) && own_private_dir(&tmpfs_base, euid) {
+        tmpfs_base
+    } else {
+        data_dir.join("scratch")
+    }
+}
+
+/// `dir` is a tmpfs owned by root where nobody can rename or remove others' entries (sticky,
+/// or writable by root alone).
+fn shared_tmpfs_is_safe(dir: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return false;
+    };
+    let sticky_or_private = meta.mode() & 0o1000 != 0 || meta.mode() & 0o022 == 0;
+    if !meta.is_dir() || meta.uid() != 0 || !sticky_or_private {
+        return false;
+    }
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs on a valid path into a zeroed struct it fills.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    let ret = unsafe { libc::statfs(path.as_ptr(), &mut fs) };
+    ret == 0 && fs.f_type == libc::TMPFS_MAGIC
+}
+
+/// Creates `dir` (0700) if needed; true when it is a real directory of `uid`'s that nobody else
+/// may enter.
+fn own_private_dir(dir: &Path, uid: u32) -> bool {
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
+    std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
 }

@@ -669,3 +669,102 @@ fn a_session_egress_list_narrows_and_never_widens_the_servers() {
     assert!(!text(&widened).contains(&body), "{}", text(&widened));
     assert_eq!(widened.refused_hosts, ["127.0.0.1", "localhost"]);
 }
+
+/// Runs `agen sandbox run` with `args`; `fd7` (if any) is handed to agen as descriptor 7,
+/// inherited without close-on-exec the way a careless caller would leave it.
+fn cli_output(args: &[&str], fd7: Option<&std::fs::File>) -> String {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let data = tempfile::tempdir().unwrap();
+    let mut command = Command::new(AGEN);
+    command
+        .args(["sandbox", "run"])
+        .args(args)
+        .env("AGEN_DATA_DIR", data.path())
+        .env("RUST_LOG", "warn");
+    if let Some(file) = fd7 {
+        let fd = file.as_raw_fd();
+        // SAFETY: dup2 only, in the child before exec.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(fd, 7) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let out = command.output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Reads from every descriptor the command holds (through the descriptor itself: reopening
+/// /proc/self/fd/N would check the file's permissions instead), and tries PID 1's.
+const READ_EVERY_FD: &str = "for n in $(ls /proc/self/fd); do cat <&$n 2>/dev/null; done; \
+     cat /proc/1/fd/* 2>/dev/null; ls /proc/self/fd; echo end";
+
+#[test]
+fn descriptors_agen_inherited_do_not_reach_the_command() {
+    let canary = marker();
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), &canary).unwrap();
+    // Through the CLI, with the secret on descriptor 7 of agen.
+    let file = std::fs::File::open(secret.path()).unwrap();
+    let out = cli_output(&["--", "sh", "-c", READ_EVERY_FD], Some(&file));
+    assert!(out.contains("end"), "{out}");
+    assert!(!out.contains(&canary), "inherited descriptor leaked: {out}");
+    // Through the library, from a process holding the secret without close-on-exec (opened
+    // afresh: reading moves the offset the two would share).
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(secret.path()).unwrap();
+    // SAFETY: clearing FD_CLOEXEC on a descriptor this test owns.
+    assert_eq!(
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFD, 0) },
+        0
+    );
+    let report = run(READ_EVERY_FD, short());
+    let out = text(&report);
+    assert!(out.contains("end"), "{out}");
+    assert!(!out.contains(&canary), "inherited descriptor leaked: {out}");
+}
+
+#[test]
+fn agens_command_line_is_not_visible() {
+    // An allowed host reaches the egress proxy only, never the command; look for it wherever
+    // the session could see agen's arguments.
+    let canary = format!("{}.example", marker());
+    let out = cli_output(
+        &[
+            "--allow",
+            &canary,
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\\0' ' '; echo end",
+        ],
+        None,
+    );
+    assert!(out.contains("end"), "{out}");
+    assert!(
+        out.contains("__sandbox-init"),
+        "PID 1 looks like the init: {out}"
+    );
+    assert!(!out.contains(&canary), "agen's arguments leaked: {out}");
+}
+
+#[test]
+fn the_network_namespace_cannot_be_reconfigured() {
+    // Down with the loopback, a new interface, a new address, a route out: all refused, and the
+    // loopback still carries the egress proxy afterwards.
+    let script = "ip link set lo down 2>/dev/null && echo CHANGED; \
+                  ip link add evil0 type dummy 2>/dev/null && echo CHANGED; \
+                  ip addr add 10.9.9.9/8 dev lo 2>/dev/null && echo CHANGED; \
+                  ip route add default dev lo 2>/dev/null && echo CHANGED; \
+                  ip link show lo | grep -q ',UP' && echo STILL-UP; \
+                  curl -sS -o /dev/null -w '%{http_code}\\n' http://blocked.example/";
+    let report = run(script, short());
+    let out = text(&report);
+    assert!(!out.contains("CHANGED"), "{out}");
+    assert!(out.contains("STILL-UP"), "{out}");
+    assert!(out.contains("403"), "the egress proxy answers: {out}");
+}

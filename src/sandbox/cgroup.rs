@@ -20,7 +20,7 @@ pub struct CgroupSupport {
 impl CgroupSupport {
     /// Finds agen's own v1 groups and checks that agen may make child groups in each.
     pub fn probe() -> CgroupSupport {
-        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let own = super::sys::read_small(Path::new("/proc/self/cgroup")).unwrap_or_default();
         CgroupSupport {
             memory: usable_parent(&own, "memory"),
             pids: usable_parent(&own, "pids"),
@@ -51,46 +51,54 @@ impl CgroupSupport {
     }
 }
 
-/// One session's groups; removed on drop (after the tree is dead).
+/// One session's groups: named first ([`plan`](SessionCgroups::plan)), so the init can be
+/// started with their paths while agen makes them ([`create`](SessionCgroups::create));
+/// removed on drop (after the tree is dead).
 pub struct SessionCgroups {
-    dirs: Vec<PathBuf>,
-    cpu_usage: Option<PathBuf>,
+    memory: Option<PathBuf>,
+    pids: Option<PathBuf>,
+    cpuacct: Option<PathBuf>,
+    made: Vec<PathBuf>,
 }
 
 impl SessionCgroups {
-    pub fn create(
-        support: &CgroupSupport,
-        id: &str,
-        memory_bytes: u64,
-        max_processes: u64,
-    ) -> io::Result<SessionCgroups> {
-        let mut groups = SessionCgroups {
-            dirs: Vec::new(),
-            cpu_usage: None,
-        };
+    pub fn plan(support: &CgroupSupport, id: &str) -> SessionCgroups {
         let name = format!("{PREFIX}{}-{id}", std::process::id());
-        if let Some(parent) = &support.memory {
-            let dir = groups.make(parent.join(&name))?;
+        let dir = |parent: &Option<PathBuf>| parent.as_ref().map(|p| p.join(&name));
+        SessionCgroups {
+            memory: dir(&support.memory),
+            pids: dir(&support.pids),
+            cpuacct: dir(&support.cpuacct),
+            made: Vec::new(),
+        }
+    }
+
+    /// Makes the groups and sets their limits.
+    pub fn create(&mut self, memory_bytes: u64, max_processes: u64) -> io::Result<()> {
+        if let Some(dir) = self.memory.clone() {
+            self.make(&dir)?;
             write(&dir, "memory.limit_in_bytes", memory_bytes)?;
-            // Without this, a hog would push its pages to swap instead of being killed.
-            if dir.join("memory.memsw.limit_in_bytes").exists() {
-                write(&dir, "memory.memsw.limit_in_bytes", memory_bytes)?;
+            // Without this, a hog would push its pages to swap instead of being killed. The
+            // file exists only where swap is accounted.
+            match write(&dir, "memory.memsw.limit_in_bytes", memory_bytes) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                other => other?,
             }
         }
-        if let Some(parent) = &support.pids {
-            let dir = groups.make(parent.join(&name))?;
+        if let Some(dir) = self.pids.clone() {
+            self.make(&dir)?;
             write(&dir, "pids.max", max_processes)?;
         }
-        if let Some(parent) = &support.cpuacct {
-            let dir = groups.make(parent.join(&name))?;
-            groups.cpu_usage = Some(dir.join("cpuacct.usage"));
+        if let Some(dir) = self.cpuacct.clone() {
+            self.make(&dir)?;
         }
-        Ok(groups)
+        Ok(())
     }
 
     /// CPU time used by the whole tree so far, where a cpuacct group counts it.
     pub fn cpu_used(&self) -> Option<Duration> {
-        let text = fs::read_to_string(self.cpu_usage.as_ref()?).ok()?;
+        let usage = self.cpuacct.as_ref()?.join("cpuacct.usage");
+        let text = super::sys::read_small(&usage).ok()?;
         text.trim().parse().ok().map(Duration::from_nanos)
     }
 
@@ -98,13 +106,17 @@ impl SessionCgroups {
     /// still single-threaded. Moving one thread this way skips the kernel's global
     /// threadgroup lock that a `cgroup.procs` write takes (an RCU wait: ~15 ms per launch).
     pub fn tasks_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|d| d.join("tasks")).collect()
+        [&self.memory, &self.pids, &self.cpuacct]
+            .into_iter()
+            .flatten()
+            .map(|d| d.join("tasks"))
+            .collect()
     }
 
-    fn make(&mut self, dir: PathBuf) -> io::Result<PathBuf> {
-        fs::create_dir(&dir)?;
-        self.dirs.push(dir.clone());
-        Ok(dir)
+    fn make(&mut self, dir: &Path) -> io::Result<()> {
+        fs::create_dir(dir)?;
+        self.made.push(dir.to_path_buf());
+        Ok(())
     }
 }
 
@@ -118,7 +130,7 @@ impl SessionCgroups {
     fn remove_dirs(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut all = true;
-        for dir in self.dirs.drain(..) {
+        for dir in self.made.drain(..) {
             while fs::remove_dir(&dir).is_err() {
                 if Instant::now() >= deadline {
                     all = false;
@@ -143,9 +155,15 @@ fn alive(pid: libc::pid_t) -> bool {
     ret == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
+/// Writes `value` to a control file that must exist (no create: NotFound when it does not).
 fn write(dir: &Path, file: &str, value: u64) -> io::Result<()> {
-    fs::write(dir.join(file), value.to_string())
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.join(file).display())))
+    use std::io::Write;
+    let path = dir.join(file);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.to_string().as_bytes()))
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// agen's group for a v1 `controller`, from the text of /proc/self/cgroup, relative to the

@@ -1,19 +1,17 @@
-//! The session's one way out: an HTTP proxy in agen, on a Unix socket in the session
-//! directory, that allows only the hosts in the allowlist (`AGEN_EGRESS_ALLOW`). It speaks
-//! HTTP CONNECT (for HTTPS) and plain HTTP with absolute URLs, answers every other host with a
-//! 403 naming it, and records the refused hosts for the job's report.
+//! The session's one way out: an HTTP proxy in agen that allows only the hosts in the
+//! allowlist (`AGEN_EGRESS_ALLOW`). It speaks HTTP CONNECT (for HTTPS) and plain HTTP with
+//! absolute URLs, answers every other host with a 403 naming it, and records the refused
+//! hosts for the job's report.
 //!
-//! Inside the session, the reaper bridges `127.0.0.1:`[`EGRESS_PORT_INSIDE`] to this socket
-//! (see [`super::init`]). Hosts are matched by name; the name is resolved here, on the host.
+//! The session's PID 1 listens on `127.0.0.1:`[`EGRESS_PORT_INSIDE`] in the session's own
+//! network namespace and hands that listening socket to agen (see [`super::init`]); agen
+//! accepts on it and serves each connection here, on the host. Hosts are matched by name;
+//! the name is resolved here, on the host.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::relay::relay;
@@ -47,42 +45,37 @@ impl Allowlist {
     }
 }
 
-/// A running proxy for one session; on drop it stops accepting and cuts every connection
-/// still open (an idle upstream would otherwise hold its relay thread).
+/// One session's proxy. It costs nothing until the session connects: the caller accepts on
+/// the session's listener (see [`EgressProxy::accept_all`]) and each connection gets its own
+/// thread. On drop it cuts every connection still open (an idle upstream would otherwise hold
+/// its relay thread).
 pub struct EgressProxy {
-    path: PathBuf,
+    allow: Arc<Allowlist>,
     refused: Arc<Mutex<Vec<String>>>,
     live: Arc<Live>,
-    done: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 /// The sockets of open connections, by connection number, so they can be counted and cut.
 #[derive(Default)]
-struct Live(Mutex<(u64, HashMap<u64, Vec<Socket>>)>);
-
-enum Socket {
-    Unix(UnixStream),
-    Tcp(TcpStream),
-}
+struct Live(Mutex<(u64, HashMap<u64, Vec<TcpStream>>)>);
 
 impl Live {
     /// Registers a new connection's client socket; None when the session holds too many.
-    fn open(&self, client: &UnixStream) -> Option<u64> {
+    fn open(&self, client: &TcpStream) -> Option<u64> {
         let mut guard = self.0.lock().ok()?;
         let (next, conns) = &mut *guard;
         if conns.len() >= MAX_CONNECTIONS {
             return None;
         }
         *next += 1;
-        conns.insert(*next, vec![Socket::Unix(client.try_clone().ok()?)]);
+        conns.insert(*next, vec![client.try_clone().ok()?]);
         Some(*next)
     }
 
     fn add_upstream(&self, id: u64, upstream: &TcpStream) {
         if let (Ok(mut guard), Ok(clone)) = (self.0.lock(), upstream.try_clone()) {
             if let Some(sockets) = guard.1.get_mut(&id) {
-                sockets.push(Socket::Tcp(clone));
+                sockets.push(clone);
             }
         }
     }
@@ -96,60 +89,53 @@ impl Live {
     fn cut_all(&self) {
         if let Ok(mut guard) = self.0.lock() {
             for socket in guard.1.drain().flat_map(|(_, sockets)| sockets) {
-                let _ = match socket {
-                    Socket::Unix(s) => s.shutdown(Shutdown::Both),
-                    Socket::Tcp(s) => s.shutdown(Shutdown::Both),
-                };
+                let _ = socket.shutdown(Shutdown::Both);
             }
         }
     }
 }
 
 impl EgressProxy {
-    pub fn start(path: &Path, allow: Allowlist) -> io::Result<EgressProxy> {
-        let listener = UnixListener::bind(path)?;
-        let refused = Arc::new(Mutex::new(Vec::new()));
-        let done = Arc::new(AtomicBool::new(false));
-        let allow = Arc::new(allow);
-        let live = Arc::new(Live::default());
-        let acceptor = {
-            let (refused, done, live) = (refused.clone(), done.clone(), live.clone());
-            std::thread::Builder::new()
-                .name("sandbox-egress".into())
-                .spawn(move || {
-                    for conn in listener.incoming() {
-                        if done.load(Ordering::SeqCst) {
-                            break;
-                        }
-                        let Ok(mut conn) = conn else { continue };
-                        let Some(id) = live.open(&conn) else {
-                            let body = "agen egress proxy: too many connections\n";
-                            let _ = respond(&mut conn, "503 Service Unavailable", body);
-                            continue;
-                        };
-                        let (allow, refused, conn_live) =
-                            (allow.clone(), refused.clone(), live.clone());
-                        let spawned = std::thread::Builder::new()
-                            .name("sandbox-egress-conn".into())
-                            .spawn(move || {
-                                if let Err(e) = serve(conn, id, &allow, &refused, &conn_live) {
-                                    tracing::debug!("egress connection ended: {e}");
-                                }
-                                conn_live.close(id);
-                            });
-                        if spawned.is_err() {
-                            live.close(id);
-                        }
-                    }
-                })?
+    pub fn new(allow: Allowlist) -> EgressProxy {
+        EgressProxy {
+            allow: Arc::new(allow),
+            refused: Arc::new(Mutex::new(Vec::new())),
+            live: Arc::new(Live::default()),
+        }
+    }
+
+    /// Accepts every connection waiting on `listener` (which must be non-blocking) and serves
+    /// each on a thread of its own.
+    pub fn accept_all(&self, listener: &TcpListener) {
+        loop {
+            match listener.accept() {
+                Ok((conn, _)) => self.serve(conn),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock: all taken. Anything else (e.g. the peer already gone, or out of
+                // descriptors) ends this round; the listener stays polled.
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn serve(&self, mut conn: TcpStream) {
+        let Some(id) = self.live.open(&conn) else {
+            let body = "agen egress proxy: too many connections\n";
+            let _ = respond(&mut conn, "503 Service Unavailable", body);
+            return;
         };
-        Ok(EgressProxy {
-            path: path.to_path_buf(),
-            refused,
-            live,
-            done,
-            acceptor: Some(acceptor),
-        })
+        let (allow, refused, live) = (self.allow.clone(), self.refused.clone(), self.live.clone());
+        let spawned = std::thread::Builder::new()
+            .name("sandbox-egress-conn".into())
+            .spawn(move || {
+                if let Err(e) = serve(conn, id, &allow, &refused, &live) {
+                    tracing::debug!("egress connection ended: {e}");
+                }
+                live.close(id);
+            });
+        if spawned.is_err() {
+            self.live.close(id);
+        }
     }
 
     /// Refused hosts so far, each once, in the order first refused.
@@ -160,19 +146,13 @@ impl EgressProxy {
 
 impl Drop for EgressProxy {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::SeqCst);
-        // Wake the acceptor so it sees `done`.
-        let _ = UnixStream::connect(&self.path);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
         self.live.cut_all();
     }
 }
 
 /// One client connection: read the request head, decide, then relay bytes both ways.
 fn serve(
-    mut client: UnixStream,
+    mut client: TcpStream,
     id: u64,
     allow: &Allowlist,
     refused: &Mutex<Vec<String>>,
@@ -284,7 +264,7 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> 
 }
 
 /// Reads up to the blank line ending the head; returns the head and any bytes after it.
-fn read_head(client: &mut UnixStream) -> io::Result<(Vec<u8>, Vec<u8>)> {
+fn read_head(client: &mut impl Read) -> io::Result<(Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -306,7 +286,7 @@ fn read_head(client: &mut UnixStream) -> io::Result<(Vec<u8>, Vec<u8>)> {
     }
 }
 
-fn respond(client: &mut UnixStream, status: &str, body: &str) -> io::Result<()> {
+fn respond(client: &mut impl Write, status: &str, body: &str) -> io::Result<()> {
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()

@@ -1,28 +1,35 @@
 //! The session's own side, run as `agen __sandbox-init` (a fresh, single-threaded process, so
-//! forking here is safe, unlike in agen's multi-threaded runtime).
+//! forking here is safe, unlike in agen's multi-threaded runtime), or forked from a
+//! single-threaded agen (see [`run_forked`]).
 //!
 //! Process tree: agen → init (host side: joins cgroups, drops root, unshares the namespaces)
 //! → reaper (PID 1 of the new PID namespace: builds the root, reaps orphans) → the command.
-//! The spec arrives on stdin, a socket; the reaper sends the command's wait status back on it.
 //! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
 //! process in the namespace: one SIGKILL from agen ends the whole tree.
+//!
+//! The control socket is the init's stdin. agen starts the init before it prepares the
+//! session, so the two overlap: the init first gets its spec (length, then JSON) with one
+//! descriptor attached, the egress channel (a socket to agen); then, as the go, the end of
+//! the stream, once the session's cgroups exist. The init listens on `127.0.0.1:3128` in
+//! the session's network namespace; the reaper, once the first connection waits there, hands
+//! the listener over the egress channel (SCM_RIGHTS, with the byte [`LISTENER_SENT`]) to
+//! agen, which accepts on it from then on: a session that never connects costs agen nothing.
+//! At the end the reaper writes the command's wait status (4 bytes) on the control socket,
+//! which agen reads once init has exited.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
-use super::bridge;
-use super::limits::apply_rlimits;
+use super::egress::EGRESS_PORT_INSIDE;
 use super::mounts::{enter_new_root, RootPlan};
 use super::ownership::chown_tree;
-use super::sys;
+use super::{spawn, sys};
 use super::{Limits, UID_INSIDE, WORKTREE_INSIDE};
 
 /// The hidden subcommand agen re-executes itself with.
@@ -30,6 +37,9 @@ pub const INIT_ARG: &str = "__sandbox-init";
 
 /// Exit code of init when the session could not be set up (its reason is on stderr).
 pub const SETUP_FAILED: i32 = 125;
+
+/// The byte that carries the egress listener on the egress channel.
+pub const LISTENER_SENT: u8 = b'L';
 
 /// Everything the init process needs, sent as JSON over its stdin.
 #[derive(Serialize, Deserialize)]
@@ -45,8 +55,6 @@ pub struct InitSpec {
     pub host_uid: u32,
     /// Set RLIMIT_AS (when no memory cgroup holds the tree).
     pub limit_address_space: bool,
-    /// agen's egress proxy socket, bridged to 127.0.0.1:3128 inside.
-    pub egress_socket: PathBuf,
     /// agen's pid: init gives up if its parent is already gone.
     pub parent_pid: u32,
 }
@@ -54,8 +62,33 @@ pub struct InitSpec {
 /// Entry point for `agen __sandbox-init`; returns the process exit code.
 pub fn main() -> i32 {
     // SAFETY: fd 0 is the control socket agen passed as stdin; we take ownership of it.
-    let mut control = unsafe { UnixStream::from_raw_fd(0) };
-    match run(&mut control) {
+    let control = unsafe { UnixStream::from_raw_fd(0) };
+    exit_code(session(control))
+}
+
+/// The init's work in a child that a single-threaded agen (`agen sandbox run`) forked instead
+/// of executing `agen __sandbox-init`: the same steps, without the cost of starting agen
+/// again. First the child makes itself look like that init: the control socket as stdin, the
+/// output as stdout and stderr, and nothing else of agen's (descriptors, command line,
+/// environment, core dumps). `agen` is what agen's /proc/self/stat said. Never returns.
+pub fn run_forked(agen: &sys::SelfStat, control: OwnedFd, output: OwnedFd) -> ! {
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        exit_code(
+            sys::adopt_init_descriptors(control, output).and_then(|control| {
+                sys::scrub_process_strings(agen, b"agen\0__sandbox-init\0");
+                sys::no_core_dumps()?;
+                session(UnixStream::from(control))
+            }),
+        )
+    }))
+    .unwrap_or(SETUP_FAILED);
+    // SAFETY: leaving the forked child without running anything of agen's (atexit handlers,
+    // destructors of the parent's values).
+    unsafe { libc::_exit(code) }
+}
+
+fn exit_code(result: io::Result<i32>) -> i32 {
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("agen sandbox: {e}");
@@ -64,12 +97,22 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(control: &mut UnixStream) -> io::Result<i32> {
-    let mut raw = Vec::new();
-    control.read_to_end(&mut raw)?;
-    let spec: InitSpec = serde_json::from_slice(&raw)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad spec: {e}")))?;
-
+/// The init, from its start to the reaper's end.
+fn session(control: UnixStream) -> io::Result<i32> {
+    // SAFETY: getters without arguments.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // As root, the network namespace comes first, while agen is still preparing the session
+    // (its spec, its cgroups): a namespace of the host's (only root may change its network),
+    // whose loopback this init brings up and listens on for the egress proxy. Unprivileged, it
+    // comes with the user namespace below.
+    let network = if uid == 0 {
+        sys::unshare(libc::CLONE_NEWNET)?;
+        Some(egress_listener()?)
+    } else {
+        None
+    };
+    let (spec, egress_channel) = read_spec(&control)?;
+    wait_for_go(&control)?;
     // "0" is the writing thread; this process has only the one, and its children follow it.
     for tasks in &spec.cgroup_tasks {
         fs::write(tasks, "0")
@@ -79,14 +122,7 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     // reach it); unshare moves the working directory into the new mount namespace, where the
     // reaper bind-mounts it as ".".
     std::env::set_current_dir(&spec.worktree)?;
-    // Likewise the proxy socket: O_PATH does not open it, only pins it for connect().
-    let egress = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH)
-        .open(&spec.egress_socket)?;
 
-    // SAFETY: getters without arguments.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     let (uid, gid) = if uid == 0 {
         // Root inside a user namespace mapped onto host root could read root-owned host
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
@@ -105,18 +141,27 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
         return Err(io::Error::other("agen exited before the session started"));
     }
 
+    let new_net = if network.is_some() {
+        0
+    } else {
+        libc::CLONE_NEWNET
+    };
     sys::unshare(
         libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
             | libc::CLONE_NEWPID
-            | libc::CLONE_NEWNET
             | libc::CLONE_NEWIPC
-            | libc::CLONE_NEWUTS,
+            | libc::CLONE_NEWUTS
+            | new_net,
     )?;
     // Only the one uid/gid is mapped: inside there is no root to become.
     fs::write("/proc/self/setgroups", "deny")?;
     fs::write("/proc/self/uid_map", format!("{UID_INSIDE} {uid} 1"))?;
     fs::write("/proc/self/gid_map", format!("{UID_INSIDE} {gid} 1"))?;
+    let egress = match network {
+        Some(listener) => listener,
+        None => egress_listener()?,
+    };
 
     // Held open by init for its whole life: lets the reaper tell whether init died before
     // the reaper's parent-death signal was armed.
@@ -126,16 +171,11 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     let pid = sys::check("fork", unsafe { libc::fork() }.into())? as libc::pid_t;
     if pid == 0 {
         drop(init_alive_w);
-        let code = match reaper(&spec, &init_alive, egress.as_raw_fd(), control) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("agen sandbox: {e}");
-                SETUP_FAILED
-            }
-        };
+        let code = exit_code(reaper(&spec, &init_alive, control, egress_channel, egress));
         // SAFETY: leaving the child without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
+    drop(egress);
     let status = wait_for(pid)?;
     Ok(if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
@@ -144,20 +184,73 @@ fn run(control: &mut UnixStream) -> io::Result<i32> {
     })
 }
 
+/// The spec (its length as 4 bytes, then as much JSON) and the egress channel that came with
+/// it.
+fn read_spec(control: &UnixStream) -> io::Result<(InitSpec, OwnedFd)> {
+    let mut raw = Vec::new();
+    let mut channel = None;
+    let mut wanted = 4;
+    let mut buf = [0u8; 8 * 1024];
+    while raw.len() < wanted {
+        // Never past the spec: what follows (the end of the stream) is agen's go.
+        let room = (wanted - raw.len()).min(buf.len());
+        let (n, fds) = match sys::recv_with_fds(control.as_raw_fd(), &mut buf[..room]) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            got => got?,
+        };
+        channel = channel.or(fds.into_iter().next());
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the spec ended early",
+            ));
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if wanted == 4 && raw.len() >= 4 {
+            wanted += u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
+        }
+    }
+    let spec: InitSpec = serde_json::from_slice(&raw[4..])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad spec: {e}")))?;
+    let channel =
+        channel.ok_or_else(|| io::Error::other("no egress channel came with the spec"))?;
+    Ok((spec, channel))
+}
+
+/// Waits for agen's go: the end of the control stream, once the session's cgroups exist.
+fn wait_for_go(control: &UnixStream) -> io::Result<()> {
+    let mut buf = [0u8; 16];
+    loop {
+        match (&*control).read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => return Err(io::Error::other("unexpected data after the spec")),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Brings the loopback interface of this process's (new) network namespace up and listens
+/// on it for the session's egress connections.
+fn egress_listener() -> io::Result<TcpListener> {
+    sys::loopback_up()?;
+    TcpListener::bind(("127.0.0.1", EGRESS_PORT_INSIDE))
+}
+
 /// PID 1 of the session: sets up the root, starts the command, reaps everything, and reports
 /// the command's wait status. Its exit ends every process left in the namespace.
 fn reaper(
     spec: &InitSpec,
     init_alive: &OwnedFd,
-    egress: RawFd,
-    control: &mut UnixStream,
+    mut control: UnixStream,
+    egress_channel: OwnedFd,
+    egress: TcpListener,
 ) -> io::Result<i32> {
     die_with_parent()?;
     if sys::writers_gone(init_alive) {
         return Err(io::Error::other("init exited before the session started"));
     }
     sys::sethostname("agen-sandbox")?;
-    sys::loopback_up()?;
     enter_new_root(&RootPlan {
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,
@@ -166,39 +259,75 @@ fn reaper(
     // its own) and with them much more kernel surface to attack. Per-namespace setting.
     fs::write("/proc/sys/user/max_user_namespaces", "0")?;
 
-    let bridge = bridge::bind()?;
-
-    let (program, args) = spec
-        .command
-        .split_first()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-    let limits = spec.limits.clone();
-    let limit_as = spec.limit_address_space;
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(WORKTREE_INSIDE)
-        .stdin(Stdio::null());
-    // SAFETY: runs in the forked child before exec; only async-signal-safe calls (setsid,
-    // setrlimit, prctl, capset), and this process is single-threaded anyway.
-    unsafe {
-        command.pre_exec(move || {
-            sys::check("setsid", libc::setsid().into())?;
-            apply_rlimits(&limits, limit_as)?;
-            sys::prctl("PR_SET_NO_NEW_PRIVS", libc::PR_SET_NO_NEW_PRIVS, 1)?;
-            sys::drop_all_capabilities()
-        });
-    }
-    let child = command
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {program}: {e}")))?;
-    // Threads only after the fork above: the command's pre_exec must not race them.
-    bridge::serve(bridge, egress)?;
-    let status = wait_for(child.id() as libc::pid_t)?;
+    // SIGCHLD is read from a signalfd (so the wait below can also watch the listener); the
+    // command gets an empty signal mask back before it execs.
+    let sigchld = sys::SigchldFd::new()?;
+    let child = spawn::spawn(
+        &spec.command,
+        &spec.env,
+        WORKTREE_INSIDE,
+        &spec.limits,
+        spec.limit_address_space,
+    )?;
+    let status = wait_serving(child, &sigchld, egress, &egress_channel)?;
     control.write_all(&status.to_le_bytes())?;
     Ok(0)
+}
+
+/// Waits for `pid`, reaping (as PID 1 must) any other child that ends meanwhile; the first
+/// time a connection waits on `egress`, hands that listener to agen over `channel`.
+fn wait_serving(
+    pid: libc::pid_t,
+    sigchld: &sys::SigchldFd,
+    egress: TcpListener,
+    channel: &OwnedFd,
+) -> io::Result<libc::c_int> {
+    let mut egress = Some(egress);
+    loop {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with a valid out-pointer.
+            let got = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if got == pid {
+                return Ok(status);
+            }
+            if got <= 0 {
+                break;
+            }
+        }
+        let Some(listener) = &egress else {
+            // Handed over: only children are left to wait for.
+            return wait_for(pid);
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: sigchld.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: a valid array of two pollfd.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if ret == -1 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if fds[0].revents != 0 {
+            sigchld.drain();
+        }
+        if fds[1].revents != 0 {
+            sys::send_fd(channel.as_raw_fd(), LISTENER_SENT, listener.as_raw_fd())?;
+            egress = None;
+        }
+    }
 }
 
 /// Waits for `pid`, reaping (as PID 1 must) any other child that ends meanwhile.

@@ -10,13 +10,13 @@
 //!   uid 1000 mapped) and forks PID 1 of the session: a reaper that builds a tmpfs root (host
 //!   system dirs read-only, worktree at /work, private /tmp, /proc, minimal /dev), pivots
 //!   into it and starts the command with rlimits, no capabilities and no new privileges.
-//! - Network: loopback only; 127.0.0.1:3128 inside is bridged to agen's egress proxy, which
-//!   allows only the hosts in `AGEN_EGRESS_ALLOW` and records the refused ones.
+//! - Network: loopback only; the reaper listens on 127.0.0.1:3128 inside and hands that socket
+//!   to agen, whose egress proxy serves it: only the hosts in `AGEN_EGRESS_ALLOW` are reached,
+//!   the refused ones are recorded.
 //!
 //! Call [`Sandbox::run`] from a thread that lives until it returns (e.g. `spawn_blocking`):
 //! the session is tied to that thread through the parent-death signal.
 
-mod bridge;
 mod cgroup;
 mod egress;
 pub mod init;
@@ -26,6 +26,7 @@ mod namespaces;
 mod ownership;
 mod relay;
 pub mod session_dir;
+mod spawn;
 mod sys;
 
 use std::path::PathBuf;

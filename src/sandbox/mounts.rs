@@ -45,6 +45,7 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
     let root = Path::new(NEW_ROOT);
     sys::mount(None, root, Some("tmpfs"), flags, Some("mode=0755,size=1m"))?;
 
+    let mut shared = Vec::with_capacity(SYSTEM_DIRS.len());
     for name in SYSTEM_DIRS {
         let host = Path::new("/").join(name);
         let inside = root.join(name);
@@ -60,6 +61,7 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
                     libc::MS_BIND | libc::MS_REC,
                     None,
                 )?;
+                shared.push(inside);
             }
             _ => {}
         }
@@ -67,16 +69,12 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
     for hidden in plan.hide {
         mask(root, hidden)?;
     }
-    for name in SYSTEM_DIRS {
-        let inside = root.join(name);
-        if !fs::symlink_metadata(&inside).is_ok_and(|m| m.file_type().is_symlink())
-            && inside.exists()
-        {
-            sys::mount_setattr_recursive(
-                &inside,
-                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-            )?;
-        }
+    // After the masks, so that they are read-only too.
+    for inside in &shared {
+        sys::mount_setattr_recursive(
+            inside,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        )?;
     }
 
     let work = root.join(WORKTREE_INSIDE.trim_start_matches('/'));

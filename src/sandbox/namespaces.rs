@@ -2,22 +2,24 @@
 //! (see [`super::init`]), watched from here for output, wall clock and stop.
 
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, TcpListener};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupSupport, SessionCgroups};
 use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE};
-use super::init::{InitSpec, INIT_ARG, SETUP_FAILED};
+use super::init::{self, InitSpec, INIT_ARG, SETUP_FAILED};
 use super::ownership;
-use super::session_dir::{sweep_leftovers, SessionDir};
+use super::session_dir::{sweep_leftovers, SessionLock};
 use super::{Outcome, Report, Sandbox, SandboxError, SessionSpec, StopHandle};
 
-/// How often the watcher wakes to check the clock and the stop handle.
+/// How often the watcher wakes, at the latest, to check the CPU time and the stop handle
+/// (output, the session's end, egress connections and the deadline wake it at once).
 const TICK: Duration = Duration::from_millis(50);
 
 /// Once the tree is killed, how long to wait for the last writers to go.
@@ -55,15 +57,26 @@ impl NamespacesConfig {
 pub struct Namespaces {
     config: NamespacesConfig,
     cgroups: CgroupSupport,
+    /// Crash leftovers still to sweep (see [`Namespaces::new_sweeping_later`]).
+    sweep_pending: AtomicBool,
 }
 
 impl Namespaces {
     /// Prepares the backend: removes leftovers of crashed sessions, finds which cgroup limits
     /// this host allows, and says once which limits are in force.
-    pub fn new(mut config: NamespacesConfig) -> Namespaces {
-        let swept = sweep_leftovers(&config.base);
-        if swept > 0 {
-            tracing::info!(swept, "removed session directories left by a crash");
+    pub fn new(config: NamespacesConfig) -> Namespaces {
+        let namespaces = Namespaces::new_sweeping_later(config);
+        namespaces.sweep_once();
+        namespaces
+    }
+
+    /// Like [`Namespaces::new`], but the leftovers of crashed sessions are removed during the
+    /// first session, once it has started, instead of before: for `agen sandbox run`, whose
+    /// one session should start as soon as it can.
+    pub fn new_sweeping_later(mut config: NamespacesConfig) -> Namespaces {
+        // Absolute: the init resolves paths after changing its working directory.
+        if let Ok(base) = std::path::absolute(&config.base) {
+            config.base = base;
         }
         config.hide = config
             .hide
@@ -77,10 +90,25 @@ impl Namespaces {
             })
             .collect();
         let cgroups = CgroupSupport::probe();
-        cgroups.sweep_leftovers();
         static ANNOUNCE: Once = Once::new();
         ANNOUNCE.call_once(|| announce(&cgroups));
-        Namespaces { config, cgroups }
+        Namespaces {
+            config,
+            cgroups,
+            sweep_pending: AtomicBool::new(true),
+        }
+    }
+
+    /// Removes what crashed sessions left (lock files, cgroups), the first time only.
+    fn sweep_once(&self) {
+        if !self.sweep_pending.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let swept = sweep_leftovers(&self.config.base);
+        if swept > 0 {
+            tracing::info!(swept, "removed session directories left by a crash");
+        }
+        self.cgroups.sweep_leftovers();
     }
 }
 
@@ -116,6 +144,10 @@ impl Sandbox for Namespaces {
         if spec.command.is_empty() {
             return Err(SandboxError::Invalid("empty command".into()));
         }
+        // The init starts first and sets up what it can (as root, the network) while agen
+        // prepares the rest (the spec, the cgroups); it goes on at the go. On any error below,
+        // `started` going out of scope kills it.
+        let mut started = Started::start(&self.config.agen_exe)?;
         let worktree = spec
             .worktree
             .canonicalize()
@@ -132,23 +164,9 @@ impl Sandbox for Namespaces {
         // SAFETY: geteuid has no arguments.
         let as_root = unsafe { libc::geteuid() } == 0;
         let owner = ownership::owner(&worktree).map_err(SandboxError::io("worktree"))?;
-        let session = SessionDir::create(&self.config.base)
-            .map_err(SandboxError::io("cannot create the session directory"))?;
-        let cgroups = SessionCgroups::create(
-            &self.cgroups,
-            &session.id(),
-            spec.limits.memory_bytes,
-            spec.limits.max_processes,
-        )
-        .map_err(SandboxError::io("cannot create the session's cgroups"))?;
-        let egress_socket = session.path().join("egress.sock");
-        let egress = EgressProxy::start(&egress_socket, self.session_allowlist(spec))
-            .map_err(SandboxError::io("cannot start the egress proxy"))?;
-        if as_root {
-            let uid = self.config.host_uid;
-            std::os::unix::fs::chown(&egress_socket, Some(uid), Some(uid))
-                .map_err(SandboxError::io("egress socket"))?;
-        }
+        let session = SessionLock::create(&self.config.base)
+            .map_err(SandboxError::io("cannot create the session's lock file"))?;
+        let mut cgroups = SessionCgroups::plan(&self.cgroups, &session.id());
         let init_spec = InitSpec {
             worktree,
             command: spec.command.clone(),
@@ -158,14 +176,22 @@ impl Sandbox for Namespaces {
             cgroup_tasks: cgroups.tasks_files(),
             host_uid: self.config.host_uid,
             limit_address_space: self.cgroups.memory.is_none(),
-            egress_socket,
             parent_pid: std::process::id(),
         };
-        let mut result = self.watch(&init_spec, spec, &cgroups, stop, sink);
+        started.send_spec(&init_spec)?;
+        cgroups
+            .create(spec.limits.memory_bytes, spec.limits.max_processes)
+            .map_err(SandboxError::io("cannot create the session's cgroups"))?;
+        started.go()?;
+        // Housekeeping while the session sets itself up.
+        self.sweep_once();
+        let egress = EgressProxy::new(self.session_allowlist(spec));
+        let mut result = started.watch(spec, &cgroups, &egress, stop, sink);
         if let Ok(report) = &mut result {
             report.refused_hosts = egress.refused_hosts();
         }
-        // In this order: the tree is dead by now, so the groups can go, then the dir.
+        // In this order: the tree is dead by now (`watch` reaped the init, killing it first if
+        // need be), so the groups can go, then the lock.
         drop(egress);
         let emptied = cgroups.remove();
         drop(session);
@@ -193,94 +219,187 @@ impl Namespaces {
                 .cloned(),
         )
     }
+}
 
+/// A session's init, started, and agen's ends of what connects them.
+///
+/// agen keeps a write end of the output pipe and the init's end of the egress channel open
+/// while the init runs: neither can then wake the watcher by closing as the init exits, and the
+/// init's exit is seen once, through its pidfd.
+struct Started {
+    init: InitProcess,
+    /// Spec out; at the end, the command's wait status in.
+    control: UnixStream,
+    output: std::fs::File,
+    output_writer: Option<OwnedFd>,
+    /// Where the reaper hands over the egress listener.
+    egress_channel: UnixStream,
+    egress_channel_peer: Option<UnixStream>,
+}
+
+impl Started {
+    /// Starts the init, which then waits for its spec ([`send_spec`](Started::send_spec)) and
+    /// the go ([`go`](Started::go)). From a single-threaded agen (`agen sandbox run`) the init
+    /// is a forked child running [`init::run_forked`]; from a multi-threaded one (the server),
+    /// where a forked child could find a lock held by another thread forever, it is `agen
+    /// __sandbox-init`, executed afresh.
+    fn start(agen_exe: &Path) -> Result<Started, SandboxError> {
+        let (control, child_control) =
+            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
+        let (egress_channel, egress_channel_peer) =
+            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
+        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
+        let agen = super::sys::SelfStat::read().ok();
+        let init = match agen.filter(|a| a.threads == 1) {
+            Some(agen) => InitProcess::fork(&agen, child_control, &output_w)?,
+            None => InitProcess::exec(agen_exe, child_control, &output_w)?,
+        };
+        // From here on, dropping `started` kills and reaps the init (and so the whole tree).
+        Ok(Started {
+            init,
+            control,
+            output: std::fs::File::from(output_r),
+            output_writer: Some(output_w),
+            egress_channel,
+            egress_channel_peer: Some(egress_channel_peer),
+        })
+    }
+
+    /// Sends the spec (its length, then JSON), with the egress channel attached.
+    fn send_spec(&mut self, spec: &InitSpec) -> Result<(), SandboxError> {
+        let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+        let mut framed = (json.len() as u32).to_le_bytes().to_vec();
+        framed.extend_from_slice(&json);
+        let peer = self
+            .egress_channel_peer
+            .as_ref()
+            .map(|p| p.as_raw_fd())
+            .ok_or_else(|| SandboxError::Setup("the egress channel is gone".into()))?;
+        let sent = super::sys::send_with_fd(self.control.as_raw_fd(), &framed, peer, 0)
+            .map_err(SandboxError::io("sending the session spec"))?;
+        (&self.control)
+            .write_all(&framed[sent..])
+            .map_err(SandboxError::io("sending the session spec"))
+    }
+
+    /// Lets the init go on past the cgroups (the end of the control stream).
+    fn go(&mut self) -> Result<(), SandboxError> {
+        self.control
+            .shutdown(Shutdown::Write)
+            .map_err(SandboxError::io("starting the session"))
+    }
+
+    fn kill(&mut self) {
+        self.init.kill();
+    }
+
+    /// Watches the session to its end: streams its output, serves its egress connections,
+    /// enforces the wall clock, the whole tree's CPU time and `stop`, and reaps the init.
+    /// Sleeps in poll(2): output, the init's exit, the egress listener's handover and
+    /// connections wake it at once; otherwise it wakes every [`TICK`] for the CPU time and
+    /// `stop`.
     fn watch(
-        &self,
-        init_spec: &InitSpec,
+        mut self,
         spec: &SessionSpec,
         cgroups: &SessionCgroups,
+        egress: &EgressProxy,
         stop: &StopHandle,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<Report, SandboxError> {
-        let (mut control, child_control) =
-            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
-        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
-        let output_w2 = output_w.try_clone().map_err(SandboxError::io("dup"))?;
-        let mut child = Command::new(&self.config.agen_exe)
-            .arg(INIT_ARG)
-            .env_clear()
-            .stdin(Stdio::from(OwnedFd::from(child_control)))
-            .stdout(Stdio::from(output_w))
-            .stderr(Stdio::from(output_w2))
-            .spawn()
-            .map_err(SandboxError::io(format!(
-                "cannot start {}",
-                self.config.agen_exe.display()
-            )))?;
-        // From here on the child must not outlive this function, whatever happens.
-        let mut guard = KillOnDrop(&mut child);
-        let json = serde_json::to_vec(init_spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
-        control
-            .write_all(&json)
-            .and_then(|()| control.shutdown(Shutdown::Write))
-            .map_err(SandboxError::io("sending the session spec"))?;
-
         let mut output = Capped::new(spec.limits.output_bytes);
-        let mut status = Vec::new();
         let deadline = Instant::now() + spec.limits.wall_clock;
         let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
+        let mut next_cpu_check = Instant::now();
         let mut ended_by: Option<Outcome> = None;
-        let mut killed_at: Option<Instant> = None;
+        // When the end began: the kill, or the init's exit. The rest of the output is
+        // collected for at most DRAIN_AFTER_KILL from then.
+        let mut ending_since: Option<Instant> = None;
         let mut output_open = true;
         let mut init_code: Option<i32> = None;
-        let mut output_file = std::fs::File::from(output_r);
+        let mut listener: Option<TcpListener> = None;
         loop {
             // Once init has exited the command's own status stands, even at the deadline.
             if ended_by.is_none() && init_code.is_none() {
+                let now = Instant::now();
                 let reason = if stop.is_stopped() {
                     Some(Outcome::Stopped)
-                } else if Instant::now() >= deadline {
+                } else if now >= deadline {
                     Some(Outcome::TimedOut)
-                } else if cgroups.cpu_used().is_some_and(|used| used > cpu_budget) {
-                    Some(Outcome::CpuTimeExceeded)
+                } else if now >= next_cpu_check {
+                    next_cpu_check = now + TICK;
+                    cgroups
+                        .cpu_used()
+                        .is_some_and(|used| used > cpu_budget)
+                        .then_some(Outcome::CpuTimeExceeded)
                 } else {
                     None
                 };
                 if let Some(reason) = reason {
                     ended_by = Some(reason);
-                    killed_at = Some(Instant::now());
-                    guard.kill();
+                    ending_since = Some(now);
+                    self.kill();
                 }
             }
-            if init_code.is_none() {
-                if let Some(exit) = guard.0.try_wait().map_err(SandboxError::io("wait"))? {
-                    init_code = Some(exit.code().unwrap_or(-1));
-                }
+            if ended_by.is_some() || init_code.is_some() {
+                // Let the output end once the last writer in the session is gone.
+                self.output_writer = None;
             }
             if init_code.is_some() && !output_open {
                 break;
             }
-            if killed_at.is_some_and(|t| t.elapsed() > DRAIN_AFTER_KILL) {
+            if ending_since.is_some_and(|t| t.elapsed() > DRAIN_AFTER_KILL) {
                 break;
             }
-            if output_open && readable(&output_file, TICK) {
+            let timeout = match ended_by {
+                None if init_code.is_none() => {
+                    TICK.min(deadline.saturating_duration_since(Instant::now()))
+                }
+                _ => TICK,
+            };
+            let ready = wait_readable(
+                [
+                    output_open.then(|| self.output.as_raw_fd()),
+                    init_code.is_none().then(|| self.init.pidfd.as_raw_fd()),
+                    listener.is_none().then(|| self.egress_channel.as_raw_fd()),
+                    listener.as_ref().map(|l| l.as_raw_fd()),
+                ],
+                timeout,
+            );
+            if ready[0] {
                 let mut buf = [0u8; 16 * 1024];
-                match output_file.read(&mut buf) {
+                match self.output.read(&mut buf) {
                     Ok(0) => output_open = false,
                     Ok(n) => output.push(&buf[..n], sink),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(SandboxError::io("reading output")(e)),
                 }
-            } else if !output_open {
-                // Init holds the output pipe until it exits, so after EOF it is about to be
-                // reaped: wait for it rather than for the next tick.
-                let exit = guard.0.wait().map_err(SandboxError::io("wait"))?;
-                init_code = Some(exit.code().unwrap_or(-1));
+            }
+            if ready[1] {
+                if let Some(code) = self.init.try_wait().map_err(SandboxError::io("wait"))? {
+                    init_code = Some(code);
+                    ending_since.get_or_insert_with(Instant::now);
+                }
+            }
+            if ready[2] {
+                listener = receive_listener(&self.egress_channel);
+            }
+            if ready[3] {
+                if let Some(listener) = &listener {
+                    egress.accept_all(listener);
+                }
             }
         }
+        if init_code.is_none() {
+            // Killed, and the output drained or given up on: the init goes now (the drop
+            // below would do it too).
+            self.kill();
+            init_code = Some(self.init.wait().map_err(SandboxError::io("wait"))?);
+        }
         // The status (4 bytes) was written before init exited, so it is all there now.
-        control.set_nonblocking(true).ok();
-        let _ = control.read_to_end(&mut status);
+        let mut status = Vec::new();
+        if self.control.set_nonblocking(true).is_ok() {
+            let _ = self.control.read_to_end(&mut status);
+        }
 
         let outcome = match (ended_by, status.as_slice()) {
             (Some(reason), _) => reason,
@@ -301,6 +420,177 @@ impl Namespaces {
             refused_hosts: Vec::new(),
         })
     }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        self.egress_channel_peer = None;
+    }
+}
+
+/// The session's init process: agen's child, watched through a pidfd. Killed and reaped on
+/// drop unless it already was.
+struct InitProcess {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    reaped: bool,
+}
+
+impl InitProcess {
+    /// Executes `agen __sandbox-init` with the control socket as stdin and the output pipe as
+    /// stdout and stderr.
+    fn exec(
+        agen_exe: &Path,
+        control: UnixStream,
+        output: &OwnedFd,
+    ) -> Result<InitProcess, SandboxError> {
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(SandboxError::io("dup"));
+        let child = Command::new(agen_exe)
+            .arg(INIT_ARG)
+            .env_clear()
+            .stdin(Stdio::from(OwnedFd::from(control)))
+            .stdout(Stdio::from(dup(output)?))
+            .stderr(Stdio::from(dup(output)?))
+            .spawn()
+            .map_err(SandboxError::io(format!(
+                "cannot start {}",
+                agen_exe.display()
+            )))?;
+        // `child` is not needed past its pid: dropping a std Child neither kills nor reaps.
+        InitProcess::watch(child.id() as libc::pid_t)
+    }
+
+    /// Forks the init (see [`init::run_forked`]). Only for a single-threaded agen.
+    fn fork(
+        agen: &super::sys::SelfStat,
+        control: UnixStream,
+        output: &OwnedFd,
+    ) -> Result<InitProcess, SandboxError> {
+        let output = output.try_clone().map_err(SandboxError::io("dup"))?;
+        let control = OwnedFd::from(control);
+        // SAFETY: the caller found this process single-threaded, so the child is a complete
+        // copy with no lock held by some other thread, and may run ordinary Rust code; it
+        // never returns from run_forked.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            init::run_forked(agen, control, output);
+        }
+        if pid == -1 {
+            return Err(SandboxError::io("cannot fork the session's init")(
+                io::Error::last_os_error(),
+            ));
+        }
+        InitProcess::watch(pid)
+    }
+
+    fn watch(pid: libc::pid_t) -> Result<InitProcess, SandboxError> {
+        match super::sys::pidfd_open(pid) {
+            Ok(pidfd) => Ok(InitProcess {
+                pid,
+                pidfd,
+                reaped: false,
+            }),
+            Err(e) => {
+                // SAFETY: killing and reaping our own child, which nothing else reaps.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+                Err(SandboxError::io("watching the session's init")(e))
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        if !self.reaped {
+            // SAFETY: our child, not yet reaped, so the pid is still its own.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        }
+    }
+
+    /// Its exit code (-1 when killed by a signal) once it has exited.
+    fn try_wait(&mut self) -> io::Result<Option<i32>> {
+        self.wait_with(libc::WNOHANG)
+    }
+
+    fn wait(&mut self) -> io::Result<i32> {
+        loop {
+            if let Some(code) = self.wait_with(0)? {
+                return Ok(code);
+            }
+        }
+    }
+
+    fn wait_with(&mut self, options: libc::c_int) -> io::Result<Option<i32>> {
+        if self.reaped {
+            return Err(io::Error::other("the init was already reaped"));
+        }
+        let mut status = 0;
+        // SAFETY: waitpid on our own child with a valid out-pointer.
+        let got = unsafe { libc::waitpid(self.pid, &mut status, options) };
+        match got {
+            0 => Ok(None),
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+            _ => {
+                self.reaped = true;
+                Ok(Some(if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    -1
+                }))
+            }
+        }
+    }
+}
+
+impl Drop for InitProcess {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill();
+            let _ = self.wait();
+        }
+    }
+}
+
+/// The egress listener, if the reaper handed it over on `channel` (non-blocking, ready for
+/// [`EgressProxy::accept_all`]).
+fn receive_listener(channel: &UnixStream) -> Option<TcpListener> {
+    let mut buf = [0u8; 8];
+    let (_, fds) = super::sys::recv_with_fds(channel.as_raw_fd(), &mut buf).ok()?;
+    let listener = TcpListener::from(fds.into_iter().next()?);
+    listener.set_nonblocking(true).ok()?;
+    Some(listener)
+}
+
+/// Waits up to `timeout` for any of `fds` to be readable (or at its end); which ones are.
+fn wait_readable<const N: usize>(fds: [Option<i32>; N], timeout: Duration) -> [bool; N] {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            // A negative descriptor is skipped by poll(2).
+            fd: fd.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // Rounded up, so a deadline a fraction of a millisecond away is not a busy loop.
+    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: a valid array of pollfd of the given length.
+    let ret = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, millis) };
+    let mut ready = [false; N];
+    if ret > 0 {
+        for (r, p) in ready.iter_mut().zip(&pfds) {
+            *r = p.fd >= 0 && p.revents != 0;
+        }
+    }
+    ready
 }
 
 /// The command's environment plus the proxy variables (which override any given).
@@ -332,24 +622,6 @@ fn decode(status: i32) -> Outcome {
     }
 }
 
-/// SIGKILLs the init process (and so the whole session) unless it has already been reaped.
-struct KillOnDrop<'a>(&'a mut Child);
-
-impl KillOnDrop<'_> {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
-impl Drop for KillOnDrop<'_> {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// Output kept up to a cap; everything is still read so the session never blocks on it.
 struct Capped {
     kept: Vec<u8>,
@@ -377,18 +649,6 @@ impl Capped {
             self.truncated = true;
         }
     }
-}
-
-/// Waits up to `timeout` for `file` to have data (or EOF).
-fn readable(file: &std::fs::File, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd {
-        fd: file.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let ret = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
-    ret > 0
 }
 
 #[cfg(test)]

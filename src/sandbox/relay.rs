@@ -1,8 +1,7 @@
-//! Byte relay between two stream sockets, used on both ends of the egress path.
+//! Byte relay between two stream sockets (the session's connection and the upstream one).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::unix::net::UnixStream;
 
 pub trait Duplex: Read + Write + Send + Sized + 'static {
     fn try_clone(&self) -> io::Result<Self>;
@@ -12,15 +11,6 @@ pub trait Duplex: Read + Write + Send + Sized + 'static {
 impl Duplex for TcpStream {
     fn try_clone(&self) -> io::Result<Self> {
         TcpStream::try_clone(self)
-    }
-    fn shutdown_write(&self) {
-        let _ = self.shutdown(Shutdown::Write);
-    }
-}
-
-impl Duplex for UnixStream {
-    fn try_clone(&self) -> io::Result<Self> {
-        UnixStream::try_clone(self)
     }
     fn shutdown_write(&self) {
         let _ = self.shutdown(Shutdown::Write);

@@ -32,10 +32,11 @@ impl Workspaces {
         let spare_lock = spares.join(format!("{repo}.lock"));
         let _spare = fsutil::lock(&spare_lock, true)
             .map_err(|e| WorkspaceError::io(spare_lock.display().to_string(), e))?;
+        // The mirror last: once it is gone, so is everything made from it.
         for dir in [
-            mirrors.join(format!("{repo}.git")),
             spares.join(repo.to_string()),
             spares.join(format!("{repo}.build")),
+            mirrors.join(format!("{repo}.git")),
         ] {
             if dir.exists() {
                 fsutil::remove_tree(&dir)

@@ -25,6 +25,7 @@ use crate::workspace::{Identity, Workspaces};
 pub struct Running {
     pub addr: SocketAddr,
     pub store: Store,
+    pub inbox: InboxWriter,
     pub served: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Woken whenever the inbox stored something new.
     pub arrived: Arc<Notify>,
@@ -43,15 +44,16 @@ pub async fn start_web(config: &Config, listener: TcpListener) -> anyhow::Result
             verifier: Verifier::new(&config.webhook_secrets.0),
             max_bytes: config.webhook_max_bytes,
         },
-        inbox,
+        inbox: inbox.clone(),
         metrics: metrics.clone(),
     })
-    .merge(crate::web::routes(store.clone(), metrics));
+    .merge(crate::web::routes(store.clone(), inbox.clone(), metrics));
     let addr = listener.local_addr()?;
     let served = tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(Running {
         addr,
         store,
+        inbox,
         served,
         arrived,
         queued: Arc::new(Notify::new()),

@@ -114,20 +114,22 @@ async fn killed_mid_intake_loses_nothing_and_repeats_nothing() {
         "every delivery answered 202: {answers:?}"
     );
 
-    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
-    let left = store.pending_deliveries().await.unwrap();
     let statuses_before = sim
         .writes()
         .iter()
         .filter(|w| w.ends_with("/comments"))
         .count();
-    eprintln!("killed with {left} deliveries pending and {statuses_before} status comments posted");
+    eprintln!("killed with {statuses_before} of {ISSUES} status comments posted");
+    // Some deliveries may be only in the inbox journal (answered, not yet copied into the
+    // table): the restart must bring them in too.
     assert!(
-        left > 0,
+        statuses_before < accepted.len(),
         "the kill must land while intake still has work, or this test proves nothing"
     );
 
     let (mut second, _) = start_agen(&sim, &db).await;
+    // Started: the journal is copied before agen listens.
+    let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while store.pending_deliveries().await.unwrap() > 0 {
         assert!(
@@ -206,7 +208,8 @@ async fn web_only_and_intake_processes_share_the_database() {
     let (mut intake, _) = start_agen_with(&sim, &db, &["intake"], "agen intake running", &[]).await;
     let store = Store::open(&format!("sqlite://{db}")).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while store.pending_deliveries().await.unwrap() > 0 {
+    // The web process copies from its journal into the table; the intake process reads it.
+    while store.jobs().await.unwrap().len() < 5 || store.pending_deliveries().await.unwrap() > 0 {
         assert!(Instant::now() < deadline, "intake did not drain the inbox");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

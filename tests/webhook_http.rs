@@ -147,6 +147,7 @@ async fn oversized_bodies_get_413_declared_or_not() {
         assert!(a.body.contains("65536-byte limit"), "{}", a.body);
     }
     assert_eq!(env.app.store.pending_deliveries().await.unwrap(), 0);
+    assert_eq!(env.app.inbox.uncopied(), 0);
 }
 
 #[tokio::test]

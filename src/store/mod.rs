@@ -21,6 +21,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database writer stopped")]
     WriterGone,
+    #[error("inbox journal: {0}")]
+    Journal(#[from] std::io::Error),
 }
 
 /// Milliseconds since the epoch: the one time format in the store.
@@ -59,19 +61,34 @@ impl Store {
         &self.pool
     }
 
-    /// The inbox writer's own connection. FULL: a commit is on disk (WAL fsynced) before it
-    /// returns, so a 2xx means stored. It checkpoints the WAL every 256 pages (1 MiB)
-    /// instead of SQLite's 1000: a checkpoint runs inside the commit that triggers it, so
-    /// smaller ones keep the slowest webhook answers shorter.
+    /// Where the inbox journal lives: beside the database file (`agen.db` → `agen.db-inbox/`);
+    /// none for an in-memory database.
+    pub(crate) fn inbox_journal_dir(&self) -> Option<std::path::PathBuf> {
+        let file = self.options.get_filename();
+        let name = file.to_str()?;
+        if name.is_empty() || name == ":memory:" || name.contains("mode=memory") {
+            return None;
+        }
+        Some(std::path::PathBuf::from(format!("{name}-inbox")))
+    }
+
+    /// A connection of the inbox's own (the writer's and the copier's). FULL: a commit is on
+    /// disk (WAL synced) before it returns, so a delivery answered after it is stored, and
+    /// a journal segment freed after it is no longer needed.
     pub(crate) async fn writer_connection(&self) -> Result<sqlx::SqliteConnection, StoreError> {
         use sqlx::ConnectOptions;
         Ok(self
             .options
             .clone()
             .synchronous(SqliteSynchronous::Full)
-            .pragma("wal_autocheckpoint", "256")
             .connect()
             .await?)
+    }
+
+    /// A connection outside the pool, committing like the pool (NORMAL), for the inbox copier.
+    pub(crate) async fn own_connection(&self) -> Result<sqlx::SqliteConnection, StoreError> {
+        use sqlx::ConnectOptions;
+        Ok(self.options.connect().await?)
     }
 }
 

@@ -9,6 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use crate::store::inbox::InboxWriter;
 use crate::store::Store;
 
 /// Counters exported at `/metrics` in Prometheus text format.
@@ -54,15 +55,20 @@ impl Metrics {
 #[derive(Clone)]
 struct HealthState {
     store: Store,
+    inbox: InboxWriter,
     metrics: Arc<Metrics>,
 }
 
-pub fn routes(store: Store, metrics: Arc<Metrics>) -> Router {
+pub fn routes(store: Store, inbox: InboxWriter, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(HealthState { store, metrics })
+        .with_state(HealthState {
+            store,
+            inbox,
+            metrics,
+        })
 }
 
 async fn readyz(State(s): State<HealthState>) -> impl IntoResponse {
@@ -76,7 +82,10 @@ async fn readyz(State(s): State<HealthState>) -> impl IntoResponse {
 }
 
 async fn metrics_text(State(s): State<HealthState>) -> impl IntoResponse {
-    let pending = s.store.pending_deliveries().await.unwrap_or(-1);
+    let pending = match s.store.pending_deliveries().await {
+        Ok(in_table) => in_table + s.inbox.uncopied() as i64,
+        Err(_) => -1,
+    };
     let body = format!(
         "{}# HELP agen_inbox_pending Deliveries stored but not yet processed.\n\
          # TYPE agen_inbox_pending gauge\nagen_inbox_pending {pending}\n",

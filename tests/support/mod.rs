@@ -135,10 +135,12 @@ impl Env {
         delivery.post(&self.sim, &self.url).await.unwrap()
     }
 
-    /// Waits until intake has processed every stored delivery.
+    /// Waits until intake has processed every stored delivery (copied from the journal
+    /// first, then processed).
     pub async fn settle(&self) {
         self.wait_until("inbox drained", || async {
-            self.app.store.pending_deliveries().await.unwrap() == 0
+            self.app.inbox.uncopied() == 0
+                && self.app.store.pending_deliveries().await.unwrap() == 0
         })
         .await;
     }

@@ -1,20 +1,22 @@
 //! The inbox: every verified delivery, stored before agen answers 2xx, then handed to intake.
 //!
-//! Writes go through one writer task that commits whatever is waiting in a single
-//! transaction (group commit): each request still waits for its own row to be fsynced, but
-//! concurrent requests share the fsync.
+//! The way in ([`writer`]): a delivery is appended to the journal beside the database and
+//! synced, concurrent requests sharing one sync (group commit), before agen answers; the
+//! copier then moves it into the `inbox` table, where intake claims it. At start, whatever
+//! the journal still holds is copied first.
 
-use std::sync::Arc;
+mod copier;
+mod journal;
+mod record;
+mod rows;
+mod writer;
 
 use bytes::Bytes;
-use sqlx::{QueryBuilder, Row, Sqlite};
-use tokio::sync::{mpsc, oneshot, Notify};
+use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
 use crate::ids::DeliveryId;
-
-/// Rows per commit at most; 6 parameters each stays far below SQLite's variable limit.
-const MAX_BATCH: usize = 128;
+pub use writer::{InboxWriter, Recorded};
 
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -31,93 +33,16 @@ pub fn compress_body(raw: &[u8]) -> Bytes {
     Bytes::from(lz4_flex::compress_prepend_size(raw))
 }
 
+/// A delivery and when it arrived: what the journal and the `inbox` table store.
+#[derive(Debug, Clone)]
+pub struct Stamped {
+    pub delivery: NewDelivery,
+    pub received_at: i64,
+}
+
 fn decompress_body(stored: &[u8]) -> Result<Vec<u8>, sqlx::Error> {
     lz4_flex::decompress_size_prepended(stored)
         .map_err(|e| sqlx::Error::Decode(format!("stored delivery body: {e}").into()))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    New,
-    Duplicate,
-}
-
-type Reply = oneshot::Sender<Result<Recorded, String>>;
-
-/// Handle to the writer task. Cloning is cheap.
-#[derive(Clone)]
-pub struct InboxWriter {
-    tx: mpsc::Sender<(NewDelivery, Reply)>,
-}
-
-impl InboxWriter {
-    /// Starts the writer on its own connection; `arrived` is woken after each commit with
-    /// new rows.
-    pub async fn start(store: &Store, arrived: Arc<Notify>) -> Result<InboxWriter, StoreError> {
-        let conn = store.writer_connection().await?;
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_loop(conn, rx, arrived));
-        Ok(InboxWriter { tx })
-    }
-
-    /// Returns once the delivery is durably stored (or known from before).
-    pub async fn record(&self, delivery: NewDelivery) -> Result<Recorded, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((delivery, reply))
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
-        match answer.await {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(StoreError::Db(sqlx::Error::Protocol(e))),
-            Err(_) => Err(StoreError::WriterGone),
-        }
-    }
-}
-
-async fn write_loop(
-    mut conn: sqlx::SqliteConnection,
-    mut rx: mpsc::Receiver<(NewDelivery, Reply)>,
-    arrived: Arc<Notify>,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let result = insert_batch(&mut conn, &batch).await;
-        let any_new = matches!(&result, Ok(new) if !new.is_empty());
-        for (delivery, reply) in batch.drain(..) {
-            let answer = match &result {
-                Ok(new) if new.contains(&delivery.id.0) => Ok(Recorded::New),
-                Ok(_) => Ok(Recorded::Duplicate),
-                Err(e) => Err(e.to_string()),
-            };
-            let _ = reply.send(answer);
-        }
-        if any_new {
-            arrived.notify_one();
-        }
-    }
-}
-
-/// One statement, so one implicit transaction and one fsync; returns the ids that were new.
-async fn insert_batch(
-    conn: &mut sqlx::SqliteConnection,
-    batch: &[(NewDelivery, Reply)],
-) -> Result<Vec<String>, sqlx::Error> {
-    let now = now_ms();
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO inbox (delivery_id, event, action, installation_id, body, received_at) ",
-    );
-    q.push_values(batch, |mut row, (d, _)| {
-        row.push_bind(d.id.0.as_str())
-            .push_bind(d.event.as_str())
-            .push_bind(d.action.as_deref())
-            .push_bind(d.installation_id.map(|i| i as i64))
-            .push_bind(d.body.as_ref())
-            .push_bind(now);
-    });
-    q.push(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id");
-    let rows = q.build().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
 }
 
 /// A stored delivery, claimed by an intake for a while.

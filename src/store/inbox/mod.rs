@@ -9,6 +9,7 @@ mod copier;
 mod journal;
 mod record;
 mod rows;
+mod seen;
 mod writer;
 
 use bytes::Bytes;

@@ -1,7 +1,8 @@
-//! The two statements the way in runs against the `inbox` table.
+//! The statements the way in runs against the `inbox` table.
 
 use std::collections::HashSet;
 
+use futures_util::TryStreamExt;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Stamped;
@@ -29,6 +30,25 @@ pub async fn insert(conn: &mut SqliteConnection, rows: &[&Stamped]) -> Result<()
         q.build().execute(&mut *tx).await?;
     }
     tx.commit().await
+}
+
+pub async fn count(conn: &mut SqliteConnection) -> Result<usize, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+        .fetch_one(conn)
+        .await?;
+    Ok(n.max(0) as usize)
+}
+
+/// Calls `each` with every id the table holds, without holding them all at once.
+pub async fn each_id(
+    conn: &mut SqliteConnection,
+    mut each: impl FnMut(&str),
+) -> Result<(), sqlx::Error> {
+    let mut ids = sqlx::query_scalar::<_, String>("SELECT delivery_id FROM inbox").fetch(conn);
+    while let Some(id) = ids.try_next().await? {
+        each(&id);
+    }
+    Ok(())
 }
 
 /// Which of `ids` the table holds.

@@ -1,20 +1,26 @@
-//! The inbox writer: one task that takes what the webhook handlers hand it, a batch at a
+//! The inbox writer: one thread that takes what the webhook handlers hand it, a batch at a
 //! time, and answers each delivery once it is durable (or known from before).
 //!
-//! Per batch: drop the ids already known (journaled and not yet copied, or in the table),
-//! append the rest to the journal with one sync, answer, and pass them to the copier.
-//! A delivery too large for the journal, or any delivery when the database has no file
-//! beside which a journal could live, is committed to the table directly instead.
+//! Per batch: drop the ids already known (journaled and not yet copied, or in the table;
+//! [`Seen`] tells most new ids apart without asking SQLite), append the rest to the journal
+//! with one sync, answer, and pass them to the copier. A delivery too large for the journal,
+//! or any delivery when the database has no file beside which a journal could live, is
+//! committed to the table directly instead.
+//!
+//! A thread of its own, not a task: appending and syncing block, and handing each batch to
+//! a blocking pool and back cost as much as the sync itself on a busy machine.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use sqlx::SqliteConnection;
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::copier::{self, Copied, Pending};
 use super::journal::{Journal, DEFAULT_SEGMENT_BYTES};
+use super::seen::{Seen, MIN_CAPACITY};
 use super::{record, rows, NewDelivery, Stamped};
 use crate::store::{now_ms, Store, StoreError};
 
@@ -31,7 +37,7 @@ pub enum Recorded {
 
 type Reply = oneshot::Sender<Result<Recorded, String>>;
 
-/// Handle to the writer task. Cloning is cheap.
+/// Handle to the writer thread. Cloning is cheap.
 #[derive(Clone)]
 pub struct InboxWriter {
     tx: mpsc::Sender<(NewDelivery, Reply)>,
@@ -57,14 +63,19 @@ impl InboxWriter {
             }
             None => None,
         };
+        let seen = load_seen(&mut conn, MIN_CAPACITY, Vec::new()).await?;
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let writer = Writer {
             conn,
             journaled,
+            seen,
             pending: pending.clone(),
             arrived,
+            runtime: Handle::current(),
         };
-        tokio::spawn(writer.run(rx));
+        std::thread::Builder::new()
+            .name("agen-inbox".into())
+            .spawn(move || writer.run(rx))?;
         Ok(InboxWriter { tx, pending })
     }
 
@@ -111,18 +122,43 @@ async fn recover(conn: &mut SqliteConnection, dir: PathBuf) -> Result<Journal, S
     )
 }
 
+/// A filter holding every id in the table and `also`, sized for twice as many or `capacity`.
+async fn load_seen(
+    conn: &mut SqliteConnection,
+    capacity: usize,
+    also: Vec<String>,
+) -> Result<Seen, sqlx::Error> {
+    let stored = rows::count(conn).await?;
+    let mut seen = Seen::with_capacity((2 * stored).max(capacity).max(MIN_CAPACITY));
+    rows::each_id(conn, |id| seen.insert(id)).await?;
+    for id in &also {
+        seen.insert(id);
+    }
+    Ok(seen)
+}
+
 struct Writer {
     /// Looks ids up, and commits what skips the journal (synchronous=FULL).
     conn: SqliteConnection,
     journaled: Option<(Journal, mpsc::Sender<Copied>)>,
+    seen: Seen,
     pending: Pending,
     arrived: Arc<Notify>,
+    /// Runs the few database calls this thread makes.
+    runtime: Handle,
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<(NewDelivery, Reply)>) {
+    fn run(mut self, mut rx: mpsc::Receiver<(NewDelivery, Reply)>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
             let received_at = now_ms();
             let stamped = batch.drain(..).map(|(delivery, reply)| {
                 let stamped = Stamped {
@@ -131,120 +167,122 @@ impl Writer {
                 };
                 (stamped, reply)
             });
-            self.store(stamped.collect()).await;
+            let new = self.drop_known(stamped.collect());
+            let (to_journal, direct): (Vec<_>, Vec<_>) = new.into_iter().partition(|(s, _)| {
+                self.journaled.is_some() && record::encoded_len(s) <= MAX_JOURNALED
+            });
+            if !to_journal.is_empty() {
+                self.journal(to_journal);
+            }
+            if !direct.is_empty() {
+                self.commit_directly(direct);
+            }
+            if self.seen.is_full() {
+                self.grow_seen();
+            }
         }
     }
 
-    /// Looks the batch's ids up while journaling it: the two waits overlap. A repeat that
-    /// gets journaled again is harmless (the copy keeps the first); it is answered as one.
-    async fn store(&mut self, batch: Vec<(Stamped, Reply)>) {
-        let journaled = self.journaled.take();
-        let (to_journal, direct): (Vec<_>, Vec<_>) = batch
-            .into_iter()
-            .partition(|(s, _)| journaled.is_some() && record::encoded_len(s) <= MAX_JOURNALED);
-        let (stamped, journal_replies): (Vec<Stamped>, Vec<Reply>) = to_journal.into_iter().unzip();
-        let ids: Vec<String> = (stamped.iter().chain(direct.iter().map(|(s, _)| s)))
-            .map(|s| s.delivery.id.0.clone())
+    /// Answers the deliveries already known (as duplicates) and returns the others.
+    fn drop_known(&mut self, batch: Vec<(Stamped, Reply)>) -> Vec<(Stamped, Reply)> {
+        let maybe: Vec<&str> = (batch.iter())
+            .map(|(s, _)| s.delivery.id.0.as_str())
+            .filter(|id| self.seen.may_contain(id))
             .collect();
-        // The pending set before the table: the copier removes an id only once committed.
-        let pending: HashSet<String> = {
-            let set = copier::lock(&self.pending);
-            ids.iter().filter(|id| set.contains(*id)).cloned().collect()
+        let known = if maybe.is_empty() {
+            Ok(HashSet::new())
+        } else {
+            // The pending set before the table: the copier removes an id only once committed.
+            let pending: HashSet<String> = {
+                let set = copier::lock(&self.pending);
+                maybe
+                    .iter()
+                    .filter(|id| set.contains(**id))
+                    .map(|id| id.to_string())
+                    .collect()
+            };
+            let rest: Vec<&str> = maybe
+                .into_iter()
+                .filter(|id| !pending.contains(*id))
+                .collect();
+            (self.runtime.block_on(rows::stored(&mut self.conn, &rest))).map(|mut known| {
+                known.extend(pending);
+                known
+            })
         };
-        let (known, (journaled, stamped, written)) =
-            tokio::join!(self.stored(&ids), append(journaled, stamped));
-        self.journaled = journaled;
         let mut known = match known {
             Ok(known) => known,
             Err(e) => {
-                let replies = journal_replies
-                    .into_iter()
-                    .chain(direct.into_iter().map(|(_, r)| r));
-                answer(replies, Err(e.to_string()));
-                self.copy(stamped, written).await;
+                answer(
+                    batch.into_iter().map(|(_, reply)| reply),
+                    Err(e.to_string()),
+                );
+                return Vec::new();
+            }
+        };
+        let mut new = Vec::with_capacity(batch.len());
+        for (stamped, reply) in batch {
+            // `insert` is false for an id known before, or repeated earlier in this batch.
+            if known.insert(stamped.delivery.id.0.clone()) {
+                new.push((stamped, reply));
+            } else {
+                let _ = reply.send(Ok(Recorded::Duplicate));
+            }
+        }
+        new
+    }
+
+    fn journal(&mut self, deliveries: Vec<(Stamped, Reply)>) {
+        let (journal, copier) = self.journaled.as_mut().expect("partitioned on it");
+        let (stamped, replies): (Vec<Stamped>, Vec<Reply>) = deliveries.into_iter().unzip();
+        let generation = match append_in_chunks(journal, &stamped) {
+            Ok(generation) => generation,
+            Err(e) => {
+                tracing::error!("could not append to the inbox journal: {e}");
+                answer(replies, Err(format!("inbox journal: {e}")));
                 return;
             }
         };
-        known.extend(pending);
-        // `insert` is false for an id known before, or repeated earlier in this batch.
-        let is_new: Vec<bool> = ids.iter().map(|id| known.insert(id.clone())).collect();
-        let (journal_new, direct_new) = is_new.split_at(stamped.len());
-        match &written {
-            Ok(_) => {
-                let mut set = copier::lock(&self.pending);
-                for (s, new) in stamped.iter().zip(journal_new) {
-                    if *new {
-                        set.insert(s.delivery.id.0.clone());
-                    }
-                }
-                drop(set);
-                answer_each(journal_replies.into_iter().zip(journal_new));
-            }
-            Err(e) => {
-                tracing::error!("could not append to the inbox journal: {e}");
-                answer(journal_replies, Err(format!("inbox journal: {e}")));
-            }
+        let mut set = copier::lock(&self.pending);
+        for s in &stamped {
+            set.insert(s.delivery.id.0.clone());
+            self.seen.insert(&s.delivery.id.0);
         }
-        self.copy(stamped, written).await;
-        if !direct.is_empty() {
-            self.commit_directly(direct, direct_new).await;
-        }
+        drop(set);
+        answer(replies, Ok(Recorded::New));
+        // The copier only stops with the process; if it is gone, restart copies these.
+        let _ = copier.blocking_send(Copied {
+            rows: stamped,
+            generation,
+        });
     }
 
-    async fn stored(&mut self, ids: &[String]) -> Result<HashSet<String>, sqlx::Error> {
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        rows::stored(&mut self.conn, &ids).await
-    }
-
-    /// Hands journaled deliveries to the copier.
-    async fn copy(&self, rows: Vec<Stamped>, written: std::io::Result<u64>) {
-        let (Some((_, copier)), Ok(generation)) = (&self.journaled, written) else {
-            return;
-        };
-        if !rows.is_empty() {
-            // The copier only stops with the process; if it is gone, restart copies these.
-            let _ = copier.send(Copied { rows, generation }).await;
-        }
-    }
-
-    async fn commit_directly(&mut self, deliveries: Vec<(Stamped, Reply)>, is_new: &[bool]) {
-        let new: Vec<&Stamped> = (deliveries.iter().zip(is_new))
-            .filter(|(_, new)| **new)
-            .map(|((s, _), _)| s)
-            .collect();
-        let result = rows::insert(&mut self.conn, &new).await;
-        let replies = deliveries.into_iter().map(|(_, reply)| reply);
+    fn commit_directly(&mut self, deliveries: Vec<(Stamped, Reply)>) {
+        let refs: Vec<&Stamped> = deliveries.iter().map(|(s, _)| s).collect();
+        let result = self.runtime.block_on(rows::insert(&mut self.conn, &refs));
         match result {
             Ok(()) => {
-                answer_each(replies.zip(is_new));
+                for (s, _) in &deliveries {
+                    self.seen.insert(&s.delivery.id.0);
+                }
+                answer(deliveries.into_iter().map(|(_, r)| r), Ok(Recorded::New));
                 self.arrived.notify_one();
             }
-            Err(e) => answer(replies, Err(e.to_string())),
+            Err(e) => answer(deliveries.into_iter().map(|(_, r)| r), Err(e.to_string())),
         }
     }
-}
 
-/// Appends to the journal (when there are deliveries for it) on a blocking thread; gives
-/// the journal back with the deliveries and the generation they were written with.
-async fn append(
-    journaled: Option<(Journal, mpsc::Sender<Copied>)>,
-    stamped: Vec<Stamped>,
-) -> (
-    Option<(Journal, mpsc::Sender<Copied>)>,
-    Vec<Stamped>,
-    std::io::Result<u64>,
-) {
-    let (mut journal, copier) = match journaled {
-        Some(journaled) if !stamped.is_empty() => journaled,
-        journaled => return (journaled, stamped, Ok(0)),
-    };
-    let (journal, stamped, written) = tokio::task::spawn_blocking(move || {
-        let written = append_in_chunks(&mut journal, &stamped);
-        (journal, stamped, written)
-    })
-    .await
-    .expect("the journal append does not panic");
-    (Some((journal, copier)), stamped, written)
+    /// Replaces the filter with one twice as large, loaded from the table and the pending
+    /// set (read first: an id leaves it only once it is in the table).
+    fn grow_seen(&mut self) {
+        let pending: Vec<String> = copier::lock(&self.pending).iter().cloned().collect();
+        let capacity = 2 * self.seen.len();
+        match (self.runtime).block_on(load_seen(&mut self.conn, capacity, pending)) {
+            Ok(seen) => self.seen = seen,
+            // The old one still answers rightly, only with more lookups.
+            Err(e) => tracing::warn!("could not load the inbox's id filter: {e}"),
+        }
+    }
 }
 
 /// Appends in as many syncs as the journal's capacity needs (almost always one); returns
@@ -267,17 +305,6 @@ fn append_in_chunks(journal: &mut Journal, deliveries: &[Stamped]) -> std::io::R
         generation = journal.append(&deliveries[start..])?;
     }
     Ok(generation)
-}
-
-fn answer_each<'a>(replies: impl IntoIterator<Item = (Reply, &'a bool)>) {
-    for (reply, new) in replies {
-        let recorded = if *new {
-            Recorded::New
-        } else {
-            Recorded::Duplicate
-        };
-        let _ = reply.send(Ok(recorded));
-    }
 }
 
 fn answer(replies: impl IntoIterator<Item = Reply>, result: Result<Recorded, String>) {

@@ -131,3 +131,49 @@ async fn a_delivery_too_large_for_the_journal_is_committed_directly() {
         Recorded::Duplicate
     );
 }
+
+#[tokio::test]
+async fn ids_stored_before_a_restart_are_duplicates_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir).await;
+    let writer = InboxWriter::start(&store, Arc::new(Notify::new()))
+        .await
+        .unwrap();
+    for id in ["r1", "r2", "r3"] {
+        assert_eq!(writer.record(small(id)).await.unwrap(), Recorded::New);
+    }
+    until_copied(&store, 3).await;
+    drop(writer);
+
+    let again = InboxWriter::start(&store, Arc::new(Notify::new()))
+        .await
+        .unwrap();
+    for id in ["r1", "r2", "r3"] {
+        assert_eq!(again.record(small(id)).await.unwrap(), Recorded::Duplicate);
+    }
+    assert_eq!(again.record(small("r4")).await.unwrap(), Recorded::New);
+}
+
+#[tokio::test]
+async fn a_larger_filter_holds_the_table_and_the_pending_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir).await;
+    let mut conn = store.writer_connection().await.unwrap();
+    let rows: Vec<Stamped> = ["t1", "t2"]
+        .iter()
+        .map(|id| Stamped {
+            delivery: small(id),
+            received_at: 1,
+        })
+        .collect();
+    rows::insert(&mut conn, &rows.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let seen = load_seen(&mut conn, 4 * MIN_CAPACITY, vec!["p1".into()])
+        .await
+        .unwrap();
+    assert!(["t1", "t2", "p1"].iter().all(|id| seen.may_contain(id)));
+    assert!(!seen.may_contain("never"));
+    assert_eq!(seen.len(), 3);
+    assert!(!seen.is_full());
+}

@@ -2,9 +2,9 @@
 //! in the journal, so that a new id (nearly every delivery) is known to be new without
 //! asking SQLite. "Maybe" is confirmed against the table; "no" is certain.
 //!
-//! Sized for twice the ids it was loaded with (at least [`MIN_CAPACITY`]), 16 bits per id
-//! and 8 probes: about 1 in 1,700 new ids needs the lookup. When full, the writer loads a
-//! filter twice as large.
+//! Layers of 16 bits per id and 8 probes (about 1 in 1,700 new ids needs the lookup); when
+//! the newest layer holds as many ids as it was sized for, a layer twice as large takes the
+//! next ones, so growing never rereads the table (a scalable Bloom filter).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -13,6 +13,10 @@ const BITS_PER_ID: usize = 16;
 const PROBES: u64 = 8;
 
 pub struct Seen {
+    layers: Vec<Layer>,
+}
+
+struct Layer {
     bits: Vec<u64>,
     mask: u64,
     count: usize,
@@ -20,10 +24,33 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// An empty filter for at least `capacity` ids.
+    /// An empty filter whose first layer is sized for `capacity` ids.
     pub fn with_capacity(capacity: usize) -> Seen {
-        let bits = (capacity * BITS_PER_ID).next_power_of_two().max(64);
         Seen {
+            layers: vec![Layer::new(capacity)],
+        }
+    }
+
+    pub fn insert(&mut self, id: &str) {
+        let newest = self.layers.last().expect("never empty");
+        if newest.count >= newest.capacity {
+            let capacity = 2 * newest.capacity.max(1);
+            self.layers.push(Layer::new(capacity));
+        }
+        self.layers.last_mut().expect("never empty").insert(id);
+    }
+
+    /// False: certainly never inserted. True: perhaps.
+    pub fn may_contain(&self, id: &str) -> bool {
+        let hash = hash(id);
+        self.layers.iter().any(|layer| layer.may_contain(hash))
+    }
+}
+
+impl Layer {
+    fn new(capacity: usize) -> Layer {
+        let bits = (capacity * BITS_PER_ID).next_power_of_two().max(64);
+        Layer {
             bits: vec![0; bits / 64],
             mask: bits as u64 - 1,
             count: 0,
@@ -31,40 +58,39 @@ impl Seen {
         }
     }
 
-    pub fn insert(&mut self, id: &str) {
-        for bit in probes(id, self.mask) {
+    fn insert(&mut self, id: &str) {
+        for bit in probes(hash(id), self.mask) {
             self.bits[(bit / 64) as usize] |= 1 << (bit % 64);
         }
         self.count += 1;
     }
 
-    /// False: certainly never inserted. True: perhaps.
-    pub fn may_contain(&self, id: &str) -> bool {
-        probes(id, self.mask).all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
-    }
-
-    /// More ids than it was sized for: false "maybe"s grow; time for a larger one.
-    pub fn is_full(&self) -> bool {
-        self.count >= self.capacity
-    }
-
-    pub fn len(&self) -> usize {
-        self.count
+    fn may_contain(&self, hash: u64) -> bool {
+        probes(hash, self.mask).all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
     }
 }
 
-/// Double hashing: bit i = h1 + i·h2 over one 64-bit hash.
-fn probes(id: &str, mask: u64) -> impl Iterator<Item = u64> {
+fn hash(id: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     id.hash(&mut hasher);
-    let h = hasher.finish();
-    let (h1, h2) = (h & 0xffff_ffff, (h >> 32) | 1);
+    hasher.finish()
+}
+
+/// Double hashing: bit i = h1 + i·h2 over one 64-bit hash.
+fn probes(hash: u64, mask: u64) -> impl Iterator<Item = u64> {
+    let (h1, h2) = (hash & 0xffff_ffff, (hash >> 32) | 1);
     (0..PROBES).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) & mask)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn false_maybes(seen: &Seen) -> usize {
+        (0..100_000)
+            .filter(|n| seen.may_contain(&format!("other-{n}")))
+            .count()
+    }
 
     #[test]
     fn every_inserted_id_is_found_and_few_others_are() {
@@ -73,13 +99,22 @@ mod tests {
             seen.insert(&format!("delivery-{n}"));
         }
         assert!((0..50_000).all(|n| seen.may_contain(&format!("delivery-{n}"))));
-        let false_maybes = (0..100_000)
-            .filter(|n| seen.may_contain(&format!("other-{n}")))
-            .count();
         // Expected about 60 (1 in 1,700); far below 1 in 100 unless the probes are broken.
+        let false_maybes = false_maybes(&seen);
         assert!(false_maybes < 300, "{false_maybes} of 100000");
-        assert!(seen.is_full());
-        assert_eq!(seen.len(), 50_000);
+        assert_eq!(seen.layers.len(), 1);
+    }
+
+    #[test]
+    fn growing_keeps_every_id_and_few_false_maybes() {
+        let mut seen = Seen::with_capacity(1_000);
+        for n in 0..60_000 {
+            seen.insert(&format!("delivery-{n}"));
+        }
+        assert!(seen.layers.len() >= 5, "{} layers", seen.layers.len());
+        assert!((0..60_000).all(|n| seen.may_contain(&format!("delivery-{n}"))));
+        let false_maybes = false_maybes(&seen);
+        assert!(false_maybes < 600, "{false_maybes} of 100000");
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl InboxWriter {
             Some(dir) => {
                 let journal = recover(&mut conn, dir).await?;
                 let copier = copier::start(
-                    store.own_connection().await?,
+                    store.copier_connection().await?,
                     journal.recycler(),
                     pending.clone(),
                     arrived.clone(),
@@ -63,7 +63,7 @@ impl InboxWriter {
             }
             None => None,
         };
-        let seen = load_seen(&mut conn, MIN_CAPACITY, Vec::new()).await?;
+        let seen = load_seen(&mut conn).await?;
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let writer = Writer {
             conn,
@@ -122,18 +122,11 @@ async fn recover(conn: &mut SqliteConnection, dir: PathBuf) -> Result<Journal, S
     )
 }
 
-/// A filter holding every id in the table and `also`, sized for twice as many or `capacity`.
-async fn load_seen(
-    conn: &mut SqliteConnection,
-    capacity: usize,
-    also: Vec<String>,
-) -> Result<Seen, sqlx::Error> {
+/// A filter holding every id in the table, sized for twice as many.
+async fn load_seen(conn: &mut SqliteConnection) -> Result<Seen, sqlx::Error> {
     let stored = rows::count(conn).await?;
-    let mut seen = Seen::with_capacity((2 * stored).max(capacity).max(MIN_CAPACITY));
+    let mut seen = Seen::with_capacity((2 * stored).max(MIN_CAPACITY));
     rows::each_id(conn, |id| seen.insert(id)).await?;
-    for id in &also {
-        seen.insert(id);
-    }
     Ok(seen)
 }
 
@@ -176,9 +169,6 @@ impl Writer {
             }
             if !direct.is_empty() {
                 self.commit_directly(direct);
-            }
-            if self.seen.is_full() {
-                self.grow_seen();
             }
         }
     }
@@ -269,18 +259,6 @@ impl Writer {
                 self.arrived.notify_one();
             }
             Err(e) => answer(deliveries.into_iter().map(|(_, r)| r), Err(e.to_string())),
-        }
-    }
-
-    /// Replaces the filter with one twice as large, loaded from the table and the pending
-    /// set (read first: an id leaves it only once it is in the table).
-    fn grow_seen(&mut self) {
-        let pending: Vec<String> = copier::lock(&self.pending).iter().cloned().collect();
-        let capacity = 2 * self.seen.len();
-        match (self.runtime).block_on(load_seen(&mut self.conn, capacity, pending)) {
-            Ok(seen) => self.seen = seen,
-            // The old one still answers rightly, only with more lookups.
-            Err(e) => tracing::warn!("could not load the inbox's id filter: {e}"),
         }
     }
 }

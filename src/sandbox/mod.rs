@@ -24,6 +24,7 @@ mod limits;
 mod mounts;
 mod namespaces;
 mod ownership;
+mod pid_one;
 mod relay;
 pub mod session_dir;
 mod spawn;

@@ -468,17 +468,20 @@ impl InitProcess {
     ) -> Result<InitProcess, SandboxError> {
         let output = output.try_clone().map_err(SandboxError::io("dup"))?;
         let control = OwnedFd::from(control);
+        // As root, the init is the session's PID 1 itself (see super::pid_one).
+        // SAFETY: geteuid has no arguments.
+        let pid_one = unsafe { libc::geteuid() } == 0;
         // SAFETY: the caller found this process single-threaded, so the child is a complete
         // copy with no lock held by some other thread, and may run ordinary Rust code; it
         // never returns from run_forked.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            init::run_forked(agen, control, output);
+        let pid = if pid_one {
+            super::sys::fork_into_new_pid_namespace()
+        } else {
+            super::sys::check("fork", unsafe { libc::fork() }.into()).map(|pid| pid as libc::pid_t)
         }
-        if pid == -1 {
-            return Err(SandboxError::io("cannot fork the session's init")(
-                io::Error::last_os_error(),
-            ));
+        .map_err(SandboxError::io("cannot fork the session's init"))?;
+        if pid == 0 {
+            init::run_forked(agen, control, output, pid_one);
         }
         InitProcess::watch(pid)
     }

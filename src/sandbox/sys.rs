@@ -98,6 +98,17 @@ pub fn pivot_root_here() -> io::Result<()> {
     check("umount old root", ret.into()).map(drop)
 }
 
+/// `fork()`, except that the child is PID 1 of a new PID namespace. Call only from a
+/// single-threaded process; the child may then run ordinary Rust code, as after fork (nothing
+/// it uses reads the thread id glibc keeps, which the raw system call leaves stale).
+pub fn fork_into_new_pid_namespace() -> io::Result<libc::pid_t> {
+    let flags = (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: clone with no new stack (the child runs on its copy of this one, as after fork)
+    // and no pointers.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    check("clone", ret).map(|pid| pid as libc::pid_t)
+}
+
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: unshare takes flags only.
     check("unshare", unsafe { libc::unshare(flags) }.into()).map(drop)
@@ -203,8 +214,9 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Whether every write end of the pipe `read_end` belongs to has been closed.
-pub fn writers_gone(read_end: &OwnedFd) -> bool {
+/// Whether every write end of the pipe `read_end` belongs to has been closed (or, for a Unix
+/// stream socket, the peer's end).
+pub fn writers_gone(read_end: &impl AsRawFd) -> bool {
     let mut pfd = libc::pollfd {
         fd: read_end.as_raw_fd(),
         events: libc::POLLIN,

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupSupport, SessionCgroups};
@@ -59,6 +59,8 @@ pub struct Namespaces {
     cgroups: CgroupSupport,
     /// Crash leftovers still to sweep (see [`Namespaces::new_sweeping_later`]).
     sweep_pending: AtomicBool,
+    /// The next session's init, started ahead (see [`Namespaces::start_init_early`]).
+    early_init: Mutex<Option<Started>>,
 }
 
 impl Namespaces {
@@ -96,7 +98,17 @@ impl Namespaces {
             config,
             cgroups,
             sweep_pending: AtomicBool::new(true),
+            early_init: Mutex::new(None),
         }
+    }
+
+    /// Starts the next session's init now, so that it sets up what it can (as root, its
+    /// network) while the caller prepares that session (`agen sandbox run`: its scratch
+    /// worktree). [`Sandbox::run`] then takes it over; dropping the backend kills it.
+    pub fn start_init_early(&self) -> Result<(), SandboxError> {
+        let started = Started::start(&self.config.agen_exe)?;
+        *self.early_init.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
+        Ok(())
     }
 
     /// Removes what crashed sessions left (lock files, cgroups), the first time only.
@@ -147,7 +159,15 @@ impl Sandbox for Namespaces {
         // The init starts first and sets up what it can (as root, the network) while agen
         // prepares the rest (the spec, the cgroups); it goes on at the go. On any error below,
         // `started` going out of scope kills it.
-        let mut started = Started::start(&self.config.agen_exe)?;
+        let early = self
+            .early_init
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let mut started = match early {
+            Some(started) => started,
+            None => Started::start(&self.config.agen_exe)?,
+        };
         let worktree = spec
             .worktree
             .canonicalize()

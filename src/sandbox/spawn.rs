@@ -90,9 +90,11 @@ pub fn spawn(
         errno: AtomicI32::new(0),
     };
     // Room for execvpe (a path buffer, and a new argv when it falls back to /bin/sh).
-    let mut stack = vec![0u8; 64 * 1024 + argv.len() * 16];
-    // SAFETY: the end of the buffer, rounded down to 16 bytes, as the ABI wants a stack.
-    let stack_top = unsafe { stack.as_mut_ptr().add(stack.len()) };
+    // Allocated, not zeroed: only the pages the child touches are ever faulted in.
+    let stack_size = 64 * 1024 + argv.len() * 16;
+    let mut stack: Vec<u8> = Vec::with_capacity(stack_size);
+    // SAFETY: the end of the allocation, rounded down to 16 bytes, as the ABI wants a stack.
+    let stack_top = unsafe { stack.as_mut_ptr().add(stack_size) };
     let stack_top = (stack_top as usize & !15) as *mut c_void;
 
     // No signal handler may run in the child while it shares this memory: block them all

@@ -111,7 +111,7 @@ impl Namespaces {
         Ok(())
     }
 
-    /// Removes what crashed sessions left (lock files, cgroups), the first time only.
+    /// Removes what crashed sessions left (lock files), the first time only.
     fn sweep_once(&self) {
         if !self.sweep_pending.swap(false, Ordering::SeqCst) {
             return;
@@ -120,7 +120,6 @@ impl Namespaces {
         if swept > 0 {
             tracing::info!(swept, "removed session directories left by a crash");
         }
-        self.cgroups.sweep_leftovers();
     }
 }
 
@@ -186,7 +185,8 @@ impl Sandbox for Namespaces {
         let owner = ownership::owner(&worktree).map_err(SandboxError::io("worktree"))?;
         let session = SessionLock::create(&self.config.base)
             .map_err(SandboxError::io("cannot create the session's lock file"))?;
-        let mut cgroups = SessionCgroups::plan(&self.cgroups, &session.id());
+        let cgroups = SessionCgroups::claim(&self.cgroups)
+            .map_err(SandboxError::io("cannot take cgroups for the session"))?;
         let init_spec = InitSpec {
             worktree,
             command: spec.command.clone(),
@@ -200,8 +200,8 @@ impl Sandbox for Namespaces {
         };
         started.send_spec(&init_spec)?;
         cgroups
-            .create(spec.limits.memory_bytes, spec.limits.max_processes)
-            .map_err(SandboxError::io("cannot create the session's cgroups"))?;
+            .set_limits(spec.limits.memory_bytes, spec.limits.max_processes)
+            .map_err(SandboxError::io("cannot set the session's cgroup limits"))?;
         started.go()?;
         // Housekeeping while the session sets itself up.
         self.sweep_once();
@@ -211,12 +211,13 @@ impl Sandbox for Namespaces {
             report.refused_hosts = egress.refused_hosts();
         }
         // In this order: the tree is dead by now (`watch` reaped the init, killing it first if
-        // need be), so the groups can go, then the lock.
+        // need be), so the groups go back to the pool once empty, then the lock.
         drop(egress);
-        let emptied = cgroups.remove();
+        let emptied = cgroups.wait_empty();
+        drop(cgroups);
         drop(session);
-        // Only once no session process can be left to race the walk: the groups were removed
-        // (so empty), or there were none and the reaped init took the tree along.
+        // Only once no session process can be left to race the walk: the groups were found
+        // empty, or there were none and the reaped init took the tree along.
         if as_root && emptied {
             ownership::chown_tree(&init_spec.worktree, owner.0, owner.1)
                 .map_err(SandboxError::io("giving the worktree back"))?;

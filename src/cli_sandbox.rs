@@ -55,12 +55,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .init();
     let source = Source::from_env()?;
     let data_dir = source.data_dir();
-    let mut config = NamespacesConfig::new(&data_dir);
-    config.hide = source.sandbox_hidden_paths();
-    config.egress_allow = Allowlist::new(source.egress_allow().into_iter().chain(args.allow));
-    let sandbox = Namespaces::new_sweeping_later(config);
-    // Its setup overlaps with the rest of this function's.
-    sandbox.start_init_early()?;
     let scratch_base = scratch_base(&data_dir);
     sweep_leftovers(&scratch_base);
     let scratch;
@@ -99,6 +93,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         },
         egress_only: Vec::new(),
     };
+    let mut config = NamespacesConfig::new(&data_dir);
+    config.hide = source.sandbox_hidden_paths();
+    config.egress_allow = Allowlist::new(source.egress_allow().into_iter().chain(args.allow));
+    let sandbox = Namespaces::new_sweeping_later(config);
     let mut stdout = std::io::stdout();
     let report = sandbox.run(&spec, &StopHandle::new(), &mut |chunk| {
         let _ = stdout.write_all(chunk);

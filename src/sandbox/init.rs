@@ -5,10 +5,12 @@
 //! Process tree: agen → init (host side: joins cgroups, drops root, unshares the namespaces)
 //! → reaper (PID 1 of the new PID namespace: builds the root, reaps orphans) → the command.
 //! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
-//! process in the namespace: one SIGKILL from agen ends the whole tree.
+//! process in the namespace: one SIGKILL from agen ends the whole tree. (As root, a
+//! single-threaded agen clones the init as PID 1 itself instead: see [`super::pid_one`].)
 //!
-//! The control socket is the init's stdin. agen starts the init before it prepares the
-//! session, so the two overlap: the init first gets its spec (length, then JSON) with one
+//! The control socket is the init's stdin. agen executes the init before it prepares the
+//! session, so the two overlap (a forked init starts once all it needs is in the socket): the
+//! init first gets its spec (length, then JSON) with one
 //! descriptor attached, the egress channel (a socket to agen); then, as the go, the end of
 //! the stream, once the session's cgroups exist. The init listens on `127.0.0.1:3128` in
 //! the session's network namespace; the reaper, once the first connection waits there, hands

@@ -109,6 +109,23 @@ pub fn fork_into_new_pid_namespace() -> io::Result<libc::pid_t> {
     check("clone", ret).map(|pid| pid as libc::pid_t)
 }
 
+/// Pins this thread to the CPU it is running on. Returns the mask it had, to restore; None
+/// (and nothing changed) when that fails.
+pub fn pin_to_this_cpu() -> Option<libc::cpu_set_t> {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is plain data; the calls get valid pointers and its size.
+    unsafe {
+        let mut old: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, size, &mut old) != 0 {
+            return None;
+        }
+        let cpu = usize::try_from(libc::sched_getcpu()).ok()?;
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        (libc::sched_setaffinity(0, size, &one) == 0).then_some(old)
+    }
+}
+
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: unshare takes flags only.
     check("unshare", unsafe { libc::unshare(flags) }.into()).map(drop)

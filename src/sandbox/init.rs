@@ -74,20 +74,30 @@ pub fn main() -> i32 {
 /// output as stdout and stderr, and nothing else of agen's (descriptors, command line,
 /// environment, core dumps). `agen` is what agen's /proc/self/stat said. `pid_one`: agen (as
 /// root) cloned this child into a new PID namespace, whose PID 1 it is (see [`super::pid_one`]).
-/// Never returns.
-pub fn run_forked(agen: &sys::SelfStat, control: OwnedFd, output: OwnedFd, pid_one: bool) -> ! {
+/// `affinity`: the CPUs to take back (the child starts pinned to agen's). Never returns.
+pub fn run_forked(
+    agen: &sys::SelfStat,
+    control: OwnedFd,
+    output: OwnedFd,
+    pid_one: bool,
+    affinity: Option<libc::cpu_set_t>,
+) -> ! {
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         exit_code(
-            sys::adopt_init_descriptors(control, output).and_then(|control| {
-                sys::scrub_process_strings(agen, b"agen\0__sandbox-init\0");
-                sys::no_core_dumps()?;
-                let control = UnixStream::from(control);
-                if pid_one {
-                    super::pid_one::session(control)
-                } else {
-                    session(control)
-                }
-            }),
+            affinity
+                .as_ref()
+                .map_or(Ok(()), sys::set_affinity)
+                .and_then(|()| sys::adopt_init_descriptors(control, output))
+                .and_then(|control| {
+                    sys::scrub_process_strings(agen, b"agen\0__sandbox-init\0");
+                    sys::no_core_dumps()?;
+                    let control = UnixStream::from(control);
+                    if pid_one {
+                        super::pid_one::session(control)
+                    } else {
+                        session(control)
+                    }
+                }),
         )
     }))
     .unwrap_or(SETUP_FAILED);

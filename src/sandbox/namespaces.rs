@@ -565,6 +565,9 @@ impl InitProcess {
         // As root, the init is the session's PID 1 itself (see super::pid_one).
         // SAFETY: geteuid has no arguments.
         let pid_one = unsafe { libc::geteuid() } == 0;
+        // The child starts on this CPU, which agen leaves soon to wait for the session: left to
+        // itself, the scheduler may queue it behind a busy CPU. It takes the mask back first.
+        let affinity = super::sys::pin_to_this_cpu();
         // SAFETY: the caller found this process single-threaded, so the child is a complete
         // copy with no lock held by some other thread, and may run ordinary Rust code; it
         // never returns from run_forked.
@@ -575,7 +578,11 @@ impl InitProcess {
         }
         .map_err(SandboxError::io("cannot fork the session's init"))?;
         if pid == 0 {
-            init::run_forked(agen, control, output, pid_one);
+            init::run_forked(agen, control, output, pid_one, affinity);
+        }
+        if let Some(mask) = &affinity {
+            // Best effort: agen's own work from here on is watching.
+            let _ = super::sys::set_affinity(mask);
         }
         InitProcess::watch(pid)
     }

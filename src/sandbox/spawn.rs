@@ -128,8 +128,8 @@ pub fn spawn(
     };
     let clone_error = io::Error::last_os_error();
     if let Some(mask) = &affinity {
-        // SAFETY: a valid mask of the size given. Best effort: this thread (PID 1) only waits.
-        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), mask) };
+        // Best effort: PID 1 only waits from here on.
+        let _ = sys::set_affinity(mask);
     }
     // SAFETY: restoring the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };

@@ -126,6 +126,17 @@ pub fn pin_to_this_cpu() -> Option<libc::cpu_set_t> {
     }
 }
 
+/// Lets this thread run on the CPUs in `mask`.
+pub fn set_affinity(mask: &libc::cpu_set_t) -> io::Result<()> {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: a valid mask of the size given.
+    check(
+        "sched_setaffinity",
+        unsafe { libc::sched_setaffinity(0, size, mask) }.into(),
+    )
+    .map(drop)
+}
+
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: unshare takes flags only.
     check("unshare", unsafe { libc::unshare(flags) }.into()).map(drop)

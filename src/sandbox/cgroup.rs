@@ -161,7 +161,8 @@ fn set_memory_limit(dir: &Path, bytes: u64) -> io::Result<()> {
         other => other,
     };
     match write(dir, "memory.limit_in_bytes", bytes) {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+        // EINVAL (`write` keeps only the kind): above the swap limit.
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
             memsw()?;
             write(dir, "memory.limit_in_bytes", bytes)
         }

@@ -188,7 +188,7 @@ impl Sandbox for Namespaces {
             .set_limits(spec.limits.memory_bytes, spec.limits.max_processes)
             .map_err(SandboxError::io("cannot set the session's cgroup limits"))?;
         let started = match (executed, forkable) {
-            (Some(mut started), _) => {
+            (Some(started), _) => {
                 started.send_spec(&init_spec)?;
                 started.go()?;
                 started
@@ -303,7 +303,7 @@ impl Started {
     }
 
     /// Sends the spec (its length, then JSON), with the egress channel attached.
-    fn send_spec(&mut self, spec: &InitSpec) -> Result<(), SandboxError> {
+    fn send_spec(&self, spec: &InitSpec) -> Result<(), SandboxError> {
         let framed = frame(spec)?;
         let peer = self
             .egress_channel_peer

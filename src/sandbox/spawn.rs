@@ -6,9 +6,9 @@
 //! In the child, in order: all of PID 1's CPUs back (it starts pinned to PID 1's, see
 //! [`spawn`]), stdin from /dev/null, every other descriptor but stdout and stderr closed, the
 //! working directory, default signal handling, a new session, the rlimits, no new privileges,
-//! no capabilities, exec. Any failure
-//! is recorded (step and errno) in memory the two share, which PID 1 reads once the child has
-//! exited (as glibc's posix_spawn does: no pipe, so no waiting for the exec to close one).
+//! no capabilities, exec. Any failure is recorded (step and errno) in memory the two share,
+//! which PID 1 reads once the child has exited (as glibc's posix_spawn does: no pipe, so no
+//! waiting for the exec to close one).
 
 use std::ffi::{c_void, CString};
 use std::io;

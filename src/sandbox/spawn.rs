@@ -3,10 +3,9 @@
 //! (no allocation, no locks) and then execs the command. PID 1's memory is not copied, and PID
 //! 1 sleeps only until the exec, instead of waiting on a pipe for a forked copy of itself.
 //!
-//! In the child, in order: all of PID 1's CPUs back (it starts pinned to PID 1's, see
-//! [`spawn`]), stdin from /dev/null, every other descriptor but stdout and stderr closed, the
-//! working directory, default signal handling, a new session, the rlimits, no new privileges,
-//! no capabilities, exec. Any failure is recorded (step and errno) in memory the two share,
+//! In the child, in order: stdin from /dev/null, every other descriptor but stdout and stderr
+//! closed, the working directory, default signal handling, a new session, the rlimits, no new
+//! privileges, no capabilities, exec. Any failure is recorded (step and errno) in memory the two share,
 //! which PID 1 reads once the child has exited (as glibc's posix_spawn does: no pipe, so no
 //! waiting for the exec to close one).
 
@@ -27,8 +26,6 @@ struct ChildArgs {
     cwd: *const libc::c_char,
     stdin: RawFd,
     rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
-    /// The CPUs the command may run on, when the child starts pinned (see `spawn`).
-    affinity: Option<libc::cpu_set_t>,
     /// Set by the child when a step fails: the step's index, and errno.
     failed_step: AtomicI32,
     errno: AtomicI32,
@@ -44,7 +41,6 @@ const STEPS: &[&str] = &[
     "no_new_privs",
     "capset",
     "exec",
-    "affinity",
 ];
 
 /// Starts `command` (looked up in `env`'s `PATH`) with `env` as its whole environment, in
@@ -85,7 +81,9 @@ pub fn spawn(
     let stdin = std::fs::File::open("/dev/null")?;
     // The child starts on this thread's CPU, which is free while this thread sleeps until the
     // exec (CLONE_VFORK): left to itself, the scheduler may queue it behind a busy CPU while
-    // this one idles. It takes the whole mask back before it execs.
+    // this one idles. It gets the whole mask back once it has exec'd: before, the exec would
+    // move it to another CPU (an idle one is slow to wake, and its exit would then wake PID 1
+    // across CPUs).
     let affinity = sys::pin_to_this_cpu();
     let args = ChildArgs {
         program: argv[0].as_ptr(),
@@ -94,7 +92,6 @@ pub fn spawn(
         cwd: cwd.as_ptr(),
         stdin: stdin.as_raw_fd(),
         rlimits: rlimits(limits, limit_address_space),
-        affinity,
         failed_step: AtomicI32::new(-1),
         errno: AtomicI32::new(0),
     };
@@ -142,7 +139,18 @@ pub fn spawn(
     // The child has exec'd or exited by now (CLONE_VFORK): its report, if any, is there.
     let step = args.failed_step.load(Ordering::SeqCst);
     if step < 0 {
-        return Ok(pid);
+        return match affinity.map_or(Ok(()), |mask| sys::set_affinity_of(pid, &mask)) {
+            Ok(()) => Ok(pid),
+            Err(e) => {
+                // Never a command held to one CPU.
+                // SAFETY: killing and reaping the child just started, with a valid out-pointer.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+                Err(e)
+            }
+        };
     }
     let mut status = 0;
     // SAFETY: reaping the child that just failed, with a valid out-pointer.
@@ -163,11 +171,6 @@ extern "C" fn child(arg: *mut c_void) -> libc::c_int {
     let args = unsafe { &*(arg as *const ChildArgs) };
     // SAFETY: each call below is a plain system call wrapper on prepared, valid arguments.
     unsafe {
-        if let Some(mask) = &args.affinity {
-            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), mask) == -1 {
-                fail(args, 8);
-            }
-        }
         if libc::dup2(args.stdin, 0) == -1 {
             fail(args, 0);
         }

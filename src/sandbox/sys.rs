@@ -128,11 +128,16 @@ pub fn pin_to_this_cpu() -> Option<libc::cpu_set_t> {
 
 /// Lets this thread run on the CPUs in `mask`.
 pub fn set_affinity(mask: &libc::cpu_set_t) -> io::Result<()> {
+    set_affinity_of(0, mask)
+}
+
+/// Lets process (thread) `pid` run on the CPUs in `mask`.
+pub fn set_affinity_of(pid: libc::pid_t, mask: &libc::cpu_set_t) -> io::Result<()> {
     let size = std::mem::size_of::<libc::cpu_set_t>();
     // SAFETY: a valid mask of the size given.
     check(
         "sched_setaffinity",
-        unsafe { libc::sched_setaffinity(0, size, mask) }.into(),
+        unsafe { libc::sched_setaffinity(pid, size, mask) }.into(),
     )
     .map(drop)
 }

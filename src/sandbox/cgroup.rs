@@ -1,13 +1,20 @@
 //! Whole-tree memory and process limits through cgroup v1 (`memory`, `pids`), and the tree's
-//! CPU time (`cpuacct`, watched by agen), when agen may create child groups of its own. Each session gets `agen-sandbox-<agen pid>-<id>` under
-//! agen's group; the pid lets a sweep tell a crashed owner's groups from a live one's.
+//! CPU time (`cpuacct`, watched by agen), when agen may create child groups of its own.
+//!
+//! Sessions take their groups from a pool shared by every agen on the host: slot `n` is
+//! `agen-sandbox-pool-<n>` under agen's group in each controller, made the first time it is
+//! needed and kept. Making and removing v1 groups for every session is slow, and a removed
+//! memory group lingers in the kernel for a while. A session holds its slot through an
+//! exclusive flock on the slot's first group directory, which the kernel drops if agen dies;
+//! a slot is only taken while its groups hold no process.
 
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const PREFIX: &str = "agen-sandbox-";
+const POOL_PREFIX: &str = "agen-sandbox-pool-";
 
 /// Where this host lets agen create session groups, per controller.
 #[derive(Clone, Debug, Default)]
@@ -27,70 +34,82 @@ impl CgroupSupport {
             cpuacct: usable_parent(&own, "cpuacct"),
         }
     }
-
-    /// Removes session groups whose agen process is gone (left by a crash).
-    pub fn sweep_leftovers(&self) {
-        for parent in [&self.memory, &self.pids, &self.cpuacct]
-            .into_iter()
-            .flatten()
-        {
-            let Ok(entries) = fs::read_dir(parent) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let owner = name
-                    .strip_prefix(PREFIX)
-                    .and_then(|rest| rest.split('-').next())
-                    .and_then(|pid| pid.parse::<libc::pid_t>().ok());
-                if owner.is_some_and(|pid| !alive(pid)) {
-                    let _ = fs::remove_dir(entry.path());
-                }
-            }
-        }
-    }
 }
 
-/// One session's groups: named first ([`plan`](SessionCgroups::plan)), so the init can be
-/// started with their paths while agen makes them ([`create`](SessionCgroups::create));
-/// removed on drop (after the tree is dead).
+/// One session's groups: a pool slot, taken ([`claim`](SessionCgroups::claim)) so the init can
+/// be started with their paths while agen sets their limits
+/// ([`set_limits`](SessionCgroups::set_limits)); given back on drop.
 pub struct SessionCgroups {
     memory: Option<PathBuf>,
     pids: Option<PathBuf>,
     cpuacct: Option<PathBuf>,
-    made: Vec<PathBuf>,
+    /// The slot's lock; None when no controller is usable.
+    _lock: Option<OwnedFd>,
 }
 
 impl SessionCgroups {
-    pub fn plan(support: &CgroupSupport, id: &str) -> SessionCgroups {
-        let name = format!("{PREFIX}{}-{id}", std::process::id());
-        let dir = |parent: &Option<PathBuf>| parent.as_ref().map(|p| p.join(&name));
-        SessionCgroups {
-            memory: dir(&support.memory),
-            pids: dir(&support.pids),
-            cpuacct: dir(&support.cpuacct),
-            made: Vec::new(),
+    /// Takes the first free, empty slot of the pool, making its groups if need be.
+    pub fn claim(support: &CgroupSupport) -> io::Result<SessionCgroups> {
+        let parents = [&support.memory, &support.pids, &support.cpuacct];
+        if parents.iter().all(|p| p.is_none()) {
+            return Ok(SessionCgroups {
+                memory: None,
+                pids: None,
+                cpuacct: None,
+                _lock: None,
+            });
         }
-    }
-
-    /// Makes the groups and sets their limits.
-    pub fn create(&mut self, memory_bytes: u64, max_processes: u64) -> io::Result<()> {
-        if let Some(dir) = self.memory.clone() {
-            self.make(&dir)?;
-            write(&dir, "memory.limit_in_bytes", memory_bytes)?;
-            // Without this, a hog would push its pages to swap instead of being killed. The
-            // file exists only where swap is accounted.
-            match write(&dir, "memory.memsw.limit_in_bytes", memory_bytes) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                other => other?,
+        for slot in 0.. {
+            let name = format!("{POOL_PREFIX}{slot}");
+            let dir = |parent: &Option<PathBuf>| parent.as_ref().map(|p| p.join(&name));
+            let groups = [
+                dir(&support.memory),
+                dir(&support.pids),
+                dir(&support.cpuacct),
+            ];
+            for group in groups.iter().flatten() {
+                match fs::create_dir(group) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                        return Err(io::Error::new(
+                            e.kind(),
+                            format!("{}: {e}", group.display()),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            let first = groups.iter().flatten().next().expect("a usable controller");
+            let Some(lock) = lock_dir(first)? else {
+                continue;
+            };
+            // A process still there (the end of a killed session): another slot.
+            if groups
+                .iter()
+                .flatten()
+                .all(|g| is_empty(g).unwrap_or(false))
+            {
+                let [memory, pids, cpuacct] = groups;
+                return Ok(SessionCgroups {
+                    memory,
+                    pids,
+                    cpuacct,
+                    _lock: Some(lock),
+                });
             }
         }
-        if let Some(dir) = self.pids.clone() {
-            self.make(&dir)?;
-            write(&dir, "pids.max", max_processes)?;
+        unreachable!("the pool has no end")
+    }
+
+    /// Sets the slot's limits for this session and starts its CPU time from zero.
+    pub fn set_limits(&self, memory_bytes: u64, max_processes: u64) -> io::Result<()> {
+        if let Some(dir) = &self.memory {
+            set_memory_limit(dir, memory_bytes)?;
         }
-        if let Some(dir) = self.cpuacct.clone() {
-            self.make(&dir)?;
+        if let Some(dir) = &self.pids {
+            write(dir, "pids.max", max_processes)?;
+        }
+        if let Some(dir) = &self.cpuacct {
+            write(dir, "cpuacct.usage", 0)?;
         }
         Ok(())
     }
@@ -106,53 +125,71 @@ impl SessionCgroups {
     /// still single-threaded. Moving one thread this way skips the kernel's global
     /// threadgroup lock that a `cgroup.procs` write takes (an RCU wait: ~15 ms per launch).
     pub fn tasks_files(&self) -> Vec<PathBuf> {
+        self.groups().map(|d| d.join("tasks")).collect()
+    }
+
+    /// Waits (briefly: the kernel may still be tearing down the last processes) until the
+    /// groups hold no process; true when they are empty, which proves no process of the
+    /// session is left. The slot is given back once `self` is dropped.
+    pub fn wait_empty(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            if self.groups().all(|g| is_empty(g).unwrap_or(false)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn groups(&self) -> impl Iterator<Item = &PathBuf> {
         [&self.memory, &self.pids, &self.cpuacct]
             .into_iter()
             .flatten()
-            .map(|d| d.join("tasks"))
-            .collect()
-    }
-
-    fn make(&mut self, dir: &Path) -> io::Result<()> {
-        fs::create_dir(dir)?;
-        self.made.push(dir.to_path_buf());
-        Ok(())
     }
 }
 
-impl SessionCgroups {
-    /// Removes the groups; true when all are gone, which also proves no process is left in
-    /// them. The kernel may still be tearing down the last processes: retries briefly.
-    pub fn remove(mut self) -> bool {
-        self.remove_dirs()
-    }
-
-    fn remove_dirs(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut all = true;
-        for dir in self.made.drain(..) {
-            while fs::remove_dir(&dir).is_err() {
-                if Instant::now() >= deadline {
-                    all = false;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+/// The memory limit, swap included where swap is accounted. The kernel keeps
+/// `memory.memsw.limit_in_bytes` at least `memory.limit_in_bytes`: when a slot's limit goes up,
+/// the swap limit has to go first.
+fn set_memory_limit(dir: &Path, bytes: u64) -> io::Result<()> {
+    let memsw = || match write(dir, "memory.memsw.limit_in_bytes", bytes) {
+        // The file exists only where swap is accounted.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    match write(dir, "memory.limit_in_bytes", bytes) {
+        // EINVAL (`write` keeps only the kind): above the swap limit.
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            memsw()?;
+            write(dir, "memory.limit_in_bytes", bytes)
         }
-        all
+        // Without this, a hog would push its pages to swap instead of being killed.
+        other => other.and_then(|()| memsw()),
     }
 }
 
-impl Drop for SessionCgroups {
-    fn drop(&mut self) {
-        self.remove_dirs();
+/// An exclusive flock on directory `dir`, or None when another holds one.
+fn lock_dir(dir: &Path) -> io::Result<Option<OwnedFd>> {
+    let file = fs::File::open(dir)?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(Some(file.into()));
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(None)
+    } else {
+        Err(err)
     }
 }
 
-fn alive(pid: libc::pid_t) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    let ret = unsafe { libc::kill(pid, 0) };
-    ret == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+fn is_empty(group: &Path) -> io::Result<bool> {
+    Ok(super::sys::read_small(&group.join("tasks"))?
+        .trim()
+        .is_empty())
 }
 
 /// Writes `value` to a control file that must exist (no create: NotFound when it does not).

@@ -5,10 +5,12 @@
 //! Process tree: agen → init (host side: joins cgroups, drops root, unshares the namespaces)
 //! → reaper (PID 1 of the new PID namespace: builds the root, reaps orphans) → the command.
 //! Killing init kills the reaper (parent-death signal), and the end of PID 1 kills every
-//! process in the namespace: one SIGKILL from agen ends the whole tree.
+//! process in the namespace: one SIGKILL from agen ends the whole tree. (As root, a
+//! single-threaded agen clones the init as PID 1 itself instead: see [`super::pid_one`].)
 //!
-//! The control socket is the init's stdin. agen starts the init before it prepares the
-//! session, so the two overlap: the init first gets its spec (length, then JSON) with one
+//! The control socket is the init's stdin. agen executes the init before it prepares the
+//! session, so the two overlap (a forked init starts once all it needs is in the socket): the
+//! init first gets its spec (length, then JSON) with one
 //! descriptor attached, the egress channel (a socket to agen); then, as the go, the end of
 //! the stream, once the session's cgroups exist. The init listens on `127.0.0.1:3128` in
 //! the session's network namespace; the reaper, once the first connection waits there, hands
@@ -70,15 +72,32 @@ pub fn main() -> i32 {
 /// of executing `agen __sandbox-init`: the same steps, without the cost of starting agen
 /// again. First the child makes itself look like that init: the control socket as stdin, the
 /// output as stdout and stderr, and nothing else of agen's (descriptors, command line,
-/// environment, core dumps). `agen` is what agen's /proc/self/stat said. Never returns.
-pub fn run_forked(agen: &sys::SelfStat, control: OwnedFd, output: OwnedFd) -> ! {
+/// environment, core dumps). `agen` is what agen's /proc/self/stat said. `pid_one`: agen (as
+/// root) cloned this child into a new PID namespace, whose PID 1 it is (see [`super::pid_one`]).
+/// `affinity`: the CPUs to take back (the child starts pinned to agen's). Never returns.
+pub fn run_forked(
+    agen: &sys::SelfStat,
+    control: OwnedFd,
+    output: OwnedFd,
+    pid_one: bool,
+    affinity: Option<libc::cpu_set_t>,
+) -> ! {
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         exit_code(
-            sys::adopt_init_descriptors(control, output).and_then(|control| {
-                sys::scrub_process_strings(agen, b"agen\0__sandbox-init\0");
-                sys::no_core_dumps()?;
-                session(UnixStream::from(control))
-            }),
+            affinity
+                .as_ref()
+                .map_or(Ok(()), sys::set_affinity)
+                .and_then(|()| sys::adopt_init_descriptors(control, output))
+                .and_then(|control| {
+                    sys::scrub_process_strings(agen, b"agen\0__sandbox-init\0");
+                    sys::no_core_dumps()?;
+                    let control = UnixStream::from(control);
+                    if pid_one {
+                        super::pid_one::session(control)
+                    } else {
+                        session(control)
+                    }
+                }),
         )
     }))
     .unwrap_or(SETUP_FAILED);
@@ -87,7 +106,7 @@ pub fn run_forked(agen: &sys::SelfStat, control: OwnedFd, output: OwnedFd) -> ! 
     unsafe { libc::_exit(code) }
 }
 
-fn exit_code(result: io::Result<i32>) -> i32 {
+pub(super) fn exit_code(result: io::Result<i32>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -113,11 +132,7 @@ fn session(control: UnixStream) -> io::Result<i32> {
     };
     let (spec, egress_channel) = read_spec(&control)?;
     wait_for_go(&control)?;
-    // "0" is the writing thread; this process has only the one, and its children follow it.
-    for tasks in &spec.cgroup_tasks {
-        fs::write(tasks, "0")
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tasks.display())))?;
-    }
+    join_cgroups(&spec)?;
     // Entered while agen's credentials still apply (the session's uid may not be able to
     // reach it); unshare moves the working directory into the new mount namespace, where the
     // reaper bind-mounts it as ".".
@@ -154,10 +169,7 @@ fn session(control: UnixStream) -> io::Result<i32> {
             | libc::CLONE_NEWUTS
             | new_net,
     )?;
-    // Only the one uid/gid is mapped: inside there is no root to become.
-    fs::write("/proc/self/setgroups", "deny")?;
-    fs::write("/proc/self/uid_map", format!("{UID_INSIDE} {uid} 1"))?;
-    fs::write("/proc/self/gid_map", format!("{UID_INSIDE} {gid} 1"))?;
+    map_ids(uid, gid)?;
     let egress = match network {
         Some(listener) => listener,
         None => egress_listener()?,
@@ -184,9 +196,27 @@ fn session(control: UnixStream) -> io::Result<i32> {
     })
 }
 
+/// Joins the session's cgroups. "0" is the writing thread; this process has only the one, and
+/// its children follow it.
+pub(super) fn join_cgroups(spec: &InitSpec) -> io::Result<()> {
+    for tasks in &spec.cgroup_tasks {
+        fs::write(tasks, "0")
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tasks.display())))?;
+    }
+    Ok(())
+}
+
+/// In a user namespace just unshared: maps uid and gid `UID_INSIDE` onto host `uid` and `gid`.
+/// Only the one uid/gid is mapped: inside there is no root to become.
+pub(super) fn map_ids(uid: u32, gid: u32) -> io::Result<()> {
+    fs::write("/proc/self/setgroups", "deny")?;
+    fs::write("/proc/self/uid_map", format!("{UID_INSIDE} {uid} 1"))?;
+    fs::write("/proc/self/gid_map", format!("{UID_INSIDE} {gid} 1"))
+}
+
 /// The spec (its length as 4 bytes, then as much JSON) and the egress channel that came with
 /// it.
-fn read_spec(control: &UnixStream) -> io::Result<(InitSpec, OwnedFd)> {
+pub(super) fn read_spec(control: &UnixStream) -> io::Result<(InitSpec, OwnedFd)> {
     let mut raw = Vec::new();
     let mut channel = None;
     let mut wanted = 4;
@@ -218,7 +248,7 @@ fn read_spec(control: &UnixStream) -> io::Result<(InitSpec, OwnedFd)> {
 }
 
 /// Waits for agen's go: the end of the control stream, once the session's cgroups exist.
-fn wait_for_go(control: &UnixStream) -> io::Result<()> {
+pub(super) fn wait_for_go(control: &UnixStream) -> io::Result<()> {
     let mut buf = [0u8; 16];
     loop {
         match (&*control).read(&mut buf) {
@@ -232,7 +262,7 @@ fn wait_for_go(control: &UnixStream) -> io::Result<()> {
 
 /// Brings the loopback interface of this process's (new) network namespace up and listens
 /// on it for the session's egress connections.
-fn egress_listener() -> io::Result<TcpListener> {
+pub(super) fn egress_listener() -> io::Result<TcpListener> {
     sys::loopback_up()?;
     TcpListener::bind(("127.0.0.1", EGRESS_PORT_INSIDE))
 }
@@ -242,7 +272,7 @@ fn egress_listener() -> io::Result<TcpListener> {
 fn reaper(
     spec: &InitSpec,
     init_alive: &OwnedFd,
-    mut control: UnixStream,
+    control: UnixStream,
     egress_channel: OwnedFd,
     egress: TcpListener,
 ) -> io::Result<i32> {
@@ -250,15 +280,34 @@ fn reaper(
     if sys::writers_gone(init_alive) {
         return Err(io::Error::other("init exited before the session started"));
     }
+    build_root(spec)?;
+    no_nested_user_namespaces()?;
+    run_command(spec, control, egress_channel, egress)
+}
+
+/// The session's hostname and root (see [`enter_new_root`]).
+pub(super) fn build_root(spec: &InitSpec) -> io::Result<()> {
     sys::sethostname("agen-sandbox")?;
     enter_new_root(&RootPlan {
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,
-    })?;
-    // No nested user namespaces: they would hand the command capabilities (in a namespace of
-    // its own) and with them much more kernel surface to attack. Per-namespace setting.
-    fs::write("/proc/sys/user/max_user_namespaces", "0")?;
+    })
+}
 
+/// No nested user namespaces: they would hand the command capabilities (in a namespace of its
+/// own) and with them much more kernel surface to attack. Per-namespace setting.
+pub(super) fn no_nested_user_namespaces() -> io::Result<()> {
+    fs::write("/proc/sys/user/max_user_namespaces", "0")
+}
+
+/// PID 1's last part: starts the command, reaps everything (serving the egress listener's
+/// handover meanwhile), and reports the command's wait status on `control`.
+pub(super) fn run_command(
+    spec: &InitSpec,
+    mut control: UnixStream,
+    egress_channel: OwnedFd,
+    egress: TcpListener,
+) -> io::Result<i32> {
     // SIGCHLD is read from a signalfd (so the wait below can also watch the listener); the
     // command gets an empty signal mask back before it execs.
     let sigchld = sys::SigchldFd::new()?;
@@ -348,7 +397,7 @@ fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
     }
 }
 
-fn die_with_parent() -> io::Result<()> {
+pub(super) fn die_with_parent() -> io::Result<()> {
     sys::prctl(
         "PR_SET_PDEATHSIG",
         libc::PR_SET_PDEATHSIG,

@@ -2,14 +2,17 @@
 //!
 //! [`Sandbox`] is the one interface; [`Namespaces`] is the default backend:
 //!
-//! - agen re-executes itself as `agen __sandbox-init` (single-threaded, so forking is safe),
-//!   hands it the session spec over a socket and watches it: output (capped), wall clock,
-//!   whole-tree CPU time, stop. One SIGKILL to that init ends the whole tree.
+//! - agen re-executes itself as `agen __sandbox-init` (single-threaded, so forking is safe;
+//!   a single-threaded agen forks instead), hands it the session spec over a socket and
+//!   watches it: output (capped), wall clock, whole-tree CPU time, stop. One SIGKILL to that
+//!   init ends the whole tree.
 //! - The init joins the session's cgroups (v1 memory, pids, cpuacct), drops root for an
 //!   unprivileged host uid, unshares user, mount, PID, network, IPC and UTS namespaces (only
-//!   uid 1000 mapped) and forks PID 1 of the session: a reaper that builds a tmpfs root (host
-//!   system dirs read-only, worktree at /work, private /tmp, /proc, minimal /dev), pivots
-//!   into it and starts the command with rlimits, no capabilities and no new privileges.
+//!   uid 1000 mapped) and forks PID 1 of the session (as root, from a single-threaded agen, the
+//!   init is PID 1 itself: it builds the root first, then drops root): a reaper that builds a
+//!   tmpfs root (host system dirs read-only, worktree at /work, private /tmp, /proc, minimal
+//!   /dev), pivots into it and starts the command with rlimits, no capabilities and no new
+//!   privileges.
 //! - Network: loopback only; the reaper listens on 127.0.0.1:3128 inside and hands that socket
 //!   to agen, whose egress proxy serves it: only the hosts in `AGEN_EGRESS_ALLOW` are reached,
 //!   the refused ones are recorded.
@@ -24,6 +27,7 @@ mod limits;
 mod mounts;
 mod namespaces;
 mod ownership;
+mod pid_one;
 mod relay;
 pub mod session_dir;
 mod spawn;

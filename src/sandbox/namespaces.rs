@@ -99,7 +99,7 @@ impl Namespaces {
         }
     }
 
-    /// Removes what crashed sessions left (lock files, cgroups), the first time only.
+    /// Removes what crashed sessions left (lock files), the first time only.
     fn sweep_once(&self) {
         if !self.sweep_pending.swap(false, Ordering::SeqCst) {
             return;
@@ -108,7 +108,6 @@ impl Namespaces {
         if swept > 0 {
             tracing::info!(swept, "removed session directories left by a crash");
         }
-        self.cgroups.sweep_leftovers();
     }
 }
 
@@ -144,10 +143,16 @@ impl Sandbox for Namespaces {
         if spec.command.is_empty() {
             return Err(SandboxError::Invalid("empty command".into()));
         }
-        // The init starts first and sets up what it can (as root, the network) while agen
-        // prepares the rest (the spec, the cgroups); it goes on at the go. On any error below,
-        // `started` going out of scope kills it.
-        let mut started = Started::start(&self.config.agen_exe)?;
+        // An init executed afresh (from a multi-threaded agen, see `Started`) starts first
+        // and sets up what it can (as root, the network) while agen prepares the rest (the
+        // spec, the cgroups); it goes on at the go. A forked one starts last, with its spec
+        // and the go already waiting: it never sleeps on agen, and agen sleeps only once,
+        // until the session ends. On any error below, `executed` going out of scope kills it.
+        let forkable = super::sys::SelfStat::read().ok().filter(|a| a.threads == 1);
+        let executed = match forkable {
+            Some(_) => None,
+            None => Some(Started::exec(&self.config.agen_exe)?),
+        };
         let worktree = spec
             .worktree
             .canonicalize()
@@ -166,7 +171,8 @@ impl Sandbox for Namespaces {
         let owner = ownership::owner(&worktree).map_err(SandboxError::io("worktree"))?;
         let session = SessionLock::create(&self.config.base)
             .map_err(SandboxError::io("cannot create the session's lock file"))?;
-        let mut cgroups = SessionCgroups::plan(&self.cgroups, &session.id());
+        let cgroups = SessionCgroups::claim(&self.cgroups)
+            .map_err(SandboxError::io("cannot take cgroups for the session"))?;
         let init_spec = InitSpec {
             worktree,
             command: spec.command.clone(),
@@ -178,11 +184,18 @@ impl Sandbox for Namespaces {
             limit_address_space: self.cgroups.memory.is_none(),
             parent_pid: std::process::id(),
         };
-        started.send_spec(&init_spec)?;
         cgroups
-            .create(spec.limits.memory_bytes, spec.limits.max_processes)
-            .map_err(SandboxError::io("cannot create the session's cgroups"))?;
-        started.go()?;
+            .set_limits(spec.limits.memory_bytes, spec.limits.max_processes)
+            .map_err(SandboxError::io("cannot set the session's cgroup limits"))?;
+        let started = match (executed, forkable) {
+            (Some(started), _) => {
+                started.send_spec(&init_spec)?;
+                started.go()?;
+                started
+            }
+            (None, Some(agen)) => Started::fork(&agen, &init_spec)?,
+            (None, None) => unreachable!("an init is executed when agen cannot fork one"),
+        };
         // Housekeeping while the session sets itself up.
         self.sweep_once();
         let egress = EgressProxy::new(self.session_allowlist(spec));
@@ -191,12 +204,13 @@ impl Sandbox for Namespaces {
             report.refused_hosts = egress.refused_hosts();
         }
         // In this order: the tree is dead by now (`watch` reaped the init, killing it first if
-        // need be), so the groups can go, then the lock.
+        // need be), so the groups go back to the pool once empty, then the lock.
         drop(egress);
-        let emptied = cgroups.remove();
+        let emptied = cgroups.wait_empty();
+        drop(cgroups);
         drop(session);
-        // Only once no session process can be left to race the walk: the groups were removed
-        // (so empty), or there were none and the reaped init took the tree along.
+        // Only once no session process can be left to race the walk: the groups were found
+        // empty, or there were none and the reaped init took the tree along.
         if as_root && emptied {
             ownership::chown_tree(&init_spec.worktree, owner.0, owner.1)
                 .map_err(SandboxError::io("giving the worktree back"))?;
@@ -238,55 +252,72 @@ struct Started {
 }
 
 impl Started {
-    /// Starts the init, which then waits for its spec ([`send_spec`](Started::send_spec)) and
-    /// the go ([`go`](Started::go)). From a single-threaded agen (`agen sandbox run`) the init
-    /// is a forked child running [`init::run_forked`]; from a multi-threaded one (the server),
-    /// where a forked child could find a lock held by another thread forever, it is `agen
-    /// __sandbox-init`, executed afresh.
-    fn start(agen_exe: &Path) -> Result<Started, SandboxError> {
-        let (control, child_control) =
-            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
-        let (egress_channel, egress_channel_peer) =
-            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
-        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
-        let agen = super::sys::SelfStat::read().ok();
-        let init = match agen.filter(|a| a.threads == 1) {
-            Some(agen) => InitProcess::fork(&agen, child_control, &output_w)?,
-            None => InitProcess::exec(agen_exe, child_control, &output_w)?,
-        };
-        // From here on, dropping `started` kills and reaps the init (and so the whole tree).
-        Ok(Started {
+    /// Executes `agen __sandbox-init`, which then waits for its spec
+    /// ([`send_spec`](Started::send_spec)) and the go ([`go`](Started::go)): how a
+    /// multi-threaded agen (the server) starts an init, since a forked child could find a lock
+    /// held by another thread forever.
+    fn exec(agen_exe: &Path) -> Result<Started, SandboxError> {
+        let (connections, child_control) = Connections::new()?;
+        let init = InitProcess::exec(agen_exe, child_control, &connections.output_writer)?;
+        Ok(Started::with(init, connections))
+    }
+
+    /// Forks the init (see [`init::run_forked`]) from a single-threaded agen (`agen sandbox
+    /// run`), once its spec and the go are in the control socket (as much of the spec as fits
+    /// without blocking: the rest follows the fork).
+    fn fork(agen: &super::sys::SelfStat, spec: &InitSpec) -> Result<Started, SandboxError> {
+        let (connections, child_control) = Connections::new()?;
+        let framed = frame(spec)?;
+        let sent = connections.send_first(&framed, libc::MSG_DONTWAIT)?;
+        if sent == framed.len() {
+            connections.go()?;
+        }
+        let init = InitProcess::fork(agen, child_control, &connections.output_writer)?;
+        let started = Started::with(init, connections);
+        if sent < framed.len() {
+            (&started.control)
+                .write_all(&framed[sent..])
+                .map_err(SandboxError::io("sending the session spec"))?;
+            started.go()?;
+        }
+        Ok(started)
+    }
+
+    /// From here on, dropping `Started` kills and reaps the init (and so the whole tree).
+    fn with(init: InitProcess, connections: Connections) -> Started {
+        let Connections {
+            control,
+            output,
+            output_writer,
+            egress_channel,
+            egress_channel_peer,
+        } = connections;
+        Started {
             init,
             control,
-            output: std::fs::File::from(output_r),
-            output_writer: Some(output_w),
+            output,
+            output_writer: Some(output_writer),
             egress_channel,
             egress_channel_peer: Some(egress_channel_peer),
-        })
+        }
     }
 
     /// Sends the spec (its length, then JSON), with the egress channel attached.
-    fn send_spec(&mut self, spec: &InitSpec) -> Result<(), SandboxError> {
-        let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
-        let mut framed = (json.len() as u32).to_le_bytes().to_vec();
-        framed.extend_from_slice(&json);
+    fn send_spec(&self, spec: &InitSpec) -> Result<(), SandboxError> {
+        let framed = frame(spec)?;
         let peer = self
             .egress_channel_peer
             .as_ref()
-            .map(|p| p.as_raw_fd())
             .ok_or_else(|| SandboxError::Setup("the egress channel is gone".into()))?;
-        let sent = super::sys::send_with_fd(self.control.as_raw_fd(), &framed, peer, 0)
-            .map_err(SandboxError::io("sending the session spec"))?;
+        let sent = send_framed(&self.control, peer, &framed, 0)?;
         (&self.control)
             .write_all(&framed[sent..])
             .map_err(SandboxError::io("sending the session spec"))
     }
 
     /// Lets the init go on past the cgroups (the end of the control stream).
-    fn go(&mut self) -> Result<(), SandboxError> {
-        self.control
-            .shutdown(Shutdown::Write)
-            .map_err(SandboxError::io("starting the session"))
+    fn go(&self) -> Result<(), SandboxError> {
+        go(&self.control)
     }
 
     fn kill(&mut self) {
@@ -422,6 +453,69 @@ impl Started {
     }
 }
 
+/// agen's ends of what connects it to a session's init, before the init starts.
+struct Connections {
+    control: UnixStream,
+    output: std::fs::File,
+    output_writer: OwnedFd,
+    egress_channel: UnixStream,
+    egress_channel_peer: UnixStream,
+}
+
+impl Connections {
+    /// agen's ends, and the init's end of the control socket.
+    fn new() -> Result<(Connections, UnixStream), SandboxError> {
+        let (control, child_control) =
+            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
+        let (egress_channel, egress_channel_peer) =
+            UnixStream::pair().map_err(SandboxError::io("socketpair"))?;
+        let (output_r, output_w) = super::sys::pipe().map_err(SandboxError::io("pipe"))?;
+        let connections = Connections {
+            control,
+            output: std::fs::File::from(output_r),
+            output_writer: output_w,
+            egress_channel,
+            egress_channel_peer,
+        };
+        Ok((connections, child_control))
+    }
+
+    /// Sends the start of `framed` with the egress channel attached; how much went.
+    fn send_first(&self, framed: &[u8], flags: libc::c_int) -> Result<usize, SandboxError> {
+        send_framed(&self.control, &self.egress_channel_peer, framed, flags)
+    }
+
+    fn go(&self) -> Result<(), SandboxError> {
+        go(&self.control)
+    }
+}
+
+/// The spec as sent: its length (4 bytes), then as much JSON.
+fn frame(spec: &InitSpec) -> Result<Vec<u8>, SandboxError> {
+    let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
+    let mut framed = (json.len() as u32).to_le_bytes().to_vec();
+    framed.extend_from_slice(&json);
+    Ok(framed)
+}
+
+/// Sends the start of `framed` on `control` with `channel` attached; how much went.
+fn send_framed(
+    control: &UnixStream,
+    channel: &UnixStream,
+    framed: &[u8],
+    flags: libc::c_int,
+) -> Result<usize, SandboxError> {
+    super::sys::send_with_fd(control.as_raw_fd(), framed, channel.as_raw_fd(), flags)
+        .map_err(SandboxError::io("sending the session spec"))
+}
+
+/// The go: the end of the control stream.
+fn go(control: &UnixStream) -> Result<(), SandboxError> {
+    control
+        .shutdown(Shutdown::Write)
+        .map_err(SandboxError::io("starting the session"))
+}
+
 impl Drop for Started {
     fn drop(&mut self) {
         self.egress_channel_peer = None;
@@ -468,17 +562,27 @@ impl InitProcess {
     ) -> Result<InitProcess, SandboxError> {
         let output = output.try_clone().map_err(SandboxError::io("dup"))?;
         let control = OwnedFd::from(control);
+        // As root, the init is the session's PID 1 itself (see super::pid_one).
+        // SAFETY: geteuid has no arguments.
+        let pid_one = unsafe { libc::geteuid() } == 0;
+        // The child starts on this CPU, which agen leaves soon to wait for the session: left to
+        // itself, the scheduler may queue it behind a busy CPU. It takes the mask back first.
+        let affinity = super::sys::pin_to_this_cpu();
         // SAFETY: the caller found this process single-threaded, so the child is a complete
         // copy with no lock held by some other thread, and may run ordinary Rust code; it
         // never returns from run_forked.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            init::run_forked(agen, control, output);
+        let pid = if pid_one {
+            super::sys::fork_into_new_pid_namespace()
+        } else {
+            super::sys::check("fork", unsafe { libc::fork() }.into()).map(|pid| pid as libc::pid_t)
         }
-        if pid == -1 {
-            return Err(SandboxError::io("cannot fork the session's init")(
-                io::Error::last_os_error(),
-            ));
+        .map_err(SandboxError::io("cannot fork the session's init"))?;
+        if pid == 0 {
+            init::run_forked(agen, control, output, pid_one, affinity);
+        }
+        if let Some(mask) = &affinity {
+            // Best effort: agen's own work from here on is watching.
+            let _ = super::sys::set_affinity(mask);
         }
         InitProcess::watch(pid)
     }

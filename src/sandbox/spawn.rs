@@ -4,10 +4,10 @@
 //! 1 sleeps only until the exec, instead of waiting on a pipe for a forked copy of itself.
 //!
 //! In the child, in order: stdin from /dev/null, every other descriptor but stdout and stderr
-//! closed, the working directory, default signal
-//! handling, a new session, the rlimits, no new privileges, no capabilities, exec. Any failure
-//! is recorded (step and errno) in memory the two share, which PID 1 reads once the child has
-//! exited (as glibc's posix_spawn does: no pipe, so no waiting for the exec to close one).
+//! closed, the working directory, default signal handling, a new session, the rlimits, no new
+//! privileges, no capabilities, exec. Any failure is recorded (step and errno) in memory the two share,
+//! which PID 1 reads once the child has exited (as glibc's posix_spawn does: no pipe, so no
+//! waiting for the exec to close one).
 
 use std::ffi::{c_void, CString};
 use std::io;
@@ -79,6 +79,12 @@ pub fn spawn(
     }
 
     let stdin = std::fs::File::open("/dev/null")?;
+    // The child starts on this thread's CPU, which is free while this thread sleeps until the
+    // exec (CLONE_VFORK): left to itself, the scheduler may queue it behind a busy CPU while
+    // this one idles. It gets the whole mask back once it has exec'd: before, the exec would
+    // move it to another CPU (an idle one is slow to wake, and its exit would then wake PID 1
+    // across CPUs).
+    let affinity = sys::pin_to_this_cpu();
     let args = ChildArgs {
         program: argv[0].as_ptr(),
         argv: argv_ptrs.as_ptr(),
@@ -90,9 +96,11 @@ pub fn spawn(
         errno: AtomicI32::new(0),
     };
     // Room for execvpe (a path buffer, and a new argv when it falls back to /bin/sh).
-    let mut stack = vec![0u8; 64 * 1024 + argv.len() * 16];
-    // SAFETY: the end of the buffer, rounded down to 16 bytes, as the ABI wants a stack.
-    let stack_top = unsafe { stack.as_mut_ptr().add(stack.len()) };
+    // Allocated, not zeroed: only the pages the child touches are ever faulted in.
+    let stack_size = 64 * 1024 + argv.len() * 16;
+    let mut stack: Vec<u8> = Vec::with_capacity(stack_size);
+    // SAFETY: the end of the allocation, rounded down to 16 bytes, as the ABI wants a stack.
+    let stack_top = unsafe { stack.as_mut_ptr().add(stack_size) };
     let stack_top = (stack_top as usize & !15) as *mut c_void;
 
     // No signal handler may run in the child while it shares this memory: block them all
@@ -116,6 +124,10 @@ pub fn spawn(
         )
     };
     let clone_error = io::Error::last_os_error();
+    if let Some(mask) = &affinity {
+        // Best effort: PID 1 only waits from here on.
+        let _ = sys::set_affinity(mask);
+    }
     // SAFETY: restoring the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
     if pid == -1 {
@@ -127,7 +139,18 @@ pub fn spawn(
     // The child has exec'd or exited by now (CLONE_VFORK): its report, if any, is there.
     let step = args.failed_step.load(Ordering::SeqCst);
     if step < 0 {
-        return Ok(pid);
+        return match affinity.map_or(Ok(()), |mask| sys::set_affinity_of(pid, &mask)) {
+            Ok(()) => Ok(pid),
+            Err(e) => {
+                // Never a command held to one CPU.
+                // SAFETY: killing and reaping the child just started, with a valid out-pointer.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+                Err(e)
+            }
+        };
     }
     let mut status = 0;
     // SAFETY: reaping the child that just failed, with a valid out-pointer.

@@ -98,6 +98,50 @@ pub fn pivot_root_here() -> io::Result<()> {
     check("umount old root", ret.into()).map(drop)
 }
 
+/// `fork()`, except that the child is PID 1 of a new PID namespace. Call only from a
+/// single-threaded process; the child may then run ordinary Rust code, as after fork (nothing
+/// it uses reads the thread id glibc keeps, which the raw system call leaves stale).
+pub fn fork_into_new_pid_namespace() -> io::Result<libc::pid_t> {
+    let flags = (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: clone with no new stack (the child runs on its copy of this one, as after fork)
+    // and no pointers.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    check("clone", ret).map(|pid| pid as libc::pid_t)
+}
+
+/// Pins this thread to the CPU it is running on. Returns the mask it had, to restore; None
+/// (and nothing changed) when that fails.
+pub fn pin_to_this_cpu() -> Option<libc::cpu_set_t> {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is plain data; the calls get valid pointers and its size.
+    unsafe {
+        let mut old: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, size, &mut old) != 0 {
+            return None;
+        }
+        let cpu = usize::try_from(libc::sched_getcpu()).ok()?;
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        (libc::sched_setaffinity(0, size, &one) == 0).then_some(old)
+    }
+}
+
+/// Lets this thread run on the CPUs in `mask`.
+pub fn set_affinity(mask: &libc::cpu_set_t) -> io::Result<()> {
+    set_affinity_of(0, mask)
+}
+
+/// Lets process (thread) `pid` run on the CPUs in `mask`.
+pub fn set_affinity_of(pid: libc::pid_t, mask: &libc::cpu_set_t) -> io::Result<()> {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: a valid mask of the size given.
+    check(
+        "sched_setaffinity",
+        unsafe { libc::sched_setaffinity(pid, size, mask) }.into(),
+    )
+    .map(drop)
+}
+
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: unshare takes flags only.
     check("unshare", unsafe { libc::unshare(flags) }.into()).map(drop)
@@ -203,8 +247,9 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Whether every write end of the pipe `read_end` belongs to has been closed.
-pub fn writers_gone(read_end: &OwnedFd) -> bool {
+/// Whether every write end of the pipe `read_end` belongs to has been closed (or, for a Unix
+/// stream socket, the peer's end).
+pub fn writers_gone(read_end: &impl AsRawFd) -> bool {
     let mut pfd = libc::pollfd {
         fd: read_end.as_raw_fd(),
         events: libc::POLLIN,

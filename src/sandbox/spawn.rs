@@ -5,7 +5,7 @@
 //!
 //! In the child, in order: stdin from /dev/null, every other descriptor but stdout and stderr
 //! closed, the working directory, default signal handling, a new session, the rlimits, no new
-//! privileges, no capabilities, exec. Any failure is recorded (step and errno) in memory the two share,
+//! privileges, an empty capability bounding set, no capabilities, exec. Any failure is recorded (step and errno) in memory the two share,
 //! which PID 1 reads once the child has exited (as glibc's posix_spawn does: no pipe, so no
 //! waiting for the exec to close one).
 
@@ -39,6 +39,7 @@ const STEPS: &[&str] = &[
     "setsid",
     "setrlimit",
     "no_new_privs",
+    "capability bounding set",
     "capset",
     "exec",
 ];
@@ -201,11 +202,22 @@ extern "C" fn child(arg: *mut c_void) -> libc::c_int {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 {
             fail(args, 5);
         }
+        // Empty the bounding set too (while CAP_SETPCAP is still held): the command can
+        // never regain a capability, whatever it execs. EINVAL marks the first number past
+        // the kernel's last capability.
+        for cap in 0..64 {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 {
+                if *libc::__errno_location() == libc::EINVAL {
+                    break;
+                }
+                fail(args, 6);
+            }
+        }
         if sys::drop_all_capabilities_raw() == -1 {
-            fail(args, 6);
+            fail(args, 7);
         }
         libc::execvpe(args.program, args.argv, args.envp);
-        fail(args, 7)
+        fail(args, 8)
     }
 }
 

@@ -96,6 +96,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let mut config = NamespacesConfig::new(&data_dir);
     config.hide = source.sandbox_hidden_paths();
     config.egress_allow = Allowlist::new(source.egress_allow().into_iter().chain(args.allow));
+    // agen exits right after its one session: the session's PID 1 need not be waited for.
+    config.leave_init = true;
     let sandbox = Namespaces::new_sweeping_later(config);
     let mut stdout = std::io::stdout();
     let report = sandbox.run(&spec, &StopHandle::new(), &mut |chunk| {

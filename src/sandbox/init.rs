@@ -311,6 +311,10 @@ pub(super) fn run_command(
     // SIGCHLD is read from a signalfd (so the wait below can also watch the listener); the
     // command gets an empty signal mask back before it execs.
     let sigchld = sys::SigchldFd::new()?;
+    // Out of the command's reach from here on (no ptrace, no /proc/1/mem: it runs as the same
+    // uid), so that what this process tells agen can be trusted: that the rest were reaped.
+    // The command is dumpable again once it has exec'd.
+    sys::prctl("PR_SET_DUMPABLE", libc::PR_SET_DUMPABLE, 0)?;
     let child = spawn::spawn(
         &spec.command,
         &spec.env,
@@ -319,6 +323,11 @@ pub(super) fn run_command(
         spec.limit_address_space,
     )?;
     let status = wait_serving(child, &sigchld, egress, &egress_channel)?;
+    if std::process::id() == 1 {
+        // The session ends with the command: the rest go before its status does, so that
+        // agen, once it has the status, need not wait for this process's own exit.
+        kill_and_reap_the_rest();
+    }
     control.write_all(&status.to_le_bytes())?;
     Ok(0)
 }
@@ -392,6 +401,22 @@ fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
                 return Err(err);
+            }
+        }
+    }
+}
+
+/// As a PID namespace's PID 1: kills every other process in it and reaps them all.
+fn kill_and_reap_the_rest() {
+    // SAFETY: kill(-1) from PID 1 reaches only its own namespace; then waitpid until no
+    // child is left (orphans are reparented to PID 1 as they go).
+    unsafe {
+        libc::kill(-1, libc::SIGKILL);
+        loop {
+            if libc::waitpid(-1, std::ptr::null_mut(), 0) == -1
+                && *libc::__errno_location() != libc::EINTR
+            {
+                break;
             }
         }
     }

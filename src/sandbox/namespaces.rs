@@ -40,6 +40,11 @@ pub struct NamespacesConfig {
     pub host_uid: u32,
     /// Hosts the egress proxy lets sessions reach (`AGEN_EGRESS_ALLOW`).
     pub egress_allow: Allowlist,
+    /// Once the session's PID 1 has sent the command's status (having killed and reaped the
+    /// rest), and the cgroups prove it the only task left, kill it and return without
+    /// waiting for its exit (the teardown of its namespaces). It stays a zombie until agen
+    /// exits: for `agen sandbox run`, whose one session ends with it.
+    pub leave_init: bool,
 }
 
 impl NamespacesConfig {
@@ -50,6 +55,7 @@ impl NamespacesConfig {
             hide: Vec::new(),
             host_uid: 100_000,
             egress_allow: Allowlist::default(),
+            leave_init: false,
         }
     }
 }
@@ -199,14 +205,18 @@ impl Sandbox for Namespaces {
         // Housekeeping while the session sets itself up.
         self.sweep_once();
         let egress = EgressProxy::new(self.session_allowlist(spec));
-        let mut result = started.watch(spec, &cgroups, &egress, stop, sink);
-        if let Ok(report) = &mut result {
+        let leave_init = self.config.leave_init;
+        let mut result = started.watch(spec, &cgroups, &egress, stop, sink, leave_init);
+        let mut left = false;
+        if let Ok((report, init_left)) = &mut result {
             report.refused_hosts = egress.refused_hosts();
+            left = *init_left;
         }
         // In this order: the tree is dead by now (`watch` reaped the init, killing it first if
         // need be), so the groups go back to the pool once empty, then the lock.
         drop(egress);
-        let emptied = cgroups.wait_empty();
+        // A left init was proven the last task, and killed: nothing can run again.
+        let emptied = left || cgroups.wait_empty();
         drop(cgroups);
         drop(session);
         // Only once no session process can be left to race the walk: the groups were found
@@ -215,7 +225,7 @@ impl Sandbox for Namespaces {
             ownership::chown_tree(&init_spec.worktree, owner.0, owner.1)
                 .map_err(SandboxError::io("giving the worktree back"))?;
         }
-        result
+        result.map(|(report, _)| report)
     }
 }
 
@@ -328,7 +338,8 @@ impl Started {
     /// enforces the wall clock, the whole tree's CPU time and `stop`, and reaps the init.
     /// Sleeps in poll(2): output, the init's exit, the egress listener's handover and
     /// connections wake it at once; otherwise it wakes every [`TICK`] for the CPU time and
-    /// `stop`.
+    /// `stop`. With `leave_init`, may end as soon as the command's status is in (see
+    /// [`NamespacesConfig::leave_init`]); then says true, the init killed but not reaped.
     fn watch(
         mut self,
         spec: &SessionSpec,
@@ -336,7 +347,8 @@ impl Started {
         egress: &EgressProxy,
         stop: &StopHandle,
         sink: &mut dyn FnMut(&[u8]),
-    ) -> Result<Report, SandboxError> {
+        leave_init: bool,
+    ) -> Result<(Report, bool), SandboxError> {
         let mut output = Capped::new(spec.limits.output_bytes);
         let deadline = Instant::now() + spec.limits.wall_clock;
         let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
@@ -348,6 +360,9 @@ impl Started {
         let mut output_open = true;
         let mut init_code: Option<i32> = None;
         let mut listener: Option<TcpListener> = None;
+        let mut status = Vec::new();
+        let mut control_open = leave_init;
+        let mut left = false;
         loop {
             // Once init has exited the command's own status stands, even at the deadline.
             if ended_by.is_none() && init_code.is_none() {
@@ -393,6 +408,8 @@ impl Started {
                     init_code.is_none().then(|| self.init.pidfd.as_raw_fd()),
                     listener.is_none().then(|| self.egress_channel.as_raw_fd()),
                     listener.as_ref().map(|l| l.as_raw_fd()),
+                    (control_open && ended_by.is_none() && init_code.is_none())
+                        .then(|| self.control.as_raw_fd()),
                 ],
                 timeout,
             );
@@ -419,16 +436,48 @@ impl Started {
                     egress.accept_all(listener);
                 }
             }
+            if ready[4] {
+                let mut buf = [0u8; 8];
+                match (&self.control).read(&mut buf) {
+                    Ok(0) => control_open = false,
+                    Ok(n) => status.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => control_open = false,
+                }
+                if status.len() >= 4 {
+                    control_open = false;
+                    // Every other process was reaped before the status was sent; once the
+                    // init is killed and proven the last task, the session is over.
+                    self.kill();
+                    if cgroups.holds_only(self.init.pid) {
+                        // All the output is in the pipe by now.
+                        while output_open
+                            && wait_readable([Some(self.output.as_raw_fd())], Duration::ZERO)[0]
+                        {
+                            let mut buf = [0u8; 16 * 1024];
+                            match self.output.read(&mut buf) {
+                                Ok(0) => output_open = false,
+                                Ok(n) => output.push(&buf[..n], sink),
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                Err(e) => return Err(SandboxError::io("reading output")(e)),
+                            }
+                        }
+                        left = true;
+                        break;
+                    }
+                }
+            }
         }
-        if init_code.is_none() {
+        if left {
+            self.init.leave();
+        } else if init_code.is_none() {
             // Killed, and the output drained or given up on: the init goes now (the drop
             // below would do it too).
             self.kill();
             init_code = Some(self.init.wait().map_err(SandboxError::io("wait"))?);
         }
         // The status (4 bytes) was written before init exited, so it is all there now.
-        let mut status = Vec::new();
-        if self.control.set_nonblocking(true).is_ok() {
+        if !left && self.control.set_nonblocking(true).is_ok() {
             let _ = self.control.read_to_end(&mut status);
         }
 
@@ -444,12 +493,15 @@ impl Started {
             // instance the memory cgroup's OOM killer picked the reaper).
             (None, _) => Outcome::KilledBySignal(libc::SIGKILL),
         };
-        Ok(Report {
-            outcome,
-            output: output.kept,
-            output_truncated: output.truncated,
-            refused_hosts: Vec::new(),
-        })
+        Ok((
+            Report {
+                outcome,
+                output: output.kept,
+                output_truncated: output.truncated,
+                refused_hosts: Vec::new(),
+            },
+            left,
+        ))
     }
 }
 
@@ -528,6 +580,9 @@ struct InitProcess {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     reaped: bool,
+    /// Killed, and left for agen's exit to hand over to the host's init (see
+    /// [`NamespacesConfig::leave_init`]).
+    left: bool,
 }
 
 impl InitProcess {
@@ -593,6 +648,7 @@ impl InitProcess {
                 pid,
                 pidfd,
                 reaped: false,
+                left: false,
             }),
             Err(e) => {
                 // SAFETY: killing and reaping our own child, which nothing else reaps.
@@ -610,6 +666,12 @@ impl InitProcess {
             // SAFETY: our child, not yet reaped, so the pid is still its own.
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
         }
+    }
+
+    /// Kills it and leaves it unreaped: a zombie until agen exits.
+    fn leave(&mut self) {
+        self.kill();
+        self.left = true;
     }
 
     /// Its exit code (-1 when killed by a signal) once it has exited.
@@ -656,7 +718,7 @@ impl InitProcess {
 
 impl Drop for InitProcess {
     fn drop(&mut self) {
-        if !self.reaped {
+        if !self.reaped && !self.left {
             self.kill();
             let _ = self.wait();
         }

@@ -414,13 +414,9 @@ impl Started {
                 timeout,
             );
             if ready[0] {
-                let mut buf = [0u8; 16 * 1024];
-                match self.output.read(&mut buf) {
-                    Ok(0) => output_open = false,
-                    Ok(n) => output.push(&buf[..n], sink),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(SandboxError::io("reading output")(e)),
-                }
+                output_open = output
+                    .read_once(&mut self.output, sink)
+                    .map_err(SandboxError::io("reading output"))?;
             }
             if ready[1] {
                 if let Some(code) = self.init.try_wait().map_err(SandboxError::io("wait"))? {
@@ -454,13 +450,9 @@ impl Started {
                         while output_open
                             && wait_readable([Some(self.output.as_raw_fd())], Duration::ZERO)[0]
                         {
-                            let mut buf = [0u8; 16 * 1024];
-                            match self.output.read(&mut buf) {
-                                Ok(0) => output_open = false,
-                                Ok(n) => output.push(&buf[..n], sink),
-                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                                Err(e) => return Err(SandboxError::io("reading output")(e)),
-                            }
+                            output_open = output
+                                .read_once(&mut self.output, sink)
+                                .map_err(SandboxError::io("reading output"))?;
                         }
                         left = true;
                         break;
@@ -801,6 +793,20 @@ impl Capped {
             kept: Vec::new(),
             cap,
             truncated: false,
+        }
+    }
+
+    /// One read from the session's output; false once it is closed.
+    fn read_once(&mut self, from: &mut impl Read, sink: &mut dyn FnMut(&[u8])) -> io::Result<bool> {
+        let mut buf = [0u8; 16 * 1024];
+        match from.read(&mut buf) {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                self.push(&buf[..n], sink);
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
+            Err(e) => Err(e),
         }
     }
 

@@ -17,6 +17,14 @@ use std::path::{Path, PathBuf};
 
 /// A running session's marker: `<base>/sessions/<id>`, a file locked for the session's life
 /// and removed at its end.
+/// `<base>/sessions/<random id>` (the sessions dir is made if missing; the path itself is not).
+fn new_session_path(base: &Path) -> io::Result<PathBuf> {
+    let sessions = base.join("sessions");
+    fs::create_dir_all(&sessions)?;
+    let id: u64 = rand::random();
+    Ok(sessions.join(format!("{id:016x}")))
+}
+
 pub struct SessionLock {
     path: PathBuf,
     // Held (and locked) for the life of the session.
@@ -25,10 +33,7 @@ pub struct SessionLock {
 
 impl SessionLock {
     pub fn create(base: &Path) -> io::Result<SessionLock> {
-        let sessions = base.join("sessions");
-        fs::create_dir_all(&sessions)?;
-        let id: u64 = rand::random();
-        let path = sessions.join(format!("{id:016x}"));
+        let path = new_session_path(base)?;
         let lock = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -64,10 +69,7 @@ pub struct SessionDir {
 
 impl SessionDir {
     pub fn create(base: &Path) -> io::Result<SessionDir> {
-        let sessions = base.join("sessions");
-        fs::create_dir_all(&sessions)?;
-        let id: u64 = rand::random();
-        let path = sessions.join(format!("{id:016x}"));
+        let path = new_session_path(base)?;
         fs::create_dir(&path)?;
         let lock = File::create(path.join("lock"))?;
         if !try_lock(&lock)? {

@@ -1,5 +1,5 @@
-//! The durable store: SQLite (WAL; the inbox commits with `synchronous=FULL`) through sqlx. Postgres joins when agen
-//! scales out; the SQL here stays portable (`$n` parameters, no SQLite-only functions).
+//! The durable store: SQLite (WAL) through sqlx; a webhook delivery is durable in the inbox
+//! journal before it reaches its table (see [`inbox`]). Postgres joins when agen scales out; the SQL here stays portable (`$n` parameters, no SQLite-only functions).
 
 pub mod effects;
 pub mod grants;

@@ -1,13 +1,10 @@
 //! `agen sandbox run`: one command in one fresh session, by hand or from a benchmark.
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Source;
-use crate::sandbox::session_dir::{sweep_leftovers, SessionDir};
 use crate::sandbox::{
     Allowlist, Limits, Namespaces, NamespacesConfig, Sandbox, SessionSpec, StopHandle,
 };
@@ -16,8 +13,8 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Directory mounted read-write at /work (default: a fresh, empty one, removed after; on
-    /// tmpfs, /dev/shm, where there is one).
+    /// Directory mounted read-write at /work (default: a fresh, empty tmpfs, gone with the
+    /// session; nothing of it is left on the host).
     /// When agen runs as root, it is lent to the session's unprivileged uid and given back.
     #[arg(long)]
     pub worktree: Option<PathBuf>,
@@ -54,20 +51,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .with_writer(std::io::stderr)
         .init();
     let source = Source::from_env()?;
-    let data_dir = source.data_dir();
-    let scratch_base = scratch_base(&data_dir);
-    sweep_leftovers(&scratch_base);
-    let scratch;
-    let worktree = match args.worktree {
-        Some(dir) => dir,
-        None => {
-            scratch = SessionDir::create(&scratch_base)?;
-            let dir = scratch.path().join("work");
-            std::fs::create_dir(&dir)?;
-            dir
-        }
-    };
-
     let mut env = vec![
         ("PATH".to_string(), DEFAULT_PATH.to_string()),
         ("HOME".to_string(), "/tmp".to_string()),
@@ -81,7 +64,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         env.push((name.to_string(), value.to_string()));
     }
     let spec = SessionSpec {
-        worktree,
+        worktree: args.worktree,
         command: args.command,
         env,
         limits: Limits {
@@ -93,12 +76,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         },
         egress_only: Vec::new(),
     };
-    let mut config = NamespacesConfig::new(&data_dir);
-    config.hide = source.sandbox_hidden_paths();
-    config.egress_allow = Allowlist::new(source.egress_allow().into_iter().chain(args.allow));
-    // agen exits right after its one session: the session's PID 1 need not be waited for.
-    config.leave_init = true;
-    let sandbox = Namespaces::new_sweeping_later(config);
+    let sandbox = Namespaces::new(NamespacesConfig {
+        hide: source.sandbox_hidden_paths(),
+        egress_allow: Allowlist::new(source.egress_allow().into_iter().chain(args.allow)),
+        ..NamespacesConfig::default()
+    });
     let mut stdout = std::io::stdout();
     let report = sandbox.run(&spec, &StopHandle::new(), &mut |chunk| {
         let _ = stdout.write_all(chunk);
@@ -114,47 +96,4 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         );
     }
     Ok(report.outcome.exit_code())
-}
-
-/// Where scratch worktrees live: `/dev/shm/agen-scratch-<uid>` (tmpfs) when that is usable and
-/// private, else `<data dir>/scratch`. Not on disk if it can be helped: on a disk mounted with
-/// `discard` (ext4 often is), removing a directory costs a synchronous discard, milliseconds
-/// per run.
-fn scratch_base(data_dir: &Path) -> PathBuf {
-    let shm = Path::new("/dev/shm");
-    // SAFETY: geteuid has no arguments.
-    let euid = unsafe { libc::geteuid() };
-    let tmpfs_base = shm.join(format!("agen-scratch-{euid}"));
-    if shared_tmpfs_is_safe(shm) && own_private_dir(&tmpfs_base, euid) {
-        tmpfs_base
-    } else {
-        data_dir.join("scratch")
-    }
-}
-
-/// `dir` is a tmpfs owned by root where nobody can rename or remove others' entries (sticky,
-/// or writable by root alone).
-fn shared_tmpfs_is_safe(dir: &Path) -> bool {
-    let Ok(meta) = std::fs::symlink_metadata(dir) else {
-        return false;
-    };
-    let sticky_or_private = meta.mode() & 0o1000 != 0 || meta.mode() & 0o022 == 0;
-    if !meta.is_dir() || meta.uid() != 0 || !sticky_or_private {
-        return false;
-    }
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: statfs on a valid path into a zeroed struct it fills.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    let ret = unsafe { libc::statfs(path.as_ptr(), &mut fs) };
-    ret == 0 && fs.f_type == libc::TMPFS_MAGIC
-}
-
-/// Creates `dir` (0700) if needed; true when it is a real directory of `uid`'s that nobody else
-/// may enter.
-fn own_private_dir(dir: &Path, uid: u32) -> bool {
-    let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
-    std::fs::symlink_metadata(dir)
-        .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
 }

@@ -113,12 +113,14 @@ pub async fn spawn_workers(
     if swept > 0 {
         tracing::info!(swept, "removed job workspaces left by a crash");
     }
-    let mut sandbox = NamespacesConfig::new(&config.data_dir);
+    let mut sandbox = NamespacesConfig {
+        hide: config.jobs.sandbox_hidden.clone(),
+        egress_allow: Allowlist::new(config.jobs.egress_allow.iter().cloned()),
+        ..NamespacesConfig::default()
+    };
     if let Some(exe) = &options.sandbox_exe {
         sandbox.agen_exe = exe.clone();
     }
-    sandbox.hide = config.jobs.sandbox_hidden.clone();
-    sandbox.egress_allow = Allowlist::new(config.jobs.egress_allow.iter().cloned());
     let sandbox = Arc::new(Namespaces::new(sandbox));
     let bot = match github.app().await {
         Ok(app) => Identity::github_bot(&app.slug, app.id),

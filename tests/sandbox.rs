@@ -15,20 +15,21 @@ use agen::sandbox::{
 const AGEN: &str = env!("CARGO_BIN_EXE_agen");
 const SIGXCPU: i32 = 24;
 
-fn backend(base: &Path) -> Namespaces {
-    backend_allowing(base, &[])
+fn backend() -> Namespaces {
+    backend_allowing(&[])
 }
 
-fn backend_allowing(base: &Path, hosts: &[&str]) -> Namespaces {
-    let mut config = NamespacesConfig::new(base);
-    config.agen_exe = PathBuf::from(AGEN);
-    config.egress_allow = Allowlist::new(hosts.iter().map(|h| h.to_string()));
-    Namespaces::new(config)
+fn backend_allowing(hosts: &[&str]) -> Namespaces {
+    Namespaces::new(NamespacesConfig {
+        agen_exe: PathBuf::from(AGEN),
+        egress_allow: Allowlist::new(hosts.iter().map(|h| h.to_string())),
+        ..NamespacesConfig::default()
+    })
 }
 
 fn spec(worktree: &Path, script: &str, limits: Limits) -> SessionSpec {
     SessionSpec {
-        worktree: worktree.to_path_buf(),
+        worktree: Some(worktree.to_path_buf()),
         command: vec!["sh".into(), "-c".into(), script.into()],
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         limits,
@@ -54,11 +55,10 @@ fn run_on(sandbox: &Namespaces, worktree: &Path, script: &str, limits: Limits) -
         .expect("session runs")
 }
 
-/// Runs `script` under `sh -c` in a fresh session with its own data dir and worktree.
+/// Runs `script` under `sh -c` in a fresh session on a worktree of its own.
 fn run(script: &str, limits: Limits) -> Report {
-    let base = tempfile::tempdir().unwrap();
     let worktree = tempfile::tempdir().unwrap();
-    run_on(&backend(base.path()), worktree.path(), script, limits)
+    run_on(&backend(), worktree.path(), script, limits)
 }
 
 fn text(report: &Report) -> String {
@@ -132,7 +132,7 @@ fn cannot_read_files_planted_in_the_data_dir_or_key_path() {
         base.path().display(),
         keys.path().display()
     );
-    let report = run_on(&backend(base.path()), worktree.path(), &script, short());
+    let report = run_on(&backend(), worktree.path(), &script, short());
     let out = text(&report);
     assert!(out.contains("end"), "{out}");
     assert!(!out.contains(&canary), "secret leaked: {out}");
@@ -150,8 +150,7 @@ fn cannot_write_outside_the_worktree_and_tmp() {
         "for d in /usr /etc /bin /lib / /dev /proc; do touch $d/{name} 2>/dev/null && echo WROTE $d; done; \
          touch /work/{name} && touch /tmp/{name} && echo OK"
     );
-    let base = tempfile::tempdir().unwrap();
-    let report = run_on(&backend(base.path()), worktree.path(), &script, short());
+    let report = run_on(&backend(), worktree.path(), &script, short());
     let out = text(&report);
     assert!(!out.contains("WROTE"), "{out}");
     assert!(out.contains("OK"), "{out}");
@@ -194,8 +193,7 @@ fn two_sessions_at_once_cannot_see_each_other() {
 }
 
 fn run_in(worktree: &Path, script: &str) -> Report {
-    let base = tempfile::tempdir().unwrap();
-    run_on(&backend(base.path()), worktree, script, short())
+    run_on(&backend(), worktree, script, short())
 }
 
 #[test]
@@ -313,8 +311,7 @@ fn sigterm_ignoring_tree_dies_at_the_wall_clock_limit() {
         wall_clock: Duration::from_secs(3),
         ..Limits::default()
     };
-    let base = tempfile::tempdir().unwrap();
-    let sandbox = backend(base.path());
+    let sandbox = backend();
     let wt = worktree.path().to_path_buf();
     let handle = std::thread::spawn(move || run_on(&sandbox, &wt, &script, limits));
     // Seen on the host while it runs, so the check below is not vacuous.
@@ -334,9 +331,8 @@ fn sigterm_ignoring_tree_dies_at_the_wall_clock_limit() {
 #[test]
 fn stop_ends_a_session_quickly() {
     // Timing is checked loosely (5 s for a 2 s promise) so a loaded machine does not flake.
-    let base = tempfile::tempdir().unwrap();
     let worktree = tempfile::tempdir().unwrap();
-    let sandbox = backend(base.path());
+    let sandbox = backend();
     let stop = StopHandle::new();
     let stopper = stop.clone();
     let spec = spec(
@@ -361,20 +357,51 @@ fn stop_ends_a_session_quickly() {
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
 }
 
+/// Paths under `roots` (where a session of agen's could have left a directory: the data dir,
+/// /dev/shm) whose name contains `needle`.
+fn host_paths_named(needle: &str, roots: &[&Path]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs: Vec<PathBuf> = roots.iter().map(|r| r.to_path_buf()).collect();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().contains(needle) {
+                found.push(entry.path());
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
 #[test]
-fn session_directories_are_removed_and_crash_leftovers_swept() {
-    let base = tempfile::tempdir().unwrap();
-    let leftover = base.path().join("sessions").join("0000000000000bad");
-    std::fs::create_dir_all(leftover.join("root")).unwrap();
-    let sandbox = backend(base.path());
-    assert!(!leftover.exists(), "leftover not swept");
-    let worktree = tempfile::tempdir().unwrap();
-    let report = run_on(&sandbox, worktree.path(), "ls /", short());
-    assert_eq!(report.outcome, Outcome::Exited(0));
-    let remaining: Vec<_> = std::fs::read_dir(base.path().join("sessions"))
-        .unwrap()
-        .collect();
-    assert!(remaining.is_empty(), "{remaining:?}");
+fn without_a_worktree_the_session_gets_a_fresh_tmpfs_and_leaves_nothing_on_the_host() {
+    let data = tempfile::tempdir().unwrap();
+    let mark = marker();
+    // mountinfo: "id parent dev root mountpoint options ... - fstype source options".
+    let script = format!(
+        "echo x > /work/{mark} && ls -n /work/{mark} && grep ' /work ' /proc/self/mountinfo"
+    );
+    let out = Command::new(AGEN)
+        .args(["sandbox", "run", "--", "sh", "-c", &script])
+        .env("AGEN_DATA_DIR", data.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let owner = stdout.split_whitespace().nth(2);
+    assert_eq!(owner, Some("1000"), "not the command's own: {stdout}");
+    let mount = stdout.lines().find(|l| l.contains(" /work ")).unwrap_or("");
+    let fields: Vec<&str> = mount.split_whitespace().collect();
+    // A fresh tmpfs: its own root, not a directory of the host's bound there.
+    assert_eq!(fields.get(3), Some(&"/"), "{mount}");
+    let fstype = mount.split(" - ").nth(1).and_then(|s| s.split(' ').next());
+    assert_eq!(fstype, Some("tmpfs"), "{mount}");
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
+    let left = host_paths_named(&mark, &[data.path(), Path::new("/dev/shm")]);
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -426,7 +453,6 @@ fn upstream(body: String) -> u16 {
 fn egress_proxy_reaches_allowed_hosts_and_refuses_the_rest() {
     let body = marker();
     let port = upstream(body.clone());
-    let base = tempfile::tempdir().unwrap();
     let worktree = tempfile::tempdir().unwrap();
     // NO_PROXY names 127.0.0.1, which here stands in for an outside host: unset it.
     let script = format!(
@@ -435,7 +461,7 @@ fn egress_proxy_reaches_allowed_hosts_and_refuses_the_rest() {
          curl -sS http://blocked.example/; curl -sS https://blocked-tls.example/; echo end"
     );
     let report = run_on(
-        &backend_allowing(base.path(), &["127.0.0.1"]),
+        &backend_allowing(&["127.0.0.1"]),
         worktree.path(),
         &script,
         short(),
@@ -462,9 +488,8 @@ fn egress_proxy_refuses_hosts_missing_from_the_allowlist() {
     let port = upstream(body.clone());
     let script =
         format!("unset NO_PROXY no_proxy; curl -sS -o /dev/null -w '%{{http_code}}\\n' http://127.0.0.1:{port}/");
-    let base = tempfile::tempdir().unwrap();
     let worktree = tempfile::tempdir().unwrap();
-    let report = run_on(&backend(base.path()), worktree.path(), &script, short());
+    let report = run_on(&backend(), worktree.path(), &script, short());
     let out = text(&report);
     assert!(out.contains("403"), "{out}");
     assert!(!out.contains(&body), "{out}");
@@ -530,11 +555,12 @@ fn hidden_paths_inside_shared_system_dirs_are_masked() {
     let canary = marker();
     std::fs::write(dir.join("key.pem"), &canary).unwrap();
     std::fs::write(dir.join("other"), &canary).unwrap();
-    let base = tempfile::tempdir().unwrap();
     let worktree = tempfile::tempdir().unwrap();
-    let mut config = NamespacesConfig::new(base.path());
-    config.agen_exe = PathBuf::from(AGEN);
-    config.hide = vec![dir.join("key.pem")];
+    let config = NamespacesConfig {
+        agen_exe: PathBuf::from(AGEN),
+        hide: vec![dir.join("key.pem")],
+        ..NamespacesConfig::default()
+    };
     let script = format!("cat {0}/key.pem {0}/other; echo end", dir.display());
     let report = run_on(&Namespaces::new(config), worktree.path(), &script, short());
     let out = text(&report);
@@ -567,14 +593,15 @@ fn cpu_time_is_limited_for_the_whole_tree() {
 }
 
 #[test]
-fn when_agen_dies_the_session_dies_and_its_leftovers_are_swept() {
+fn when_agen_dies_the_session_dies_and_leaves_nothing_on_the_host() {
     let data = tempfile::tempdir().unwrap();
     let mark = marker();
     // Looked for in the session's environments: agen's own command line names it too.
+    let script = format!("echo x > /work/{mark}; echo x > /tmp/{mark}; sleep 600");
     let mut agen = Command::new(AGEN)
         .args(["sandbox", "run", "--env"])
         .arg(format!("MARK={mark}"))
-        .args(["--", "sh", "-c", "sleep 600"])
+        .args(["--", "sh", "-c", &script])
         .env("AGEN_DATA_DIR", data.path())
         .env("RUST_LOG", "warn")
         .spawn()
@@ -592,14 +619,10 @@ fn when_agen_dies_the_session_dies_and_its_leftovers_are_swept() {
         assert!(Instant::now() < deadline, "the session outlived agen");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let sessions = data.path().join("sessions");
-    assert_eq!(std::fs::read_dir(&sessions).unwrap().count(), 1);
-    backend(data.path());
-    assert_eq!(
-        std::fs::read_dir(&sessions).unwrap().count(),
-        0,
-        "not swept"
-    );
+    // Nothing to sweep: no host directory was made for the session.
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
+    let left = host_paths_named(&mark, &[data.path(), Path::new("/dev/shm")]);
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -622,9 +645,8 @@ fn the_worktree_is_given_back_to_its_owner_after_the_session() {
     use std::os::unix::fs::MetadataExt;
     let worktree = tempfile::tempdir().unwrap();
     let owner = std::fs::metadata(worktree.path()).unwrap().uid();
-    let base = tempfile::tempdir().unwrap();
     let script = "mkdir -p /work/d && echo x > /work/d/f";
-    let report = run_on(&backend(base.path()), worktree.path(), script, short());
+    let report = run_on(&backend(), worktree.path(), script, short());
     assert_eq!(report.outcome, Outcome::Exited(0), "{}", text(&report));
     for path in [worktree.path().to_path_buf(), worktree.path().join("d/f")] {
         assert_eq!(
@@ -642,7 +664,6 @@ fn the_worktree_is_given_back_to_its_owner_after_the_session() {
 fn a_session_egress_list_narrows_and_never_widens_the_servers() {
     let body = marker();
     let port = upstream(body.clone());
-    let base = tempfile::tempdir().unwrap();
     let worktree = tempfile::tempdir().unwrap();
     let script = format!(
         "unset NO_PROXY no_proxy; curl -sS http://127.0.0.1:{port}/; echo; \
@@ -651,7 +672,7 @@ fn a_session_egress_list_narrows_and_never_widens_the_servers() {
     let run_with = |server: &[&str], session: &[&str]| {
         let mut spec = spec(worktree.path(), &script, short());
         spec.egress_only = session.iter().map(|h| h.to_string()).collect();
-        backend_allowing(base.path(), server)
+        backend_allowing(server)
             .run(&spec, &StopHandle::new(), &mut |_| {})
             .expect("session runs")
     };

@@ -157,7 +157,7 @@ impl JobRun<'_> {
         }
         let inside = |name: &str| format!("{WORKTREE_INSIDE}/{AGEN_DIR}/{name}");
         let spec = SessionSpec {
-            worktree: worktree.to_path_buf(),
+            worktree: Some(worktree.to_path_buf()),
             command: vec!["sh".into(), "-c".into(), command.to_string()],
             env: vec![
                 ("PATH".into(), PATH.into()),

@@ -144,21 +144,6 @@ impl SessionCgroups {
         }
     }
 
-    /// Whether every group lists `pid` alone: with `pid` the session's PID 1, which reaped
-    /// the rest before saying so and which the command cannot trace (see
-    /// [`super::init::run_command`]), and killed by the caller, no session process is left to
-    /// run. (`pids.current` would prove it too, but the kernel uncharges it late, after an
-    /// RCU grace period.) False where there are no groups to prove it.
-    pub fn holds_only(&self, pid: libc::pid_t) -> bool {
-        let pid = pid.to_string();
-        let mut groups = self.groups().peekable();
-        groups.peek().is_some()
-            && groups.all(|g| {
-                super::sys::read_small(&g.join("tasks"))
-                    .is_ok_and(|t| t.split_whitespace().all(|task| task == pid))
-            })
-    }
-
     fn groups(&self) -> impl Iterator<Item = &PathBuf> {
         [&self.memory, &self.pids, &self.cpuacct]
             .into_iter()

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::egress::EGRESS_PORT_INSIDE;
-use super::mounts::{enter_new_root, RootPlan};
+use super::mounts::{enter_new_root, RootPlan, Worktree};
 use super::ownership::chown_tree;
 use super::{spawn, sys};
 use super::{Limits, UID_INSIDE, WORKTREE_INSIDE};
@@ -46,7 +46,8 @@ pub const LISTENER_SENT: u8 = b'L';
 /// Everything the init process needs, sent as JSON over its stdin.
 #[derive(Serialize, Deserialize)]
 pub struct InitSpec {
-    pub worktree: PathBuf,
+    /// `None`: a fresh tmpfs (see [`super::SessionSpec::worktree`]).
+    pub worktree: Option<PathBuf>,
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
     pub limits: Limits,
@@ -133,15 +134,12 @@ fn session(control: UnixStream) -> io::Result<i32> {
     let (spec, egress_channel) = read_spec(&control)?;
     wait_for_go(&control)?;
     join_cgroups(&spec)?;
-    // Entered while agen's credentials still apply (the session's uid may not be able to
-    // reach it); unshare moves the working directory into the new mount namespace, where the
-    // reaper bind-mounts it as ".".
-    std::env::set_current_dir(&spec.worktree)?;
+    enter_worktree(&spec)?;
 
     let (uid, gid) = if uid == 0 {
         // Root inside a user namespace mapped onto host root could read root-owned host
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
-        chown_tree(&spec.worktree, spec.host_uid, spec.host_uid)?;
+        lend_worktree(&spec)?;
         sys::drop_to(spec.host_uid, spec.host_uid)?;
         // Changing credentials cleared "dumpable", which would make /proc/self/{uid_map,fd}
         // belong to root.
@@ -194,6 +192,25 @@ fn session(control: UnixStream) -> io::Result<i32> {
     } else {
         128 + libc::WTERMSIG(status)
     })
+}
+
+/// Enters the host worktree, if the spec names one, while agen's credentials still apply (the
+/// session's uid may not be able to reach it); unshare moves the working directory into the
+/// new mount namespace, where [`build_root`] bind-mounts it as ".".
+pub(super) fn enter_worktree(spec: &InitSpec) -> io::Result<()> {
+    match &spec.worktree {
+        Some(dir) => std::env::set_current_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// As root: hands the host worktree, if any, to the session's unprivileged host uid (agen
+/// gives it back after the session).
+pub(super) fn lend_worktree(spec: &InitSpec) -> io::Result<()> {
+    match &spec.worktree {
+        Some(dir) => chown_tree(dir, spec.host_uid, spec.host_uid),
+        None => Ok(()),
+    }
 }
 
 /// Joins the session's cgroups. "0" is the writing thread; this process has only the one, and
@@ -280,17 +297,25 @@ fn reaper(
     if sys::writers_gone(init_alive) {
         return Err(io::Error::other("init exited before the session started"));
     }
-    build_root(spec)?;
+    // SAFETY: getters without arguments.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    build_root(spec, (uid, gid))?;
     no_nested_user_namespaces()?;
     run_command(spec, control, egress_channel, egress)
 }
 
-/// The session's hostname and root (see [`enter_new_root`]).
-pub(super) fn build_root(spec: &InitSpec) -> io::Result<()> {
+/// The session's hostname and root (see [`enter_new_root`]). `owner`: the uid and gid, as this
+/// process sees them, that the command will run as (the owner of a fresh worktree).
+pub(super) fn build_root(spec: &InitSpec, owner: (u32, u32)) -> io::Result<()> {
     sys::sethostname("agen-sandbox")?;
+    let worktree = match spec.worktree {
+        Some(_) => Worktree::CurrentDir,
+        None => Worktree::Fresh { owner },
+    };
     enter_new_root(&RootPlan {
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,
+        worktree,
     })
 }
 
@@ -312,8 +337,8 @@ pub(super) fn run_command(
     // command gets an empty signal mask back before it execs.
     let sigchld = sys::SigchldFd::new()?;
     // Out of the command's reach from here on (no ptrace, no /proc/1/mem: it runs as the same
-    // uid), so that what this process tells agen can be trusted: that the rest were reaped.
-    // The command is dumpable again once it has exec'd.
+    // uid), so that the command cannot speak for this process on its sockets to agen. The
+    // command is dumpable again once it has exec'd.
     sys::prctl("PR_SET_DUMPABLE", libc::PR_SET_DUMPABLE, 0)?;
     let child = spawn::spawn(
         &spec.command,
@@ -323,11 +348,6 @@ pub(super) fn run_command(
         spec.limit_address_space,
     )?;
     let status = wait_serving(child, &sigchld, egress, &egress_channel)?;
-    if std::process::id() == 1 {
-        // The session ends with the command: the rest go before its status does, so that
-        // agen, once it has the status, need not wait for this process's own exit.
-        kill_and_reap_the_rest();
-    }
     control.write_all(&status.to_le_bytes())?;
     Ok(0)
 }
@@ -401,22 +421,6 @@ fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
                 return Err(err);
-            }
-        }
-    }
-}
-
-/// As a PID namespace's PID 1: kills every other process in it and reaps them all.
-fn kill_and_reap_the_rest() {
-    // SAFETY: kill(-1) from PID 1 reaches only its own namespace; then waitpid until no
-    // child is left (orphans are reparented to PID 1 as they go).
-    unsafe {
-        libc::kill(-1, libc::SIGKILL);
-        loop {
-            if libc::waitpid(-1, std::ptr::null_mut(), 0) == -1
-                && *libc::__errno_location() != libc::EINTR
-            {
-                break;
             }
         }
     }

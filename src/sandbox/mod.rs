@@ -13,6 +13,8 @@
 //!   tmpfs root (host system dirs read-only, worktree at /work, private /tmp, /proc, minimal
 //!   /dev), pivots into it and starts the command with rlimits, no capabilities and no new
 //!   privileges.
+//! - No host directory is made for a session: its root and /tmp are tmpfs in its own mount
+//!   namespace, gone with it, and so is its worktree when the spec names none.
 //! - Network: loopback only; the reaper listens on 127.0.0.1:3128 inside and hands that socket
 //!   to agen, whose egress proxy serves it: only the hosts in `AGEN_EGRESS_ALLOW` are reached,
 //!   the refused ones are recorded.
@@ -29,7 +31,6 @@ mod namespaces;
 mod ownership;
 mod pid_one;
 mod relay;
-pub mod session_dir;
 mod spawn;
 mod sys;
 
@@ -77,8 +78,9 @@ impl Default for Limits {
 /// One command to run in one fresh session.
 #[derive(Clone, Debug)]
 pub struct SessionSpec {
-    /// Host directory mounted read-write at [`WORKTREE_INSIDE`].
-    pub worktree: PathBuf,
+    /// Host directory mounted read-write at [`WORKTREE_INSIDE`]; `None`: a fresh, empty tmpfs
+    /// there instead, owned by the command's uid and gone with the session.
+    pub worktree: Option<PathBuf>,
     /// Program and arguments; the program is looked up in `env`'s `PATH` inside the session.
     pub command: Vec<String>,
     /// The whole environment of the command: nothing of agen's own is inherited.

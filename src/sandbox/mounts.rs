@@ -24,11 +24,20 @@ const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 /// data dir may not be reachable once agen's privileges are dropped).
 const NEW_ROOT: &str = "/tmp";
 
-/// The worktree is the caller's working directory (see [`super::init`]).
 pub struct RootPlan<'a> {
     /// Host paths to mask if they fall inside a shared system directory.
     pub hide: &'a [PathBuf],
+    /// Size of /tmp, and of a fresh worktree.
     pub tmp_bytes: u64,
+    pub worktree: Worktree,
+}
+
+/// What appears at [`WORKTREE_INSIDE`].
+pub enum Worktree {
+    /// The caller's working directory (the host worktree, see [`super::init`]).
+    CurrentDir,
+    /// An empty tmpfs owned by `owner` (uid, gid as the caller sees them).
+    Fresh { owner: (u32, u32) },
 }
 
 /// Builds the new root and makes it `/`. Must run in the new mount and PID namespaces.
@@ -79,14 +88,22 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
 
     let work = root.join(WORKTREE_INSIDE.trim_start_matches('/'));
     fs::create_dir(&work)?;
-    sys::mount(
-        Some(Path::new(".")),
-        &work,
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )?;
-    sys::mount_setattr_recursive(&work, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
+    match plan.worktree {
+        Worktree::CurrentDir => {
+            sys::mount(
+                Some(Path::new(".")),
+                &work,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )?;
+            sys::mount_setattr_recursive(&work, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
+        }
+        Worktree::Fresh { owner: (uid, gid) } => {
+            let opts = format!("mode=0755,size={},uid={uid},gid={gid}", plan.tmp_bytes);
+            sys::mount(None, &work, Some("tmpfs"), flags, Some(&opts))?;
+        }
+    }
 
     let tmp = root.join("tmp");
     fs::create_dir(&tmp)?;

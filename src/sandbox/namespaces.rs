@@ -7,7 +7,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,6 @@ use super::cgroup::{CgroupSupport, SessionCgroups};
 use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE};
 use super::init::{self, InitSpec, INIT_ARG, SETUP_FAILED};
 use super::ownership;
-use super::session_dir::{sweep_leftovers, SessionLock};
 use super::{Outcome, Report, Sandbox, SandboxError, SessionSpec, StopHandle};
 
 /// How often the watcher wakes, at the latest, to check the CPU time and the stop handle
@@ -31,8 +29,6 @@ pub struct NamespacesConfig {
     /// which still names the running binary after an upgrade replaced the file (tests, whose
     /// own executable is not agen, set the path).
     pub agen_exe: PathBuf,
-    /// Session directories live under `<base>/sessions/` (normally `AGEN_DATA_DIR`).
-    pub base: PathBuf,
     /// Host paths that must never show inside, even if they lie in a shared system directory
     /// (agen's data dir, database, private key).
     pub hide: Vec<PathBuf>,
@@ -40,22 +36,15 @@ pub struct NamespacesConfig {
     pub host_uid: u32,
     /// Hosts the egress proxy lets sessions reach (`AGEN_EGRESS_ALLOW`).
     pub egress_allow: Allowlist,
-    /// Once the session's PID 1 has sent the command's status (having killed and reaped the
-    /// rest), and the cgroups prove it the only task left, kill it and return without
-    /// waiting for its exit (the teardown of its namespaces). It stays a zombie until agen
-    /// exits: for `agen sandbox run`, whose one session ends with it.
-    pub leave_init: bool,
 }
 
-impl NamespacesConfig {
-    pub fn new(base: impl Into<PathBuf>) -> NamespacesConfig {
+impl Default for NamespacesConfig {
+    fn default() -> NamespacesConfig {
         NamespacesConfig {
             agen_exe: PathBuf::from("/proc/self/exe"),
-            base: base.into(),
             hide: Vec::new(),
             host_uid: 100_000,
             egress_allow: Allowlist::default(),
-            leave_init: false,
         }
     }
 }
@@ -63,27 +52,13 @@ impl NamespacesConfig {
 pub struct Namespaces {
     config: NamespacesConfig,
     cgroups: CgroupSupport,
-    /// Crash leftovers still to sweep (see [`Namespaces::new_sweeping_later`]).
-    sweep_pending: AtomicBool,
 }
 
 impl Namespaces {
-    /// Prepares the backend: removes leftovers of crashed sessions, finds which cgroup limits
-    /// this host allows, and says once which limits are in force.
-    pub fn new(config: NamespacesConfig) -> Namespaces {
-        let namespaces = Namespaces::new_sweeping_later(config);
-        namespaces.sweep_once();
-        namespaces
-    }
-
-    /// Like [`Namespaces::new`], but the leftovers of crashed sessions are removed during the
-    /// first session, once it has started, instead of before: for `agen sandbox run`, whose
-    /// one session should start as soon as it can.
-    pub fn new_sweeping_later(mut config: NamespacesConfig) -> Namespaces {
-        // Absolute: the init resolves paths after changing its working directory.
-        if let Ok(base) = std::path::absolute(&config.base) {
-            config.base = base;
-        }
+    /// Prepares the backend: finds which cgroup limits this host allows, and says once which
+    /// limits are in force. Sessions leave nothing on the host (see the module's docs), so
+    /// there are no crash leftovers to sweep; job worktrees are the workspaces' to sweep.
+    pub fn new(mut config: NamespacesConfig) -> Namespaces {
         config.hide = config
             .hide
             .iter()
@@ -98,22 +73,7 @@ impl Namespaces {
         let cgroups = CgroupSupport::probe();
         static ANNOUNCE: Once = Once::new();
         ANNOUNCE.call_once(|| announce(&cgroups));
-        Namespaces {
-            config,
-            cgroups,
-            sweep_pending: AtomicBool::new(true),
-        }
-    }
-
-    /// Removes what crashed sessions left (lock files), the first time only.
-    fn sweep_once(&self) {
-        if !self.sweep_pending.swap(false, Ordering::SeqCst) {
-            return;
-        }
-        let swept = sweep_leftovers(&self.config.base);
-        if swept > 0 {
-            tracing::info!(swept, "removed session directories left by a crash");
-        }
+        Namespaces { config, cgroups }
     }
 }
 
@@ -149,34 +109,17 @@ impl Sandbox for Namespaces {
         if spec.command.is_empty() {
             return Err(SandboxError::Invalid("empty command".into()));
         }
-        // An init executed afresh (from a multi-threaded agen, see `Started`) starts first
-        // and sets up what it can (as root, the network) while agen prepares the rest (the
-        // spec, the cgroups); it goes on at the go. A forked one starts last, with its spec
-        // and the go already waiting: it never sleeps on agen, and agen sleeps only once,
-        // until the session ends. On any error below, `executed` going out of scope kills it.
-        let forkable = super::sys::SelfStat::read().ok().filter(|a| a.threads == 1);
-        let executed = match forkable {
-            Some(_) => None,
-            None => Some(Started::exec(&self.config.agen_exe)?),
-        };
-        let worktree = spec
-            .worktree
-            .canonicalize()
-            .map_err(SandboxError::io(format!(
-                "worktree {}",
-                spec.worktree.display()
-            )))?;
-        if !worktree.is_dir() {
-            return Err(SandboxError::Invalid(format!(
-                "worktree {} is not a directory",
-                worktree.display()
-            )));
-        }
+        // The init starts first and sets up what it can (its network namespace and egress
+        // listener) while agen prepares the rest (the spec, the cgroups); it goes on at the
+        // go. On any error below, `started` going out of scope kills it.
+        let started = Started::new(&self.config.agen_exe)?;
+        let worktree = spec.worktree.as_deref().map(host_worktree).transpose()?;
         // SAFETY: geteuid has no arguments.
         let as_root = unsafe { libc::geteuid() } == 0;
-        let owner = ownership::owner(&worktree).map_err(SandboxError::io("worktree"))?;
-        let session = SessionLock::create(&self.config.base)
-            .map_err(SandboxError::io("cannot create the session's lock file"))?;
+        let owner = match (&worktree, as_root) {
+            (Some(dir), true) => Some(ownership::owner(dir).map_err(SandboxError::io("worktree"))?),
+            _ => None,
+        };
         let cgroups = SessionCgroups::claim(&self.cgroups)
             .map_err(SandboxError::io("cannot take cgroups for the session"))?;
         let init_spec = InitSpec {
@@ -193,40 +136,41 @@ impl Sandbox for Namespaces {
         cgroups
             .set_limits(spec.limits.memory_bytes, spec.limits.max_processes)
             .map_err(SandboxError::io("cannot set the session's cgroup limits"))?;
-        let started = match (executed, forkable) {
-            (Some(started), _) => {
-                started.send_spec(&init_spec)?;
-                started.go()?;
-                started
-            }
-            (None, Some(agen)) => Started::fork(&agen, &init_spec)?,
-            (None, None) => unreachable!("an init is executed when agen cannot fork one"),
-        };
-        // Housekeeping while the session sets itself up.
-        self.sweep_once();
+        started.send_spec(&init_spec)?;
+        started.go()?;
         let egress = EgressProxy::new(self.session_allowlist(spec));
-        let leave_init = self.config.leave_init;
-        let mut result = started.watch(spec, &cgroups, &egress, stop, sink, leave_init);
-        let mut left = false;
-        if let Ok((report, init_left)) = &mut result {
+        let mut result = started.watch(spec, &cgroups, &egress, stop, sink);
+        if let Ok(report) = &mut result {
             report.refused_hosts = egress.refused_hosts();
-            left = *init_left;
         }
         // In this order: the tree is dead by now (`watch` reaped the init, killing it first if
-        // need be), so the groups go back to the pool once empty, then the lock.
+        // need be), so the groups go back to the pool once empty.
         drop(egress);
-        // A left init was proven the last task, and killed: nothing can run again.
-        let emptied = left || cgroups.wait_empty();
+        let emptied = cgroups.wait_empty();
         drop(cgroups);
-        drop(session);
         // Only once no session process can be left to race the walk: the groups were found
         // empty, or there were none and the reaped init took the tree along.
-        if as_root && emptied {
-            ownership::chown_tree(&init_spec.worktree, owner.0, owner.1)
+        if let (Some(dir), Some((uid, gid)), true) = (&init_spec.worktree, owner, emptied) {
+            ownership::chown_tree(dir, uid, gid)
                 .map_err(SandboxError::io("giving the worktree back"))?;
         }
-        result.map(|(report, _)| report)
+        result
     }
+}
+
+/// `dir`, absolute and with symbolic links resolved (the init enters it by that path), if it
+/// is a directory.
+fn host_worktree(dir: &Path) -> Result<PathBuf, SandboxError> {
+    let resolved = dir
+        .canonicalize()
+        .map_err(SandboxError::io(format!("worktree {}", dir.display())))?;
+    if !resolved.is_dir() {
+        return Err(SandboxError::Invalid(format!(
+            "worktree {} is not a directory",
+            resolved.display()
+        )));
+    }
+    Ok(resolved)
 }
 
 impl Namespaces {
@@ -262,35 +206,18 @@ struct Started {
 }
 
 impl Started {
-    /// Executes `agen __sandbox-init`, which then waits for its spec
-    /// ([`send_spec`](Started::send_spec)) and the go ([`go`](Started::go)): how a
-    /// multi-threaded agen (the server) starts an init, since a forked child could find a lock
+    /// Starts the init, which then waits for its spec ([`send_spec`](Started::send_spec)) and
+    /// the go ([`go`](Started::go)). A single-threaded agen (`agen sandbox run`) forks it (see
+    /// [`init::run_forked`]), without the cost of starting agen again; a multi-threaded one
+    /// (the server) executes `agen __sandbox-init`, since a forked child could find a lock
     /// held by another thread forever.
-    fn exec(agen_exe: &Path) -> Result<Started, SandboxError> {
+    fn new(agen_exe: &Path) -> Result<Started, SandboxError> {
         let (connections, child_control) = Connections::new()?;
-        let init = InitProcess::exec(agen_exe, child_control, &connections.output_writer)?;
+        let init = match super::sys::SelfStat::read().ok().filter(|a| a.threads == 1) {
+            Some(agen) => InitProcess::fork(&agen, child_control, &connections.output_writer)?,
+            None => InitProcess::exec(agen_exe, child_control, &connections.output_writer)?,
+        };
         Ok(Started::with(init, connections))
-    }
-
-    /// Forks the init (see [`init::run_forked`]) from a single-threaded agen (`agen sandbox
-    /// run`), once its spec and the go are in the control socket (as much of the spec as fits
-    /// without blocking: the rest follows the fork).
-    fn fork(agen: &super::sys::SelfStat, spec: &InitSpec) -> Result<Started, SandboxError> {
-        let (connections, child_control) = Connections::new()?;
-        let framed = frame(spec)?;
-        let sent = connections.send_first(&framed, libc::MSG_DONTWAIT)?;
-        if sent == framed.len() {
-            connections.go()?;
-        }
-        let init = InitProcess::fork(agen, child_control, &connections.output_writer)?;
-        let started = Started::with(init, connections);
-        if sent < framed.len() {
-            (&started.control)
-                .write_all(&framed[sent..])
-                .map_err(SandboxError::io("sending the session spec"))?;
-            started.go()?;
-        }
-        Ok(started)
     }
 
     /// From here on, dropping `Started` kills and reaps the init (and so the whole tree).
@@ -338,8 +265,7 @@ impl Started {
     /// enforces the wall clock, the whole tree's CPU time and `stop`, and reaps the init.
     /// Sleeps in poll(2): output, the init's exit, the egress listener's handover and
     /// connections wake it at once; otherwise it wakes every [`TICK`] for the CPU time and
-    /// `stop`. With `leave_init`, may end as soon as the command's status is in (see
-    /// [`NamespacesConfig::leave_init`]); then says true, the init killed but not reaped.
+    /// `stop`.
     fn watch(
         mut self,
         spec: &SessionSpec,
@@ -347,8 +273,7 @@ impl Started {
         egress: &EgressProxy,
         stop: &StopHandle,
         sink: &mut dyn FnMut(&[u8]),
-        leave_init: bool,
-    ) -> Result<(Report, bool), SandboxError> {
+    ) -> Result<Report, SandboxError> {
         let mut output = Capped::new(spec.limits.output_bytes);
         let deadline = Instant::now() + spec.limits.wall_clock;
         let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
@@ -360,9 +285,6 @@ impl Started {
         let mut output_open = true;
         let mut init_code: Option<i32> = None;
         let mut listener: Option<TcpListener> = None;
-        let mut status = Vec::new();
-        let mut control_open = leave_init;
-        let mut left = false;
         loop {
             // Once init has exited the command's own status stands, even at the deadline.
             if ended_by.is_none() && init_code.is_none() {
@@ -408,8 +330,6 @@ impl Started {
                     init_code.is_none().then(|| self.init.pidfd.as_raw_fd()),
                     listener.is_none().then(|| self.egress_channel.as_raw_fd()),
                     listener.as_ref().map(|l| l.as_raw_fd()),
-                    (control_open && ended_by.is_none() && init_code.is_none())
-                        .then(|| self.control.as_raw_fd()),
                 ],
                 timeout,
             );
@@ -432,44 +352,16 @@ impl Started {
                     egress.accept_all(listener);
                 }
             }
-            if ready[4] {
-                let mut buf = [0u8; 8];
-                match (&self.control).read(&mut buf) {
-                    Ok(0) => control_open = false,
-                    Ok(n) => status.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => control_open = false,
-                }
-                if status.len() >= 4 {
-                    control_open = false;
-                    // Every other process was reaped before the status was sent; once the
-                    // init is killed and proven the last task, the session is over.
-                    self.kill();
-                    if cgroups.holds_only(self.init.pid) {
-                        // All the output is in the pipe by now.
-                        while output_open
-                            && wait_readable([Some(self.output.as_raw_fd())], Duration::ZERO)[0]
-                        {
-                            output_open = output
-                                .read_once(&mut self.output, sink)
-                                .map_err(SandboxError::io("reading output"))?;
-                        }
-                        left = true;
-                        break;
-                    }
-                }
-            }
         }
-        if left {
-            self.init.leave();
-        } else if init_code.is_none() {
+        if init_code.is_none() {
             // Killed, and the output drained or given up on: the init goes now (the drop
             // below would do it too).
             self.kill();
             init_code = Some(self.init.wait().map_err(SandboxError::io("wait"))?);
         }
         // The status (4 bytes) was written before init exited, so it is all there now.
-        if !left && self.control.set_nonblocking(true).is_ok() {
+        let mut status = Vec::new();
+        if self.control.set_nonblocking(true).is_ok() {
             let _ = self.control.read_to_end(&mut status);
         }
 
@@ -485,15 +377,12 @@ impl Started {
             // instance the memory cgroup's OOM killer picked the reaper).
             (None, _) => Outcome::KilledBySignal(libc::SIGKILL),
         };
-        Ok((
-            Report {
-                outcome,
-                output: output.kept,
-                output_truncated: output.truncated,
-                refused_hosts: Vec::new(),
-            },
-            left,
-        ))
+        Ok(Report {
+            outcome,
+            output: output.kept,
+            output_truncated: output.truncated,
+            refused_hosts: Vec::new(),
+        })
     }
 }
 
@@ -522,15 +411,6 @@ impl Connections {
             egress_channel_peer,
         };
         Ok((connections, child_control))
-    }
-
-    /// Sends the start of `framed` with the egress channel attached; how much went.
-    fn send_first(&self, framed: &[u8], flags: libc::c_int) -> Result<usize, SandboxError> {
-        send_framed(&self.control, &self.egress_channel_peer, framed, flags)
-    }
-
-    fn go(&self) -> Result<(), SandboxError> {
-        go(&self.control)
     }
 }
 
@@ -572,9 +452,6 @@ struct InitProcess {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     reaped: bool,
-    /// Killed, and left for agen's exit to hand over to the host's init (see
-    /// [`NamespacesConfig::leave_init`]).
-    left: bool,
 }
 
 impl InitProcess {
@@ -640,7 +517,6 @@ impl InitProcess {
                 pid,
                 pidfd,
                 reaped: false,
-                left: false,
             }),
             Err(e) => {
                 // SAFETY: killing and reaping our own child, which nothing else reaps.
@@ -658,12 +534,6 @@ impl InitProcess {
             // SAFETY: our child, not yet reaped, so the pid is still its own.
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
         }
-    }
-
-    /// Kills it and leaves it unreaped: a zombie until agen exits.
-    fn leave(&mut self) {
-        self.kill();
-        self.left = true;
     }
 
     /// Its exit code (-1 when killed by a signal) once it has exited.
@@ -710,7 +580,7 @@ impl InitProcess {
 
 impl Drop for InitProcess {
     fn drop(&mut self) {
-        if !self.reaped && !self.left {
+        if !self.reaped {
             self.kill();
             let _ = self.wait();
         }

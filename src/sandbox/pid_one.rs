@@ -16,7 +16,6 @@ use std::io;
 use std::os::unix::net::UnixStream;
 
 use super::init::{self, InitSpec};
-use super::ownership::chown_tree;
 use super::sys;
 
 pub fn session(control: UnixStream) -> io::Result<i32> {
@@ -27,11 +26,11 @@ pub fn session(control: UnixStream) -> io::Result<i32> {
     let (spec, egress_channel) = init::read_spec(&control)?;
     init::wait_for_go(&control)?;
     init::join_cgroups(&spec)?;
-    std::env::set_current_dir(&spec.worktree)?;
-    chown_tree(&spec.worktree, spec.host_uid, spec.host_uid)?;
+    init::enter_worktree(&spec)?;
+    init::lend_worktree(&spec)?;
 
     sys::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS)?;
-    init::build_root(&spec)?;
+    init::build_root(&spec, (spec.host_uid, spec.host_uid))?;
     become_session_user(&spec)?;
     init::die_with_parent()?;
     // agen keeps its end of the control socket until it has read the command's status: if it

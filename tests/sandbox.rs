@@ -428,6 +428,28 @@ fn cli_exits_with_the_commands_status_and_124_on_timeout() {
     assert!(worktree.path().join("made").exists());
 }
 
+/// Sessions one right after the other (a script looping over `agen sandbox run`) leave nothing
+/// that counts against the next one's limits. An earlier version left each session's killed
+/// PID 1 for the host's init to reap: where that init reaps late, the zombies kept their
+/// charge in the pooled pids cgroup, and process creation failed after `--pids` runs.
+#[test]
+fn back_to_back_sessions_never_run_out_of_processes() {
+    let data = tempfile::tempdir().unwrap();
+    for run in 0..50 {
+        let out = Command::new(AGEN)
+            .args(["sandbox", "run", "--pids", "8", "--", "true"])
+            .env("AGEN_DATA_DIR", data.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// A stand-in for an outside host: answers every request with `body`, on the host's loopback.
 fn upstream(body: String) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -11,6 +11,7 @@ use crate::sandbox::{
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Run one command in a fresh session; exits with its status (124 on timeout).
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// Directory mounted read-write at /work (default: a fresh, empty tmpfs, gone with the

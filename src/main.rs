@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 
 use std::sync::Arc;
 
@@ -50,7 +50,6 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum SandboxCmd {
-    /// Run one command in a fresh session; exits with its status (124 on timeout).
     Run(agen::cli_sandbox::RunArgs),
 }
 
@@ -68,6 +67,9 @@ fn main() -> ExitCode {
     // The sandbox's own init: must run before anything starts a thread.
     if std::env::args_os().nth(1).as_deref() == Some(agen::sandbox::init::INIT_ARG.as_ref()) {
         return status(agen::sandbox::init::main());
+    }
+    if let Some(args) = sandbox_run_args() {
+        return sandbox_run(args);
     }
     let cli = Cli::parse();
     // Synchronous and needing only AGEN_DATA_DIR: runs without the async runtime, whose
@@ -107,6 +109,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `agen sandbox run …`'s own arguments, parsed without building the whole command tree (which
+/// would cost each launch a tenth of a millisecond); None for any other command line.
+fn sandbox_run_args() -> Option<agen::cli_sandbox::RunArgs> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != "sandbox" || args.next()? != "run" {
+        return None;
+    }
+    let command = agen::cli_sandbox::RunArgs::augment_args(clap::Command::new("agen sandbox run"));
+    let parsed = command
+        .try_get_matches_from(std::iter::once("agen sandbox run".into()).chain(args))
+        .and_then(|matches| agen::cli_sandbox::RunArgs::from_arg_matches(&matches));
+    Some(parsed.unwrap_or_else(|e| e.exit()))
 }
 
 /// `agen sandbox run` exits with the command's own status (124 on timeout, 125 when the

@@ -80,6 +80,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let sandbox = Namespaces::new(NamespacesConfig {
         hide: source.sandbox_hidden_paths(),
         egress_allow: Allowlist::new(source.egress_allow().into_iter().chain(args.allow)),
+        // agen exits right after its one session: the session's PID 1 need not be waited for.
+        leave_init: true,
         ..NamespacesConfig::default()
     });
     let mut stdout = std::io::stdout();

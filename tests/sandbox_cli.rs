@@ -254,3 +254,36 @@ fn agens_environment_does_not_reach_the_command() {
     assert!(out.contains("end") && out.contains("PATH="), "{out}");
     assert!(!out.contains(&canary), "canary leaked: {out}");
 }
+
+/// PID 1 holds `tasks` files of agen's own cgroups, opened as root, to leave the session's
+/// groups at the end: the command must not get hold of them (nor of anything else that moves
+/// it), or it could leave its memory and process limits behind.
+#[test]
+fn the_command_cannot_leave_its_cgroups() {
+    if !as_root("the_command_cannot_leave_its_cgroups") {
+        return;
+    }
+    let out = stdout(
+        // Through each descriptor itself (reopening /proc/self/fd/N would be checked against
+        // the command's own credentials), then PID 1's and the cgroup files by path.
+        "for n in $(ls /proc/self/fd); do eval \"echo 0 >&$n\"; done 2>/dev/null; \
+         for f in /proc/1/fd/*; do echo 0 > $f; done 2>/dev/null; \
+         for f in /sys/fs/cgroup/*/tasks /sys/fs/cgroup/tasks; do echo 0 > $f; done 2>/dev/null; \
+         cat /proc/self/cgroup; echo end",
+    );
+    assert!(out.contains("end"), "{out}");
+    for controller in ["memory", "pids", "cpuacct"] {
+        let line = out
+            .lines()
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == controller))
+            })
+            .unwrap_or_else(|| panic!("no {controller} line in {out}"));
+        assert!(
+            line.contains("/agen-sandbox-pool-"),
+            "left its group: {line}"
+        );
+    }
+}

@@ -144,6 +144,13 @@ impl SessionCgroups {
         }
     }
 
+    /// Whether the session has groups and they hold no process now: proof that no session
+    /// process is left to run. False where there are no groups to prove it.
+    pub fn proven_empty(&self) -> bool {
+        let mut groups = self.groups().peekable();
+        groups.peek().is_some() && groups.all(|g| is_empty(g).unwrap_or(false))
+    }
+
     fn groups(&self) -> impl Iterator<Item = &PathBuf> {
         [&self.memory, &self.pids, &self.cpuacct]
             .into_iter()

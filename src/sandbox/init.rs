@@ -60,6 +60,10 @@ pub struct InitSpec {
     pub limit_address_space: bool,
     /// agen's pid: init gives up if its parent is already gone.
     pub parent_pid: u32,
+    /// Once the command has ended, PID 1 kills and reaps the rest and leaves the session's
+    /// cgroups before it reports the command's status (see
+    /// [`super::NamespacesConfig::leave_init`]).
+    pub leave_first: bool,
 }
 
 /// Entry point for `agen __sandbox-init`; returns the process exit code.
@@ -194,6 +198,22 @@ fn session(control: UnixStream) -> io::Result<i32> {
     })
 }
 
+/// As root, with [`InitSpec::leave_first`]: the `tasks` files of the groups the pool lives in
+/// (agen's own), opened for writing now, so that PID 1, unprivileged by then, can leave the
+/// session's groups at the end (the kernel checks the credentials a `tasks` file was opened
+/// with). Close-on-exec, closed in the command's child before its exec, and PID 1 is out of
+/// the command's reach (see [`run_command`]).
+pub(super) fn open_way_out(spec: &InitSpec) -> io::Result<Vec<fs::File>> {
+    if !spec.leave_first {
+        return Ok(Vec::new());
+    }
+    spec.cgroup_tasks
+        .iter()
+        .filter_map(|tasks| tasks.parent()?.parent().map(|pool| pool.join("tasks")))
+        .map(|tasks| fs::OpenOptions::new().write(true).open(tasks))
+        .collect()
+}
+
 /// Enters the host worktree, if the spec names one, while agen's credentials still apply (the
 /// session's uid may not be able to reach it); unshare moves the working directory into the
 /// new mount namespace, where [`build_root`] bind-mounts it as ".".
@@ -301,7 +321,7 @@ fn reaper(
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     build_root(spec, (uid, gid))?;
     no_nested_user_namespaces()?;
-    run_command(spec, control, egress_channel, egress)
+    run_command(spec, control, egress_channel, egress, &[])
 }
 
 /// The session's hostname and root (see [`enter_new_root`]). `owner`: the uid and gid, as this
@@ -332,6 +352,7 @@ pub(super) fn run_command(
     mut control: UnixStream,
     egress_channel: OwnedFd,
     egress: TcpListener,
+    way_out: &[fs::File],
 ) -> io::Result<i32> {
     // SIGCHLD is read from a signalfd (so the wait below can also watch the listener); the
     // command gets an empty signal mask back before it execs.
@@ -348,8 +369,33 @@ pub(super) fn run_command(
         spec.limit_address_space,
     )?;
     let status = wait_serving(child, &sigchld, egress, &egress_channel)?;
+    // (As PID 1 of the session's PID namespace only: kill(-1) anywhere else reaches too far.)
+    if spec.leave_first && std::process::id() == 1 {
+        kill_and_reap_the_rest();
+        for tasks in way_out {
+            // "0": this thread alone, which spares the kernel's global threadgroup lock.
+            // Should it fail, agen finds the groups not empty and waits for this exit.
+            let _ = (&*tasks).write_all(b"0");
+        }
+    }
     control.write_all(&status.to_le_bytes())?;
     Ok(0)
+}
+
+/// As a PID namespace's PID 1: kills every other process in it and reaps them all.
+fn kill_and_reap_the_rest() {
+    // SAFETY: kill(-1) from PID 1 reaches only its own namespace; then waitpid until no
+    // child is left (orphans are reparented to PID 1 as they go).
+    unsafe {
+        libc::kill(-1, libc::SIGKILL);
+        loop {
+            if libc::waitpid(-1, std::ptr::null_mut(), 0) == -1
+                && *libc::__errno_location() != libc::EINTR
+            {
+                break;
+            }
+        }
+    }
 }
 
 /// Waits for `pid`, reaping (as PID 1 must) any other child that ends meanwhile; the first

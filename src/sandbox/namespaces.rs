@@ -36,6 +36,15 @@ pub struct NamespacesConfig {
     pub host_uid: u32,
     /// Hosts the egress proxy lets sessions reach (`AGEN_EGRESS_ALLOW`).
     pub egress_allow: Allowlist,
+    /// Return as soon as the session's PID 1 has reported the command's status, having
+    /// killed and reaped the rest and left the session's cgroups, which then prove empty: kill
+    /// it and leave it unreaped, without waiting for its exit (the teardown of its
+    /// namespaces), as bwrap does. It stays a zombie until agen exits: for `agen sandbox
+    /// run`, whose one session ends with it. (Left in the groups, the zombie would keep a
+    /// charge in the pooled pids group, against the next session, until the host's init
+    /// reaps it, which some hosts do late.) Anything else (no cgroups, a move that fails, a
+    /// process left) takes the usual path.
+    pub leave_init: bool,
 }
 
 impl Default for NamespacesConfig {
@@ -45,6 +54,7 @@ impl Default for NamespacesConfig {
             hide: Vec::new(),
             host_uid: 100_000,
             egress_allow: Allowlist::default(),
+            leave_init: false,
         }
     }
 }
@@ -132,6 +142,7 @@ impl Sandbox for Namespaces {
             host_uid: self.config.host_uid,
             limit_address_space: self.cgroups.memory.is_none(),
             parent_pid: std::process::id(),
+            leave_first: self.config.leave_init,
         };
         cgroups
             .set_limits(spec.limits.memory_bytes, spec.limits.max_processes)
@@ -139,14 +150,18 @@ impl Sandbox for Namespaces {
         started.send_spec(&init_spec)?;
         started.go()?;
         let egress = EgressProxy::new(self.session_allowlist(spec));
-        let mut result = started.watch(spec, &cgroups, &egress, stop, sink);
-        if let Ok(report) = &mut result {
+        let leave_init = self.config.leave_init;
+        let mut result = started.watch(spec, &cgroups, &egress, stop, sink, leave_init);
+        let mut left = false;
+        if let Ok((report, init_left)) = &mut result {
             report.refused_hosts = egress.refused_hosts();
+            left = *init_left;
         }
         // In this order: the tree is dead by now (`watch` reaped the init, killing it first if
         // need be), so the groups go back to the pool once empty.
         drop(egress);
-        let emptied = cgroups.wait_empty();
+        // A left init was moved out of the groups, which were then empty, and killed.
+        let emptied = left || cgroups.wait_empty();
         drop(cgroups);
         // Only once no session process can be left to race the walk: the groups were found
         // empty, or there were none and the reaped init took the tree along.
@@ -154,7 +169,7 @@ impl Sandbox for Namespaces {
             ownership::chown_tree(dir, uid, gid)
                 .map_err(SandboxError::io("giving the worktree back"))?;
         }
-        result
+        result.map(|(report, _)| report)
     }
 }
 
@@ -265,7 +280,8 @@ impl Started {
     /// enforces the wall clock, the whole tree's CPU time and `stop`, and reaps the init.
     /// Sleeps in poll(2): output, the init's exit, the egress listener's handover and
     /// connections wake it at once; otherwise it wakes every [`TICK`] for the CPU time and
-    /// `stop`.
+    /// `stop`. With `leave_init`, may end as soon as the command's status is in (see
+    /// [`NamespacesConfig::leave_init`]); then says true, the init killed but not reaped.
     fn watch(
         mut self,
         spec: &SessionSpec,
@@ -273,7 +289,8 @@ impl Started {
         egress: &EgressProxy,
         stop: &StopHandle,
         sink: &mut dyn FnMut(&[u8]),
-    ) -> Result<Report, SandboxError> {
+        leave_init: bool,
+    ) -> Result<(Report, bool), SandboxError> {
         let mut output = Capped::new(spec.limits.output_bytes);
         let deadline = Instant::now() + spec.limits.wall_clock;
         let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
@@ -285,6 +302,9 @@ impl Started {
         let mut output_open = true;
         let mut init_code: Option<i32> = None;
         let mut listener: Option<TcpListener> = None;
+        let mut status = Vec::new();
+        let mut control_open = leave_init;
+        let mut left = false;
         loop {
             // Once init has exited the command's own status stands, even at the deadline.
             if ended_by.is_none() && init_code.is_none() {
@@ -330,6 +350,8 @@ impl Started {
                     init_code.is_none().then(|| self.init.pidfd.as_raw_fd()),
                     listener.is_none().then(|| self.egress_channel.as_raw_fd()),
                     listener.as_ref().map(|l| l.as_raw_fd()),
+                    (control_open && ended_by.is_none() && init_code.is_none())
+                        .then(|| self.control.as_raw_fd()),
                 ],
                 timeout,
             );
@@ -352,16 +374,44 @@ impl Started {
                     egress.accept_all(listener);
                 }
             }
+            if ready[4] {
+                let mut buf = [0u8; 8];
+                match (&self.control).read(&mut buf) {
+                    Ok(0) => control_open = false,
+                    Ok(n) => status.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => control_open = false,
+                }
+                if status.len() >= 4 {
+                    control_open = false;
+                    // PID 1 reaped the rest and left the session's groups before it said so.
+                    let over = cgroups.proven_empty();
+                    self.kill();
+                    if over {
+                        // All the output is in the pipe by now.
+                        while output_open
+                            && wait_readable([Some(self.output.as_raw_fd())], Duration::ZERO)[0]
+                        {
+                            output_open = output
+                                .read_once(&mut self.output, sink)
+                                .map_err(SandboxError::io("reading output"))?;
+                        }
+                        left = true;
+                        break;
+                    }
+                }
+            }
         }
-        if init_code.is_none() {
+        if left {
+            self.init.leave();
+        } else if init_code.is_none() {
             // Killed, and the output drained or given up on: the init goes now (the drop
             // below would do it too).
             self.kill();
             init_code = Some(self.init.wait().map_err(SandboxError::io("wait"))?);
         }
         // The status (4 bytes) was written before init exited, so it is all there now.
-        let mut status = Vec::new();
-        if self.control.set_nonblocking(true).is_ok() {
+        if !left && self.control.set_nonblocking(true).is_ok() {
             let _ = self.control.read_to_end(&mut status);
         }
 
@@ -377,12 +427,15 @@ impl Started {
             // instance the memory cgroup's OOM killer picked the reaper).
             (None, _) => Outcome::KilledBySignal(libc::SIGKILL),
         };
-        Ok(Report {
-            outcome,
-            output: output.kept,
-            output_truncated: output.truncated,
-            refused_hosts: Vec::new(),
-        })
+        Ok((
+            Report {
+                outcome,
+                output: output.kept,
+                output_truncated: output.truncated,
+                refused_hosts: Vec::new(),
+            },
+            left,
+        ))
     }
 }
 
@@ -452,6 +505,9 @@ struct InitProcess {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     reaped: bool,
+    /// Killed, and left for agen's exit to hand over to the host's init (see
+    /// [`NamespacesConfig::leave_init`]).
+    left: bool,
 }
 
 impl InitProcess {
@@ -517,6 +573,7 @@ impl InitProcess {
                 pid,
                 pidfd,
                 reaped: false,
+                left: false,
             }),
             Err(e) => {
                 // SAFETY: killing and reaping our own child, which nothing else reaps.
@@ -534,6 +591,12 @@ impl InitProcess {
             // SAFETY: our child, not yet reaped, so the pid is still its own.
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
         }
+    }
+
+    /// Kills it and leaves it unreaped: a zombie until agen exits.
+    fn leave(&mut self) {
+        self.kill();
+        self.left = true;
     }
 
     /// Its exit code (-1 when killed by a signal) once it has exited.
@@ -580,7 +643,7 @@ impl InitProcess {
 
 impl Drop for InitProcess {
     fn drop(&mut self) {
-        if !self.reaped {
+        if !self.reaped && !self.left {
             self.kill();
             let _ = self.wait();
         }

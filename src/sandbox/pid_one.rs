@@ -26,6 +26,7 @@ pub fn session(control: UnixStream) -> io::Result<i32> {
     let (spec, egress_channel) = init::read_spec(&control)?;
     init::wait_for_go(&control)?;
     init::join_cgroups(&spec)?;
+    let way_out = init::open_way_out(&spec)?;
     init::enter_worktree(&spec)?;
     init::lend_worktree(&spec)?;
 
@@ -39,7 +40,7 @@ pub fn session(control: UnixStream) -> io::Result<i32> {
         return Err(io::Error::other("agen exited before the session started"));
     }
     init::no_nested_user_namespaces()?;
-    init::run_command(&spec, control, egress_channel, egress)
+    init::run_command(&spec, control, egress_channel, egress, &way_out)
 }
 
 /// Root inside a user namespace mapped onto host root could read root-owned host files (e.g.

@@ -8,16 +8,16 @@
 //! process in the namespace: one SIGKILL from agen ends the whole tree. (As root, a
 //! single-threaded agen clones the init as PID 1 itself instead: see [`super::pid_one`].)
 //!
-//! The control socket is the init's stdin. agen executes the init before it prepares the
-//! session, so the two overlap (a forked init starts once all it needs is in the socket): the
-//! init first gets its spec (length, then JSON) with one
+//! The control socket is the init's stdin. agen starts the init before it prepares the
+//! session, so the two overlap: the init first gets its spec (length, then JSON) with one
 //! descriptor attached, the egress channel (a socket to agen); then, as the go, the end of
 //! the stream, once the session's cgroups exist. The init listens on `127.0.0.1:3128` in
 //! the session's network namespace; the reaper, once the first connection waits there, hands
 //! the listener over the egress channel (SCM_RIGHTS, with the byte [`LISTENER_SENT`]) to
 //! agen, which accepts on it from then on: a session that never connects costs agen nothing.
 //! At the end the reaper writes the command's wait status (4 bytes) on the control socket,
-//! which agen reads once init has exited.
+//! which agen reads once init has exited (or at once, see
+//! [`super::NamespacesConfig::leave_init`]).
 
 use std::fs;
 use std::io::{self, Read, Write};

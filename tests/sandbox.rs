@@ -330,7 +330,8 @@ fn sigterm_ignoring_tree_dies_at_the_wall_clock_limit() {
 
 #[test]
 fn stop_ends_a_session_quickly() {
-    // Timing is checked loosely (5 s for a 2 s promise) so a loaded machine does not flake.
+    // The promise is 2 s; the watcher sees a stop within its 50 ms tick, so even a loaded
+    // machine stays far inside it.
     let worktree = tempfile::tempdir().unwrap();
     let sandbox = backend();
     let stop = StopHandle::new();
@@ -354,7 +355,7 @@ fn stop_ends_a_session_quickly() {
     let (report, ended_at) = handle.join().unwrap();
     assert_eq!(report.unwrap().outcome, Outcome::Stopped);
     let took = ended_at - stopped_at;
-    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    assert!(took < Duration::from_secs(2), "stop took {took:?}");
 }
 
 /// Paths under `roots` (where a session of agen's could have left a directory: the data dir,

@@ -105,7 +105,8 @@ fn announce(cgroups: &CgroupSupport) {
     };
     tracing::info!(
         "sandbox limits in force: wall clock (agen kills the tree), {cpu}, {memory}, {pids}, \
-         file size (RLIMIT_FSIZE), no core dumps; not supported here: cgroup v2, disk quota"
+         file size (RLIMIT_FSIZE), no core dumps; not built into agen yet: cgroup v2 limits (a \
+         host with cgroup v2 alone gets the rlimits), disk quota"
     );
 }
 

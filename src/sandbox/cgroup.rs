@@ -1,5 +1,7 @@
 //! Whole-tree memory and process limits through cgroup v1 (`memory`, `pids`), and the tree's
-//! CPU time (`cpuacct`, watched by agen), when agen may create child groups of its own.
+//! CPU time (`cpuacct`, watched by agen), when agen may create child groups of its own; where
+//! the host has none of those v1 controllers, the same through cgroup v2 (`memory.max`,
+//! `pids.max`, `cpu.stat`), when agen's own v2 group is delegated to it.
 //!
 //! Sessions take their groups from a pool shared by every agen on the host: slot `n` is
 //! `agen-sandbox-pool-<n>` under agen's group in each controller, made the first time it is
@@ -16,22 +18,38 @@ use std::time::{Duration, Instant};
 
 const POOL_PREFIX: &str = "agen-sandbox-pool-";
 
-/// Where this host lets agen create session groups, per controller.
+/// Where this host lets agen create session groups, per controller (with cgroup v2, one group
+/// serves all three).
 #[derive(Clone, Debug, Default)]
 pub struct CgroupSupport {
     pub memory: Option<PathBuf>,
     pub pids: Option<PathBuf>,
     pub cpuacct: Option<PathBuf>,
+    pub v2: bool,
 }
 
 impl CgroupSupport {
-    /// Finds agen's own v1 groups and checks that agen may make child groups in each.
+    /// Finds agen's own v1 groups and checks that agen may make child groups in each; where
+    /// there is none, agen's own v2 group (see [`v2_parent`]).
     pub fn probe() -> CgroupSupport {
         let own = super::sys::read_small(Path::new("/proc/self/cgroup")).unwrap_or_default();
-        CgroupSupport {
+        let v1 = CgroupSupport {
             memory: usable_parent(&own, "memory"),
             pids: usable_parent(&own, "pids"),
             cpuacct: usable_parent(&own, "cpuacct"),
+            v2: false,
+        };
+        if v1.memory.is_some() || v1.pids.is_some() || v1.cpuacct.is_some() {
+            return v1;
+        }
+        match v2_parent(&own) {
+            Some(parent) => CgroupSupport {
+                memory: Some(parent.clone()),
+                pids: Some(parent.clone()),
+                cpuacct: Some(parent),
+                v2: true,
+            },
+            None => v1,
         }
     }
 }
@@ -43,6 +61,9 @@ pub struct SessionCgroups {
     memory: Option<PathBuf>,
     pids: Option<PathBuf>,
     cpuacct: Option<PathBuf>,
+    v2: bool,
+    /// v2: the group's `usage_usec` when the session took it (it cannot be reset).
+    cpu_base: Duration,
     /// The slot's lock; None when no controller is usable.
     _lock: Option<OwnedFd>,
 }
@@ -56,6 +77,8 @@ impl SessionCgroups {
                 memory: None,
                 pids: None,
                 cpuacct: None,
+                v2: false,
+                cpu_base: Duration::ZERO,
                 _lock: None,
             });
         }
@@ -86,15 +109,19 @@ impl SessionCgroups {
             if groups
                 .iter()
                 .flatten()
-                .all(|g| is_empty(g).unwrap_or(false))
+                .all(|g| is_empty(g, support.v2).unwrap_or(false))
             {
                 let [memory, pids, cpuacct] = groups;
-                return Ok(SessionCgroups {
+                let mut session = SessionCgroups {
                     memory,
                     pids,
                     cpuacct,
+                    v2: support.v2,
+                    cpu_base: Duration::ZERO,
                     _lock: Some(lock),
-                });
+                };
+                session.cpu_base = session.cpu_used().unwrap_or_default();
+                return Ok(session);
             }
         }
         unreachable!("the pool has no end")
@@ -103,29 +130,44 @@ impl SessionCgroups {
     /// Sets the slot's limits for this session and starts its CPU time from zero.
     pub fn set_limits(&self, memory_bytes: u64, max_processes: u64) -> io::Result<()> {
         if let Some(dir) = &self.memory {
-            set_memory_limit(dir, memory_bytes)?;
+            if self.v2 {
+                set_v2_memory_limit(dir, memory_bytes)?;
+            } else {
+                set_memory_limit(dir, memory_bytes)?;
+            }
         }
         if let Some(dir) = &self.pids {
             write(dir, "pids.max", max_processes)?;
         }
-        if let Some(dir) = &self.cpuacct {
-            write(dir, "cpuacct.usage", 0)?;
+        match &self.cpuacct {
+            Some(dir) if !self.v2 => write(dir, "cpuacct.usage", 0),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
-    /// CPU time used by the whole tree so far, where a cpuacct group counts it.
+    /// CPU time used by the whole tree so far, where a group counts it.
     pub fn cpu_used(&self) -> Option<Duration> {
-        let usage = self.cpuacct.as_ref()?.join("cpuacct.usage");
-        let text = super::sys::read_small(&usage).ok()?;
-        text.trim().parse().ok().map(Duration::from_nanos)
+        let dir = self.cpuacct.as_ref()?;
+        if !self.v2 {
+            let text = super::sys::read_small(&dir.join("cpuacct.usage")).ok()?;
+            return text.trim().parse().ok().map(Duration::from_nanos);
+        }
+        let text = super::sys::read_small(&dir.join("cpu.stat")).ok()?;
+        let usec: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))?
+            .trim()
+            .parse()
+            .ok()?;
+        Some(Duration::from_micros(usec).saturating_sub(self.cpu_base))
     }
 
-    /// The `tasks` files the session's init joins itself to, by writing "0" (itself) while
-    /// still single-threaded. Moving one thread this way skips the kernel's global
-    /// threadgroup lock that a `cgroup.procs` write takes (an RCU wait: ~15 ms per launch).
+    /// The files the session's init joins itself to, by writing "0" (itself) while still
+    /// single-threaded: v1 `tasks`, where moving one thread this way skips the kernel's global
+    /// threadgroup lock that a `cgroup.procs` write takes (an RCU wait: ~15 ms per launch
+    /// measured here); v2 `cgroup.procs`, which has no such way round it.
     pub fn tasks_files(&self) -> Vec<PathBuf> {
-        self.groups().map(|d| d.join("tasks")).collect()
+        self.groups().map(|d| d.join(tasks_file(self.v2))).collect()
     }
 
     /// Waits (briefly: the kernel may still be tearing down the last processes) until the
@@ -134,7 +176,7 @@ impl SessionCgroups {
     pub fn wait_empty(&self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            if self.groups().all(|g| is_empty(g).unwrap_or(false)) {
+            if self.groups().all(|g| is_empty(g, self.v2).unwrap_or(false)) {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -148,13 +190,16 @@ impl SessionCgroups {
     /// process is left to run. False where there are no groups to prove it.
     pub fn proven_empty(&self) -> bool {
         let mut groups = self.groups().peekable();
-        groups.peek().is_some() && groups.all(|g| is_empty(g).unwrap_or(false))
+        groups.peek().is_some() && groups.all(|g| is_empty(g, self.v2).unwrap_or(false))
     }
 
+    /// Each group once (with v2, one serves all three).
     fn groups(&self) -> impl Iterator<Item = &PathBuf> {
+        let v2 = self.v2;
         [&self.memory, &self.pids, &self.cpuacct]
             .into_iter()
             .flatten()
+            .take(if v2 { 1 } else { 3 })
     }
 }
 
@@ -193,10 +238,29 @@ fn lock_dir(dir: &Path) -> io::Result<Option<OwnedFd>> {
     }
 }
 
-fn is_empty(group: &Path) -> io::Result<bool> {
-    Ok(super::sys::read_small(&group.join("tasks"))?
+fn is_empty(group: &Path, v2: bool) -> io::Result<bool> {
+    Ok(super::sys::read_small(&group.join(tasks_file(v2)))?
         .trim()
         .is_empty())
+}
+
+/// The file that lists a group's processes, and that a process joins by writing "0" to.
+pub fn tasks_file(v2: bool) -> &'static str {
+    if v2 {
+        "cgroup.procs"
+    } else {
+        "tasks"
+    }
+}
+
+/// v2: the memory limit, and no swap (a hog is killed instead of pushing its pages out).
+fn set_v2_memory_limit(dir: &Path, bytes: u64) -> io::Result<()> {
+    write(dir, "memory.max", bytes)?;
+    match write(dir, "memory.swap.max", 0) {
+        // The file exists only where swap is accounted.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 /// Writes `value` to a control file that must exist (no create: NotFound when it does not).
@@ -223,6 +287,45 @@ fn own_group(own: &str, controller: &str) -> Option<String> {
     })
 }
 
+/// agen's own cgroup v2 group, made ready to hold session groups: it offers `memory` and
+/// `pids`, agen may write there, and both are enabled for its children. A v2 group with
+/// processes cannot enable controllers for children ("no internal processes"), so agen
+/// first moves itself into a leaf of its own, `agen`. None where any of that fails.
+fn v2_parent(own: &str) -> Option<PathBuf> {
+    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let mountinfo = super::sys::read_small(Path::new("/proc/self/mountinfo")).ok()?;
+    let mount = cgroup2_mount(&mountinfo)?;
+    let parent = mount.join(rel.trim_start_matches('/'));
+    let offered = super::sys::read_small(&parent.join("cgroup.controllers")).ok()?;
+    if !["memory", "pids"]
+        .iter()
+        .all(|c| offered.split_whitespace().any(|o| o == *c))
+    {
+        return None;
+    }
+    let enable = |dir: &Path| fs::write(dir.join("cgroup.subtree_control"), "+memory +pids");
+    if let Err(e) = enable(&parent) {
+        if e.raw_os_error() != Some(libc::EBUSY) {
+            return None;
+        }
+        let leaf = parent.join("agen");
+        let _ = fs::create_dir(&leaf);
+        fs::write(leaf.join("cgroup.procs"), "0").ok()?;
+        enable(&parent).ok()?;
+    }
+    Some(parent)
+}
+
+/// Where cgroup v2 is mounted, from the text of /proc/self/mountinfo.
+fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let fstype = right.split_whitespace().next()?;
+        let point = left.split_whitespace().nth(4)?;
+        (fstype == "cgroup2").then(|| PathBuf::from(point))
+    })
+}
+
 fn usable_parent(own: &str, controller: &str) -> Option<PathBuf> {
     let rel = own_group(own, controller)?;
     let parent = Path::new("/sys/fs/cgroup").join(controller).join(rel);
@@ -234,7 +337,22 @@ fn usable_parent(own: &str, controller: &str) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::own_group;
+    use super::{cgroup2_mount, own_group};
+    use std::path::PathBuf;
+
+    #[test]
+    fn finds_the_cgroup2_mount() {
+        let mountinfo = "22 1 0:21 / /sys rw - sysfs sysfs rw\n\
+                         30 22 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(
+            cgroup2_mount(mountinfo),
+            Some(PathBuf::from("/sys/fs/cgroup"))
+        );
+        assert_eq!(
+            cgroup2_mount("22 1 0:21 / /sys rw - sysfs sysfs rw\n"),
+            None
+        );
+    }
 
     #[test]
     fn finds_own_v1_group_per_controller() {

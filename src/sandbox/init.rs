@@ -52,7 +52,7 @@ pub struct InitSpec {
     pub env: Vec<(String, String)>,
     pub limits: Limits,
     pub hide: Vec<PathBuf>,
-    /// cgroup `tasks` files to join before anything else.
+    /// cgroup files to join before anything else (`tasks`, or v2 `cgroup.procs`).
     pub cgroup_tasks: Vec<PathBuf>,
     /// The unprivileged host uid/gid the session runs as when agen runs as root.
     pub host_uid: u32,
@@ -198,9 +198,9 @@ fn session(control: UnixStream) -> io::Result<i32> {
     })
 }
 
-/// As root, with [`InitSpec::leave_first`]: the `tasks` files of the groups the pool lives in
+/// As root, with [`InitSpec::leave_first`]: the same files of the groups the pool lives in
 /// (agen's own), opened for writing now, so that PID 1, unprivileged by then, can leave the
-/// session's groups at the end (the kernel checks the credentials a `tasks` file was opened
+/// session's groups at the end (the kernel checks the credentials such a file was opened
 /// with). Close-on-exec, closed in the command's child before its exec, and PID 1 is out of
 /// the command's reach (see [`run_command`]).
 pub(super) fn open_way_out(spec: &InitSpec) -> io::Result<Vec<fs::File>> {
@@ -209,7 +209,7 @@ pub(super) fn open_way_out(spec: &InitSpec) -> io::Result<Vec<fs::File>> {
     }
     spec.cgroup_tasks
         .iter()
-        .filter_map(|tasks| tasks.parent()?.parent().map(|pool| pool.join("tasks")))
+        .filter_map(|tasks| Some(tasks.parent()?.parent()?.join(tasks.file_name()?)))
         .map(|tasks| fs::OpenOptions::new().write(true).open(tasks))
         .collect()
 }

@@ -88,25 +88,25 @@ impl Namespaces {
 }
 
 fn announce(cgroups: &CgroupSupport) {
+    let v = if cgroups.v2 { "v2" } else { "v1" };
     let cpu = if cgroups.cpuacct.is_some() {
-        "CPU time (cgroup v1 cpuacct, whole tree, and RLIMIT_CPU)"
+        format!("CPU time (cgroup {v}, whole tree, and RLIMIT_CPU)")
     } else {
-        "CPU time (RLIMIT_CPU per process only; no usable cpuacct cgroup)"
+        "CPU time (RLIMIT_CPU per process only; no usable cgroup)".to_string()
     };
     let memory = if cgroups.memory.is_some() {
-        "memory (cgroup v1, whole tree)"
+        format!("memory (cgroup {v}, whole tree)")
     } else {
-        "memory (RLIMIT_AS per process only; no usable memory cgroup)"
+        "memory (RLIMIT_AS per process only; no usable memory cgroup)".to_string()
     };
     let pids = if cgroups.pids.is_some() {
-        "processes (cgroup v1 pids, whole tree, and RLIMIT_NPROC)"
+        format!("processes (cgroup {v}, whole tree, and RLIMIT_NPROC)")
     } else {
-        "processes (RLIMIT_NPROC only; no usable pids cgroup)"
+        "processes (RLIMIT_NPROC only; no usable pids cgroup)".to_string()
     };
     tracing::info!(
         "sandbox limits in force: wall clock (agen kills the tree), {cpu}, {memory}, {pids}, \
-         file size (RLIMIT_FSIZE), no core dumps; not built into agen yet: cgroup v2 limits (a \
-         host with cgroup v2 alone gets the rlimits), disk quota"
+         file size (RLIMIT_FSIZE), no core dumps; not supported: disk quota"
     );
 }
 

@@ -650,10 +650,13 @@ fn when_agen_dies_the_session_dies_and_leaves_nothing_on_the_host() {
 
 #[test]
 fn egress_proxy_caps_a_sessions_open_connections() {
-    // 70 idle connections (each holds agen threads) and then one more request.
-    let script =
-        "for i in $(seq 70); do bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128; sleep 3' & done; \
-                  sleep 1; curl -sS -o /dev/null -w '%{http_code}\\n' http://blocked.example/";
+    // 70 idle connections (each holds agen threads), all of them up (however slow the
+    // machine), and then one more request.
+    let script = "for i in $(seq 70); do \
+           bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128 && echo up >> /tmp/up; sleep 60' & done; \
+         for t in $(seq 300); do [ \"$(cat /tmp/up 2>/dev/null | wc -l)\" -ge 70 ] && break; \
+           sleep 0.1; done; \
+         sleep 1; curl -sS -o /dev/null -w '%{http_code}\\n' http://blocked.example/";
     let limits = Limits {
         max_processes: 2048,
         ..short()

@@ -26,6 +26,10 @@ pub struct CgroupSupport {
     pub pids: Option<PathBuf>,
     pub cpuacct: Option<PathBuf>,
     pub v2: bool,
+    /// The files that take a process back into agen's own groups: v1, the groups the pool
+    /// lives in; v2, the one agen lives in, a leaf beside the pool's where agen had to move
+    /// (a v2 group whose children have controllers may hold no process, the root aside).
+    pub home: Vec<PathBuf>,
 }
 
 impl CgroupSupport {
@@ -33,21 +37,30 @@ impl CgroupSupport {
     /// there is none, agen's own v2 group (see [`v2_parent`]).
     pub fn probe() -> CgroupSupport {
         let own = super::sys::read_small(Path::new("/proc/self/cgroup")).unwrap_or_default();
-        let v1 = CgroupSupport {
+        let mut v1 = CgroupSupport {
             memory: usable_parent(&own, "memory"),
             pids: usable_parent(&own, "pids"),
             cpuacct: usable_parent(&own, "cpuacct"),
             v2: false,
+            home: Vec::new(),
         };
-        if v1.memory.is_some() || v1.pids.is_some() || v1.cpuacct.is_some() {
+        let parents = [&v1.memory, &v1.pids, &v1.cpuacct];
+        v1.home = parents
+            .iter()
+            .copied()
+            .flatten()
+            .map(|p| p.join("tasks"))
+            .collect();
+        if !v1.home.is_empty() {
             return v1;
         }
         match v2_parent(&own) {
-            Some(parent) => CgroupSupport {
+            Some((parent, home)) => CgroupSupport {
                 memory: Some(parent.clone()),
                 pids: Some(parent.clone()),
                 cpuacct: Some(parent),
                 v2: true,
+                home: vec![home.join("cgroup.procs")],
             },
             None => v1,
         }
@@ -290,8 +303,9 @@ fn own_group(own: &str, controller: &str) -> Option<String> {
 /// agen's own cgroup v2 group, made ready to hold session groups: it offers `memory` and
 /// `pids`, agen may write there, and both are enabled for its children. A v2 group with
 /// processes cannot enable controllers for children ("no internal processes"), so agen
-/// first moves itself into a leaf of its own, `agen`. None where any of that fails.
-fn v2_parent(own: &str) -> Option<PathBuf> {
+/// first moves itself into a leaf of its own, `agen`. That group, and the one agen lives in
+/// now; None where any of that fails.
+fn v2_parent(own: &str) -> Option<(PathBuf, PathBuf)> {
     let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
     let mountinfo = super::sys::read_small(Path::new("/proc/self/mountinfo")).ok()?;
     let mount = cgroup2_mount(&mountinfo)?;
@@ -304,16 +318,17 @@ fn v2_parent(own: &str) -> Option<PathBuf> {
         return None;
     }
     let enable = |dir: &Path| fs::write(dir.join("cgroup.subtree_control"), "+memory +pids");
-    if let Err(e) = enable(&parent) {
-        if e.raw_os_error() != Some(libc::EBUSY) {
-            return None;
+    match enable(&parent) {
+        Ok(()) => Some((parent.clone(), parent)),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+            let leaf = parent.join("agen");
+            let _ = fs::create_dir(&leaf);
+            fs::write(leaf.join("cgroup.procs"), "0").ok()?;
+            enable(&parent).ok()?;
+            Some((parent, leaf))
         }
-        let leaf = parent.join("agen");
-        let _ = fs::create_dir(&leaf);
-        fs::write(leaf.join("cgroup.procs"), "0").ok()?;
-        enable(&parent).ok()?;
+        Err(_) => None,
     }
-    Some(parent)
 }
 
 /// Where cgroup v2 is mounted, from the text of /proc/self/mountinfo.

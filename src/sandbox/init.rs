@@ -54,6 +54,9 @@ pub struct InitSpec {
     pub hide: Vec<PathBuf>,
     /// cgroup files to join before anything else (`tasks`, or v2 `cgroup.procs`).
     pub cgroup_tasks: Vec<PathBuf>,
+    /// With [`InitSpec::leave_first`]: the files that take PID 1 back into agen's own groups
+    /// at the end (see [`super::cgroup::CgroupSupport::home`]).
+    pub cgroup_home: Vec<PathBuf>,
     /// The unprivileged host uid/gid the session runs as when agen runs as root.
     pub host_uid: u32,
     /// Set RLIMIT_AS (when no memory cgroup holds the tree).
@@ -198,8 +201,8 @@ fn session(control: UnixStream) -> io::Result<i32> {
     })
 }
 
-/// As root, with [`InitSpec::leave_first`]: the same files of the groups the pool lives in
-/// (agen's own), opened for writing now, so that PID 1, unprivileged by then, can leave the
+/// As root, with [`InitSpec::leave_first`]: the files that take a process back into agen's own
+/// groups, opened for writing now, so that PID 1, unprivileged by then, can leave the
 /// session's groups at the end (the kernel checks the credentials such a file was opened
 /// with). Close-on-exec, closed in the command's child before its exec, and PID 1 is out of
 /// the command's reach (see [`run_command`]).
@@ -207,10 +210,9 @@ pub(super) fn open_way_out(spec: &InitSpec) -> io::Result<Vec<fs::File>> {
     if !spec.leave_first {
         return Ok(Vec::new());
     }
-    spec.cgroup_tasks
+    spec.cgroup_home
         .iter()
-        .filter_map(|tasks| Some(tasks.parent()?.parent()?.join(tasks.file_name()?)))
-        .map(|tasks| fs::OpenOptions::new().write(true).open(tasks))
+        .map(|file| fs::OpenOptions::new().write(true).open(file))
         .collect()
 }
 

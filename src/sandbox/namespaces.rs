@@ -140,6 +140,7 @@ impl Sandbox for Namespaces {
             limits: spec.limits.clone(),
             hide: self.config.hide.clone(),
             cgroup_tasks: cgroups.tasks_files(),
+            cgroup_home: self.cgroups.home.clone(),
             host_uid: self.config.host_uid,
             limit_address_space: self.cgroups.memory.is_none(),
             parent_pid: std::process::id(),

@@ -208,11 +208,10 @@ impl SessionCgroups {
 
     /// Each group once (with v2, one serves all three).
     fn groups(&self) -> impl Iterator<Item = &PathBuf> {
-        let v2 = self.v2;
         [&self.memory, &self.pids, &self.cpuacct]
             .into_iter()
             .flatten()
-            .take(if v2 { 1 } else { 3 })
+            .take(if self.v2 { 1 } else { 3 })
     }
 }
 
@@ -258,7 +257,7 @@ fn is_empty(group: &Path, v2: bool) -> io::Result<bool> {
 }
 
 /// The file that lists a group's processes, and that a process joins by writing "0" to.
-pub fn tasks_file(v2: bool) -> &'static str {
+fn tasks_file(v2: bool) -> &'static str {
     if v2 {
         "cgroup.procs"
     } else {

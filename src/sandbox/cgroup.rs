@@ -98,12 +98,15 @@ impl SessionCgroups {
         for slot in 0.. {
             let name = format!("{POOL_PREFIX}{slot}");
             let dir = |parent: &Option<PathBuf>| parent.as_ref().map(|p| p.join(&name));
-            let groups = [
-                dir(&support.memory),
-                dir(&support.pids),
-                dir(&support.cpuacct),
-            ];
-            for group in groups.iter().flatten() {
+            let mut session = SessionCgroups {
+                memory: dir(&support.memory),
+                pids: dir(&support.pids),
+                cpuacct: dir(&support.cpuacct),
+                v2: support.v2,
+                cpu_base: Duration::ZERO,
+                _lock: None,
+            };
+            for group in session.groups() {
                 match fs::create_dir(group) {
                     Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
                         return Err(io::Error::new(
@@ -114,25 +117,13 @@ impl SessionCgroups {
                     _ => {}
                 }
             }
-            let first = groups.iter().flatten().next().expect("a usable controller");
+            let first = session.groups().next().expect("a usable controller");
             let Some(lock) = lock_dir(first)? else {
                 continue;
             };
             // A process still there (the end of a killed session): another slot.
-            if groups
-                .iter()
-                .flatten()
-                .all(|g| is_empty(g, support.v2).unwrap_or(false))
-            {
-                let [memory, pids, cpuacct] = groups;
-                let mut session = SessionCgroups {
-                    memory,
-                    pids,
-                    cpuacct,
-                    v2: support.v2,
-                    cpu_base: Duration::ZERO,
-                    _lock: Some(lock),
-                };
+            if session.all_empty() {
+                session._lock = Some(lock);
                 session.cpu_base = session.cpu_used().unwrap_or_default();
                 return Ok(session);
             }
@@ -189,7 +180,7 @@ impl SessionCgroups {
     pub fn wait_empty(&self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            if self.groups().all(|g| is_empty(g, self.v2).unwrap_or(false)) {
+            if self.all_empty() {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -202,8 +193,12 @@ impl SessionCgroups {
     /// Whether the session has groups and they hold no process now: proof that no session
     /// process is left to run. False where there are no groups to prove it.
     pub fn proven_empty(&self) -> bool {
-        let mut groups = self.groups().peekable();
-        groups.peek().is_some() && groups.all(|g| is_empty(g, self.v2).unwrap_or(false))
+        self.groups().next().is_some() && self.all_empty()
+    }
+
+    /// Whether no group holds a process (true where there are no groups).
+    fn all_empty(&self) -> bool {
+        self.groups().all(|g| is_empty(g, self.v2).unwrap_or(false))
     }
 
     /// Each group once (with v2, one serves all three).

@@ -76,6 +76,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             ..Limits::default()
         },
         egress_only: Vec::new(),
+        services: Vec::new(),
+        programs: Vec::new(),
     };
     let sandbox = Namespaces::new(NamespacesConfig {
         hide: source.sandbox_hidden_paths(),

@@ -5,11 +5,13 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agen::sandbox::{
-    Allowlist, Limits, Namespaces, NamespacesConfig, Outcome, Report, Sandbox, SessionSpec,
-    StopHandle,
+    Allowlist, Limits, LocalService, Namespaces, NamespacesConfig, Outcome, Program, Report,
+    Sandbox, SandboxError, SessionSpec, StopHandle, PROGRAMS_INSIDE,
 };
 
 const AGEN: &str = env!("CARGO_BIN_EXE_agen");
@@ -34,6 +36,8 @@ fn spec(worktree: &Path, script: &str, limits: Limits) -> SessionSpec {
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         limits,
         egress_only: Vec::new(),
+        services: Vec::new(),
+        programs: Vec::new(),
     }
 }
 
@@ -814,4 +818,334 @@ fn the_network_namespace_cannot_be_reconfigured() {
     assert!(!out.contains("CHANGED"), "{out}");
     assert!(out.contains("STILL-UP"), "{out}");
     assert!(out.contains("403"), "the egress proxy answers: {out}");
+}
+
+/// What a test service saw: how often `serve` was called, whether its listener came
+/// non-blocking, and how many connections it answered.
+#[derive(Default)]
+struct Served {
+    calls: AtomicUsize,
+    nonblocking: AtomicBool,
+    connections: AtomicUsize,
+}
+
+/// A service on the session's `port` answering `body` to every HTTP/1.0 request, from a
+/// thread of its own (its accept loop outlives the session, blocked: the test's to leak).
+fn hello_service(port: u16, body: &str) -> (LocalService, Arc<Served>) {
+    use std::os::fd::AsRawFd;
+    let served = Arc::new(Served::default());
+    let seen = served.clone();
+    let body = body.to_string();
+    let serve = move |listener: TcpListener| {
+        seen.calls.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: F_GETFL on a descriptor the listener owns.
+        let flags = unsafe { libc::fcntl(listener.as_raw_fd(), libc::F_GETFL) };
+        seen.nonblocking
+            .store(flags & libc::O_NONBLOCK != 0, Ordering::SeqCst);
+        listener.set_nonblocking(false).unwrap();
+        let (seen, body) = (seen.clone(), body.clone());
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let n = seen.connections.fetch_add(1, Ordering::SeqCst) + 1;
+                let reply = format!("{body} #{n}");
+                let response = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{reply}",
+                    reply.len()
+                );
+                let _ = conn.write_all(response.as_bytes());
+            }
+        });
+    };
+    let service = LocalService {
+        port,
+        serve: Arc::new(serve),
+    };
+    (service, served)
+}
+
+fn run_spec(sandbox: &Namespaces, spec: &SessionSpec) -> Result<Report, SandboxError> {
+    sandbox.run(spec, &StopHandle::new(), &mut |_| {})
+}
+
+#[test]
+fn services_answer_on_their_own_ports_without_the_egress_proxy() {
+    let (a, b) = (marker(), marker());
+    let (service_a, served_a) = hello_service(3129, &a);
+    let (service_b, served_b) = hello_service(4000, &b);
+    let worktree = tempfile::tempdir().unwrap();
+    // The egress proxy is never used here.
+    let script = "for i in 1 2; do curl -sS http://127.0.0.1:3129/; echo; \
+                  curl -sS http://127.0.0.1:4000/; echo; done; echo end";
+    let mut spec = spec(worktree.path(), script, short());
+    spec.services = vec![service_a, service_b];
+    let report = run_spec(&backend(), &spec).expect("session runs");
+    let out = text(&report);
+    assert_eq!(report.outcome, Outcome::Exited(0), "{out}");
+    assert!(
+        out.contains(&format!("{a} #1")) && out.contains(&format!("{a} #2")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{b} #1")) && out.contains(&format!("{b} #2")),
+        "{out}"
+    );
+    for served in [&served_a, &served_b] {
+        assert_eq!(
+            served.calls.load(Ordering::SeqCst),
+            1,
+            "serve is called once"
+        );
+        assert!(
+            served.nonblocking.load(Ordering::SeqCst),
+            "non-blocking listener"
+        );
+        assert_eq!(served.connections.load(Ordering::SeqCst), 2, "{out}");
+    }
+    assert!(report.refused_hosts.is_empty());
+}
+
+#[test]
+fn egress_still_works_beside_a_service() {
+    let body = marker();
+    let port = upstream(body.clone());
+    let hello = marker();
+    let (service, served) = hello_service(3129, &hello);
+    let worktree = tempfile::tempdir().unwrap();
+    // First the egress proxy, then the service, then the proxy again.
+    let script = format!(
+        "unset NO_PROXY no_proxy; curl -sS http://127.0.0.1:{port}/; echo; \
+         curl -sS --noproxy 127.0.0.1 http://127.0.0.1:3129/; echo; \
+         curl -sS http://blocked.example/; echo end"
+    );
+    let mut spec = spec(worktree.path(), &script, short());
+    spec.services = vec![service];
+    let report = run_spec(&backend_allowing(&["127.0.0.1"]), &spec).expect("session runs");
+    let out = text(&report);
+    assert!(out.contains(&body), "egress: {out}");
+    assert!(out.contains(&format!("{hello} #1")), "service: {out}");
+    assert!(out.contains("host blocked.example is not allowed"), "{out}");
+    assert_eq!(report.refused_hosts, ["blocked.example"]);
+    assert_eq!(served.connections.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn invalid_service_ports_are_refused() {
+    let worktree = tempfile::tempdir().unwrap();
+    for (ports, problem) in [
+        (&[0u16][..], "port 0"),
+        (&[3128][..], "port 3128 is the egress proxy's"),
+        (&[3129, 4000, 3129][..], "port 3129 is given twice"),
+    ] {
+        let mut spec = spec(worktree.path(), "echo ran", short());
+        spec.services = ports.iter().map(|&p| hello_service(p, "x").0).collect();
+        match run_spec(&backend(), &spec) {
+            Err(SandboxError::Invalid(message)) => {
+                assert!(message.contains(problem), "{ports:?}: {message}")
+            }
+            other => panic!("{ports:?} accepted: {other:?}"),
+        }
+    }
+}
+
+/// A directory the sessions' unprivileged host uid can reach (as root, a session mounts
+/// programs with that uid's credentials), holding an executable script named `name` that
+/// everyone may write: only the read-only mount keeps the session from it.
+fn program_dir(name: &str, script: &str) -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn programs_are_mounted_read_only_and_run() {
+    let greeting = marker();
+    let (_dir, host) = program_dir("greet", &format!("#!/bin/sh\necho {greeting} \"$@\"\n"));
+    let worktree = tempfile::tempdir().unwrap();
+    let script = format!(
+        "{PROGRAMS_INSIDE}/greet one two; {PROGRAMS_INSIDE}/agen --version; \
+         echo x >> {PROGRAMS_INSIDE}/greet && echo WROTE; \
+         rm -f {PROGRAMS_INSIDE}/greet && echo REMOVED; \
+         touch {PROGRAMS_INSIDE}/new 2>/dev/null && echo CREATED; echo end"
+    );
+    let mut spec = spec(worktree.path(), &script, short());
+    spec.programs = vec![
+        Program {
+            name: "greet".into(),
+            host_path: host.clone(),
+        },
+        Program {
+            name: "agen".into(),
+            host_path: PathBuf::from(AGEN),
+        },
+    ];
+    let report = run_spec(&backend(), &spec).expect("session runs");
+    let out = text(&report);
+    assert!(out.contains(&format!("{greeting} one two")), "{out}");
+    assert!(out.contains("agen "), "the agen binary runs inside: {out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(
+        !out.contains("WROTE") && !out.contains("REMOVED") && !out.contains("CREATED"),
+        "{out}"
+    );
+    assert!(out.contains("end"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&host).unwrap(),
+        format!("#!/bin/sh\necho {greeting} \"$@\"\n")
+    );
+}
+
+#[test]
+fn bad_program_names_are_refused() {
+    let (_dir, host) = program_dir("p", "#!/bin/sh\n");
+    let worktree = tempfile::tempdir().unwrap();
+    for name in ["", ".", "..", "a/b", "/p", "../p"] {
+        let mut spec = spec(worktree.path(), "echo ran", short());
+        spec.programs = vec![Program {
+            name: name.into(),
+            host_path: host.clone(),
+        }];
+        match run_spec(&backend(), &spec) {
+            Err(SandboxError::Invalid(message)) => {
+                assert!(
+                    message.contains("not a plain file name"),
+                    "{name:?}: {message}"
+                )
+            }
+            other => panic!("{name:?} accepted: {other:?}"),
+        }
+    }
+    let mut spec = spec(worktree.path(), "echo ran", short());
+    let twice = Program {
+        name: "p".into(),
+        host_path: host.clone(),
+    };
+    spec.programs = vec![twice.clone(), twice];
+    assert!(matches!(
+        run_spec(&backend(), &spec),
+        Err(SandboxError::Invalid(m)) if m.contains("twice")
+    ));
+}
+
+/// The CPU time (seconds) that a session's `sh` and its waited-for children used, as the
+/// session prints it (`cpu <ticks>`).
+const BUSY_0_3_S: &str = "timeout 0.3 sh -c 'while :; do :; done'; \
+     echo cpu $(awk '{print $14+$15+$16+$17}' /proc/$$/stat)";
+
+fn printed_cpu(out: &str) -> Duration {
+    let ticks: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu "))
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no cpu line: {out}"));
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+#[test]
+fn the_report_gives_the_whole_trees_cpu_time() {
+    let report = run(BUSY_0_3_S, short());
+    let out = text(&report);
+    let used = printed_cpu(&out);
+    assert!(used > Duration::ZERO, "{out}");
+    let Some(cpu_time) = report.cpu_time else {
+        assert!(
+            !Path::new("/sys/fs/cgroup/cpuacct").exists(),
+            "no cpu_time though the host has a cpuacct cgroup"
+        );
+        eprintln!("SKIPPED the_report_gives_the_whole_trees_cpu_time: no cpu accounting cgroup");
+        return;
+    };
+    assert!(cpu_time >= used, "{cpu_time:?} < {used:?}: {out}");
+}
+
+/// The same in a process that is single-threaded and root, as `agen sandbox run` is: there
+/// the session's init is forked as PID 1 itself (see the sandbox's pid_one path). The test
+/// executes itself again, alone, and that copy forks a single-threaded child to run the
+/// session.
+#[test]
+fn services_programs_and_cpu_time_on_the_pid_one_path() {
+    const NAME: &str = "services_programs_and_cpu_time_on_the_pid_one_path";
+    const CHILD: &str = "AGEN_TEST_PID_ONE_CHILD";
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED {NAME}: the pid_one path needs root");
+        return;
+    }
+    if std::env::var_os(CHILD).is_none() {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([NAME, "--exact", "--test-threads=1", "--nocapture"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("pid-one-ok"), "{stderr}");
+        return;
+    }
+    // SAFETY: this copy runs this one test alone; the child only runs the session (which
+    // forks the init at once, single-threaded) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = match std::panic::catch_unwind(pid_one_session) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+        // SAFETY: leaving the forked child without running the harness's exit path.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status}"
+    );
+}
+
+fn pid_one_session() {
+    let threads = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert!(
+        threads.contains("\nThreads:\t1\n"),
+        "single-threaded: {threads}"
+    );
+    let hello = marker();
+    let (service, served) = hello_service(3129, &hello);
+    let (_dir, host) = program_dir("greet", "#!/bin/sh\necho greeted \"$@\"\n");
+    let worktree = tempfile::tempdir().unwrap();
+    let script = format!(
+        "curl -sS http://127.0.0.1:3129/; echo; {PROGRAMS_INSIDE}/greet x; \
+         echo y >> {PROGRAMS_INSIDE}/greet && echo WROTE; {BUSY_0_3_S}"
+    );
+    let mut spec = spec(worktree.path(), &script, short());
+    spec.services = vec![service];
+    spec.programs = vec![Program {
+        name: "greet".into(),
+        host_path: host,
+    }];
+    let report = run_spec(&backend(), &spec).expect("session runs");
+    let out = text(&report);
+    assert!(out.contains(&format!("{hello} #1")), "{out}");
+    assert!(out.contains("greeted x"), "{out}");
+    assert!(
+        out.contains("Read-only file system") && !out.contains("WROTE"),
+        "{out}"
+    );
+    assert_eq!(served.calls.load(Ordering::SeqCst), 1);
+    let used = printed_cpu(&out);
+    match report.cpu_time {
+        Some(cpu_time) => assert!(cpu_time >= used, "{cpu_time:?} < {used:?}: {out}"),
+        None => assert!(!Path::new("/sys/fs/cgroup/cpuacct").exists(), "no cpu_time"),
+    }
+    eprintln!("pid-one-ok: {out}");
 }

@@ -172,6 +172,8 @@ impl JobRun<'_> {
                 ..Limits::default()
             },
             egress_only: self.config.egress.clone(),
+            services: Vec::new(),
+            programs: Vec::new(),
         };
         let (sandbox, stop) = (self.ctx.sandbox.clone(), self.stop.clone());
         let since = Instant::now();

@@ -15,6 +15,9 @@
 //! the session's network namespace; the reaper, once the first connection waits there, hands
 //! the listener over the egress channel (SCM_RIGHTS, with the byte [`LISTENER_SENT`]) to
 //! agen, which accepts on it from then on: a session that never connects costs agen nothing.
+//! The listeners of the spec's services ([`super::LocalService`]) go the same way, each with
+//! its own tag byte ([`service_tag`]), but all at once as soon as they exist: agen serves them
+//! from the start, whether or not the egress proxy is ever used.
 //! At the end the reaper writes the command's wait status (4 bytes) on the control socket,
 //! which agen reads once init has exited (or at once, see
 //! [`super::NamespacesConfig::leave_init`]).
@@ -32,7 +35,7 @@ use super::egress::EGRESS_PORT_INSIDE;
 use super::mounts::{enter_new_root, RootPlan, Worktree};
 use super::ownership::chown_tree;
 use super::{spawn, sys};
-use super::{Limits, UID_INSIDE, WORKTREE_INSIDE};
+use super::{Limits, Program, UID_INSIDE, WORKTREE_INSIDE};
 
 /// The hidden subcommand agen re-executes itself with.
 pub const INIT_ARG: &str = "__sandbox-init";
@@ -40,8 +43,16 @@ pub const INIT_ARG: &str = "__sandbox-init";
 /// Exit code of init when the session could not be set up (its reason is on stderr).
 pub const SETUP_FAILED: i32 = 125;
 
-/// The byte that carries the egress listener on the egress channel.
-pub const LISTENER_SENT: u8 = b'L';
+/// The tag byte that carries the egress listener on the egress channel.
+pub const LISTENER_SENT: u8 = 0;
+
+/// The tag byte that carries the listener of service `index` (of [`InitSpec::services`]).
+pub const fn service_tag(index: usize) -> u8 {
+    index as u8 + 1
+}
+
+/// At most this many services per session: each needs its own tag byte.
+pub const MAX_SERVICES: usize = u8::MAX as usize;
 
 /// Everything the init process needs, sent as JSON over its stdin.
 #[derive(Serialize, Deserialize)]
@@ -67,6 +78,10 @@ pub struct InitSpec {
     /// cgroups before it reports the command's status (see
     /// [`super::NamespacesConfig::leave_init`]).
     pub leave_first: bool,
+    /// Loopback ports to listen on and hand to agen (see [`super::LocalService`]).
+    pub services: Vec<u16>,
+    /// Host files to mount read-only under [`super::PROGRAMS_INSIDE`] (host paths resolved).
+    pub programs: Vec<Program>,
 }
 
 /// Entry point for `agen __sandbox-init`; returns the process exit code.
@@ -141,6 +156,10 @@ fn session(control: UnixStream) -> io::Result<i32> {
     let (spec, egress_channel) = read_spec(&control)?;
     wait_for_go(&control)?;
     join_cgroups(&spec)?;
+    if network.is_some() {
+        // While still root: any port, even one below 1024, in a network namespace of the host's.
+        hand_over_services(&spec, &egress_channel)?;
+    }
     enter_worktree(&spec)?;
 
     let (uid, gid) = if uid == 0 {
@@ -177,7 +196,11 @@ fn session(control: UnixStream) -> io::Result<i32> {
     map_ids(uid, gid)?;
     let egress = match network {
         Some(listener) => listener,
-        None => egress_listener()?,
+        None => {
+            let listener = egress_listener()?;
+            hand_over_services(&spec, &egress_channel)?;
+            listener
+        }
     };
 
     // Held open by init for its whole life: lets the reaper tell whether init died before
@@ -306,6 +329,26 @@ pub(super) fn egress_listener() -> io::Result<TcpListener> {
     TcpListener::bind(("127.0.0.1", EGRESS_PORT_INSIDE))
 }
 
+/// Listens on each of the spec's service ports (on this process's network namespace's
+/// loopback, up already) and hands each listener to agen over `channel` at once, with its own
+/// tag ([`service_tag`]): agen serves them from then on, and this process keeps no copy.
+pub(super) fn hand_over_services(spec: &InitSpec, channel: &OwnedFd) -> io::Result<()> {
+    for (index, &port) in spec.services.iter().enumerate() {
+        let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on service port {port}: {e}"),
+            )
+        })?;
+        sys::send_fd(
+            channel.as_raw_fd(),
+            service_tag(index),
+            listener.as_raw_fd(),
+        )?;
+    }
+    Ok(())
+}
+
 /// PID 1 of the session: sets up the root, starts the command, reaps everything, and reports
 /// the command's wait status. Its exit ends every process left in the namespace.
 fn reaper(
@@ -338,6 +381,7 @@ pub(super) fn build_root(spec: &InitSpec, owner: (u32, u32)) -> io::Result<()> {
         hide: &spec.hide,
         tmp_bytes: spec.limits.memory_bytes,
         worktree,
+        programs: &spec.programs,
     })
 }
 

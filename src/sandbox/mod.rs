@@ -17,7 +17,10 @@
 //!   namespace, gone with it, and so is its worktree when the spec names none.
 //! - Network: loopback only; the reaper listens on 127.0.0.1:3128 inside and hands that socket
 //!   to agen, whose egress proxy serves it: only the hosts in `AGEN_EGRESS_ALLOW` are reached,
-//!   the refused ones are recorded.
+//!   the refused ones are recorded. Each of the spec's [`LocalService`]s gets a listener on its
+//!   own loopback port the same way, handed over at the start, which the caller serves.
+//! - Programs ([`SessionSpec::programs`]): host files bind-mounted read-only under
+//!   [`PROGRAMS_INSIDE`].
 //!
 //! Call [`Sandbox::run`] from a thread that lives until it returns (e.g. `spawn_blocking`):
 //! the session is tied to that thread through the parent-death signal.
@@ -46,6 +49,9 @@ pub use namespaces::{Namespaces, NamespacesConfig};
 
 /// Where the worktree appears inside every session.
 pub const WORKTREE_INSIDE: &str = "/work";
+
+/// Where [`SessionSpec::programs`] appear inside every session (read-only).
+pub const PROGRAMS_INSIDE: &str = "/opt/agen/bin";
 
 /// The uid (and gid) the command runs as inside the session.
 pub const UID_INSIDE: u32 = 1000;
@@ -89,6 +95,41 @@ pub struct SessionSpec {
     /// When not empty, the session may reach only these of the hosts the backend allows
     /// (a repository narrowing the server's list; it can never widen it).
     pub egress_only: Vec<String>,
+    /// Loopback ports the host serves inside the session, beside the egress proxy.
+    pub services: Vec<LocalService>,
+    /// Host files mounted read-only at `PROGRAMS_INSIDE/<name>`.
+    pub programs: Vec<Program>,
+}
+
+/// A port on the session's loopback (`127.0.0.1:port`, in the session's own network
+/// namespace) that the host serves. The session's PID 1 listens on it and hands the listener
+/// to agen at the session's start; agen calls `serve` with it, once, non-blocking, and never
+/// accepts on it itself: `serve` runs its own accept loop (e.g. in a thread, or converted into
+/// a tokio listener), and must not block. A session that ends before the handover never calls
+/// `serve`. Once [`Sandbox::run`] has returned, no connection can come any more (the
+/// session's namespace has no process left): the service's accept loop is the caller's to end
+/// then.
+#[derive(Clone)]
+pub struct LocalService {
+    pub port: u16,
+    pub serve: Arc<dyn Fn(std::net::TcpListener) + Send + Sync>,
+}
+
+impl std::fmt::Debug for LocalService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalService")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A host file mounted read-only at `PROGRAMS_INSIDE/<name>` inside the session, executable
+/// there if its mode lets the session's uid execute it (as root: "others" must be allowed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Program {
+    /// A plain file name: no `/`, not `.` or `..`, not empty.
+    pub name: String,
+    pub host_path: PathBuf,
 }
 
 /// How a session ended.
@@ -126,6 +167,9 @@ pub struct Report {
     pub output_truncated: bool,
     /// Hosts the egress proxy refused, each once.
     pub refused_hosts: Vec<String>,
+    /// CPU time of the whole session tree, from its cgroup at the end; `None` where it
+    /// cannot be read (no usable cpu accounting cgroup).
+    pub cpu_time: Option<Duration>,
 }
 
 /// Ends a running session (the whole process tree) when [`stop`](StopHandle::stop) is called.

@@ -1,15 +1,17 @@
 //! The session's filesystem: a fresh tmpfs root with the host's system directories read-only,
-//! the worktree read-write at [`WORKTREE_INSIDE`], private /tmp, /proc and a minimal /dev.
+//! the worktree read-write at [`WORKTREE_INSIDE`], private /tmp, /proc and a minimal /dev,
+//! and the spec's programs read-only under [`PROGRAMS_INSIDE`].
 //! Anything not listed here (/root, /home, agen's data dir, keys, other worktrees) simply does
 //! not exist inside.
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::symlink;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::sys::{self, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
-use super::WORKTREE_INSIDE;
+use super::{Program, PROGRAMS_INSIDE, WORKTREE_INSIDE};
 
 /// Host directories shared read-only, so the host's toolchains work inside.
 const SYSTEM_DIRS: &[&str] = &[
@@ -30,6 +32,8 @@ pub struct RootPlan<'a> {
     /// Size of /tmp, and of a fresh worktree.
     pub tmp_bytes: u64,
     pub worktree: Worktree,
+    /// Host files (resolved paths) to mount read-only under [`PROGRAMS_INSIDE`].
+    pub programs: &'a [Program],
 }
 
 /// What appears at [`WORKTREE_INSIDE`].
@@ -51,6 +55,8 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
         libc::MS_REC | libc::MS_PRIVATE,
         None,
     )?;
+    // Before the new root covers NEW_ROOT, where a program may lie.
+    let programs = open_programs(plan.programs)?;
     let root = Path::new(NEW_ROOT);
     sys::mount(None, root, Some("tmpfs"), flags, Some("mode=0755,size=1m"))?;
 
@@ -105,6 +111,9 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
         }
     }
 
+    mount_programs(root, plan.programs, &programs)?;
+    drop(programs);
+
     let tmp = root.join("tmp");
     fs::create_dir(&tmp)?;
     let tmp_opts = format!("mode=1777,size={}", plan.tmp_bytes);
@@ -123,6 +132,63 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
     for path in ["/", "/dev"] {
         let remount = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags;
         sys::mount(None, Path::new(path), None, remount, None)?;
+    }
+    Ok(())
+}
+
+fn program_error(program: &Program) -> impl Fn(io::Error) -> io::Error + '_ {
+    move |e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "program {} ({}): {e}",
+                program.name,
+                program.host_path.display()
+            ),
+        )
+    }
+}
+
+/// Each program's host file, opened as a path only (O_PATH: no read or execute permission
+/// needed yet), while its host path can still be reached.
+fn open_programs(programs: &[Program]) -> io::Result<Vec<fs::File>> {
+    programs
+        .iter()
+        .map(|program| {
+            fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH)
+                .open(&program.host_path)
+                .map_err(program_error(program))
+        })
+        .collect()
+}
+
+/// Bind-mounts each program's host file (`opened`, see [`open_programs`]), read-only (and
+/// nosuid, nodev), at `PROGRAMS_INSIDE/<name>` under `root`. The host file keeps its mode:
+/// executable inside if it lets the session's uid execute it.
+fn mount_programs(root: &Path, programs: &[Program], opened: &[fs::File]) -> io::Result<()> {
+    if programs.is_empty() {
+        return Ok(());
+    }
+    let dir = root.join(PROGRAMS_INSIDE.trim_start_matches('/'));
+    fs::create_dir_all(&dir)?;
+    // Whatever the umask: every directory on the way is open to the session's uid.
+    for made in dir.ancestors().take_while(|d| *d != root) {
+        fs::set_permissions(made, fs::Permissions::from_mode(0o755))?;
+    }
+    for (program, file) in programs.iter().zip(opened) {
+        let inside = dir.join(&program.name);
+        let named = program_error(program);
+        fs::File::create(&inside).map_err(&named)?;
+        // The magic link leads to the file opened, whatever covers its host path now.
+        let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        sys::mount(Some(&source), &inside, None, libc::MS_BIND, None).map_err(&named)?;
+        sys::mount_setattr_recursive(
+            &inside,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        )
+        .map_err(&named)?;
     }
     Ok(())
 }

@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupSupport, SessionCgroups};
 use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE};
-use super::init::{self, InitSpec, INIT_ARG, SETUP_FAILED};
+use super::init::{self, InitSpec, INIT_ARG, LISTENER_SENT, MAX_SERVICES, SETUP_FAILED};
 use super::ownership;
-use super::{Outcome, Report, Sandbox, SandboxError, SessionSpec, StopHandle};
+use super::{
+    LocalService, Outcome, Program, Report, Sandbox, SandboxError, SessionSpec, StopHandle,
+};
 
 /// How often the watcher wakes, at the latest, to check the CPU time and the stop handle
 /// (output, the session's end, egress connections and the deadline wake it at once).
@@ -120,13 +122,15 @@ impl Sandbox for Namespaces {
         if spec.command.is_empty() {
             return Err(SandboxError::Invalid("empty command".into()));
         }
+        let services = service_ports(&spec.services)?;
+        // SAFETY: geteuid has no arguments.
+        let as_root = unsafe { libc::geteuid() } == 0;
+        let programs = host_programs(&spec.programs, as_root)?;
         // The init starts first and sets up what it can (its network namespace and egress
         // listener) while agen prepares the rest (the spec, the cgroups); it goes on at the
         // go. On any error below, `started` going out of scope kills it.
         let started = Started::new(&self.config.agen_exe)?;
         let worktree = spec.worktree.as_deref().map(host_worktree).transpose()?;
-        // SAFETY: geteuid has no arguments.
-        let as_root = unsafe { libc::geteuid() } == 0;
         let owner = match (&worktree, as_root) {
             (Some(dir), true) => Some(ownership::owner(dir).map_err(SandboxError::io("worktree"))?),
             _ => None,
@@ -145,6 +149,8 @@ impl Sandbox for Namespaces {
             limit_address_space: self.cgroups.memory.is_none(),
             parent_pid: std::process::id(),
             leave_first: self.config.leave_init,
+            services,
+            programs,
         };
         cgroups
             .set_limits(spec.limits.memory_bytes, spec.limits.max_processes)
@@ -164,6 +170,9 @@ impl Sandbox for Namespaces {
         drop(egress);
         // A left init was moved out of the groups, which were then empty, and killed.
         let emptied = left || cgroups.wait_empty();
+        if let Ok((report, _)) = &mut result {
+            report.cpu_time = cgroups.cpu_used();
+        }
         drop(cgroups);
         // Only once no session process can be left to race the walk: the groups were found
         // empty, or there were none and the reaped init took the tree along.
@@ -173,6 +182,75 @@ impl Sandbox for Namespaces {
         }
         result.map(|(report, _)| report)
     }
+}
+
+/// The services' ports, as the init gets them: each a real port, none the egress proxy's, none
+/// given twice.
+fn service_ports(services: &[LocalService]) -> Result<Vec<u16>, SandboxError> {
+    if services.len() > MAX_SERVICES {
+        return Err(SandboxError::Invalid(format!(
+            "{} services: at most {MAX_SERVICES} per session",
+            services.len()
+        )));
+    }
+    let mut ports = Vec::with_capacity(services.len());
+    for service in services {
+        let port = service.port;
+        let problem = if port == 0 {
+            Some("port 0 cannot be served".to_string())
+        } else if port == EGRESS_PORT_INSIDE {
+            Some(format!("port {port} is the egress proxy's"))
+        } else if ports.contains(&port) {
+            Some(format!("port {port} is given twice"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(SandboxError::Invalid(format!("service: {problem}")));
+        }
+        ports.push(port);
+    }
+    Ok(ports)
+}
+
+/// The programs, as the init gets them: each name a plain file name, given once; each host
+/// path resolved, a regular file that the session's uid may execute (as root, the sessions
+/// run as an unprivileged host uid: "others" must be allowed to).
+fn host_programs(programs: &[Program], as_root: bool) -> Result<Vec<Program>, SandboxError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut resolved: Vec<Program> = Vec::with_capacity(programs.len());
+    for program in programs {
+        let name = &program.name;
+        let invalid =
+            |problem: String| SandboxError::Invalid(format!("program {name:?}: {problem}"));
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+            return Err(invalid("not a plain file name".into()));
+        }
+        if resolved.iter().any(|p| &p.name == name) {
+            return Err(invalid("name given twice".into()));
+        }
+        let shown = program.host_path.display();
+        let host_path = program
+            .host_path
+            .canonicalize()
+            .map_err(SandboxError::io(format!("program {name:?}: {shown}")))?;
+        let meta = std::fs::metadata(&host_path)
+            .map_err(SandboxError::io(format!("program {name:?}: {shown}")))?;
+        if !meta.is_file() {
+            return Err(invalid(format!("{shown} is not a regular file")));
+        }
+        let wanted = if as_root { 0o001 } else { 0o111 };
+        if meta.permissions().mode() & wanted == 0 {
+            return Err(invalid(format!(
+                "{shown} is not executable by the session's uid"
+            )));
+        }
+        resolved.push(Program {
+            name: name.clone(),
+            host_path,
+        });
+    }
+    Ok(resolved)
 }
 
 /// `dir`, absolute and with symbolic links resolved (the init enters it by that path), if it
@@ -217,7 +295,7 @@ struct Started {
     control: UnixStream,
     output: std::fs::File,
     output_writer: Option<OwnedFd>,
-    /// Where the reaper hands over the egress listener.
+    /// Where the reaper hands over the egress listener, and the init the services'.
     egress_channel: UnixStream,
     egress_channel_peer: Option<UnixStream>,
 }
@@ -279,7 +357,8 @@ impl Started {
     }
 
     /// Watches the session to its end: streams its output, serves its egress connections,
-    /// enforces the wall clock, the whole tree's CPU time and `stop`, and reaps the init.
+    /// hands each service its listener (calls its `serve` once the listener comes), enforces
+    /// the wall clock, the whole tree's CPU time and `stop`, and reaps the init.
     /// Sleeps in poll(2): output, the init's exit, the egress listener's handover and
     /// connections wake it at once; otherwise it wakes every [`TICK`] for the CPU time and
     /// `stop`. With `leave_init`, may end as soon as the command's status is in (see
@@ -304,6 +383,8 @@ impl Started {
         let mut output_open = true;
         let mut init_code: Option<i32> = None;
         let mut listener: Option<TcpListener> = None;
+        let mut served = vec![false; spec.services.len()];
+        let mut to_serve = served.len();
         let mut status = Vec::new();
         let mut control_open = leave_init;
         let mut left = false;
@@ -350,7 +431,7 @@ impl Started {
                 [
                     output_open.then(|| self.output.as_raw_fd()),
                     init_code.is_none().then(|| self.init.pidfd.as_raw_fd()),
-                    listener.is_none().then(|| self.egress_channel.as_raw_fd()),
+                    (listener.is_none() || to_serve > 0).then(|| self.egress_channel.as_raw_fd()),
                     listener.as_ref().map(|l| l.as_raw_fd()),
                     (control_open && ended_by.is_none() && init_code.is_none())
                         .then(|| self.control.as_raw_fd()),
@@ -369,7 +450,18 @@ impl Started {
                 }
             }
             if ready[2] {
-                listener = receive_listener(&self.egress_channel);
+                match receive_listener(&self.egress_channel) {
+                    Some((LISTENER_SENT, egress)) => listener = listener.or(Some(egress)),
+                    Some((tag, service)) => {
+                        let index = usize::from(tag) - 1;
+                        if served.get(index) == Some(&false) {
+                            served[index] = true;
+                            to_serve -= 1;
+                            (spec.services[index].serve)(service);
+                        }
+                    }
+                    None => {}
+                }
             }
             if ready[3] {
                 if let Some(listener) = &listener {
@@ -435,6 +527,7 @@ impl Started {
                 output: output.kept,
                 output_truncated: output.truncated,
                 refused_hosts: Vec::new(),
+                cpu_time: None,
             },
             left,
         ))
@@ -652,14 +745,18 @@ impl Drop for InitProcess {
     }
 }
 
-/// The egress listener, if the reaper handed it over on `channel` (non-blocking, ready for
-/// [`EgressProxy::accept_all`]).
-fn receive_listener(channel: &UnixStream) -> Option<TcpListener> {
-    let mut buf = [0u8; 8];
-    let (_, fds) = super::sys::recv_with_fds(channel.as_raw_fd(), &mut buf).ok()?;
+/// The next listener the session handed over on `channel`, with its tag (the egress
+/// listener's, [`LISTENER_SENT`], or a service's, [`init::service_tag`]); non-blocking, ready
+/// for [`EgressProxy::accept_all`] or the service. One message at a time: each is one byte.
+fn receive_listener(channel: &UnixStream) -> Option<(u8, TcpListener)> {
+    let mut tag = [0u8; 1];
+    let (n, fds) = super::sys::recv_with_fds(channel.as_raw_fd(), &mut tag).ok()?;
     let listener = TcpListener::from(fds.into_iter().next()?);
+    if n != 1 {
+        return None;
+    }
     listener.set_nonblocking(true).ok()?;
-    Some(listener)
+    Some((tag[0], listener))
 }
 
 /// Waits up to `timeout` for any of `fds` to be readable (or at its end); which ones are.
@@ -791,6 +888,54 @@ mod tests {
         assert_eq!(get("HTTPS_PROXY"), ["http://127.0.0.1:3128"]);
         assert_eq!(get("PATH"), ["/bin"]);
         assert_eq!(get("no_proxy"), ["localhost,127.0.0.1,::1"]);
+    }
+
+    #[test]
+    fn service_ports_are_checked() {
+        let service = |port| LocalService {
+            port,
+            serve: std::sync::Arc::new(|_| {}),
+        };
+        assert_eq!(
+            service_ports(&[service(3129), service(80)]).unwrap(),
+            [3129, 80]
+        );
+        for (ports, problem) in [
+            (&[0][..], "port 0"),
+            (&[EGRESS_PORT_INSIDE][..], "egress proxy"),
+            (&[3129, 3129][..], "twice"),
+        ] {
+            let services: Vec<_> = ports.iter().map(|&p| service(p)).collect();
+            let err = service_ports(&services).unwrap_err().to_string();
+            assert!(err.contains(problem), "{ports:?}: {err}");
+        }
+        let many: Vec<_> = (1..=MAX_SERVICES as u16 + 1)
+            .map(|p| service(p + 4000))
+            .collect();
+        assert!(service_ports(&many).is_err());
+        assert!(format!("{:?}", service(3129)).contains("3129"));
+    }
+
+    #[test]
+    fn program_names_must_be_plain_file_names() {
+        let program = |name: &str| Program {
+            name: name.into(),
+            host_path: PathBuf::from("/bin/sh"),
+        };
+        assert!(host_programs(&[program("sh")], false).is_ok());
+        for name in ["", ".", "..", "a/b", "/sh", "a\0b"] {
+            let err = host_programs(&[program(name)], false)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a plain file name"), "{name:?}: {err}");
+        }
+        let err = host_programs(&[program("sh"), program("sh")], false).unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
+        let dir = Program {
+            name: "d".into(),
+            host_path: PathBuf::from("/"),
+        };
+        assert!(host_programs(&[dir], false).is_err());
     }
 
     #[test]

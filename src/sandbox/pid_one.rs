@@ -8,7 +8,8 @@
 //! only then drops to the unprivileged host uid and unshares the user namespace that maps it
 //! to `UID_INSIDE`, as [`super::init`]'s init does before it forks. Otherwise the same steps,
 //! in the same order where it matters: network namespace and egress listener first (while
-//! agen prepares the spec and cgroups), cgroups joined before anything else runs, the worktree
+//! agen prepares the spec and cgroups), cgroups joined before anything else runs (then the
+//! services' listeners made and handed over), the worktree
 //! lent to the session's uid, no nested user namespaces, the command started by
 //! [`init::run_command`].
 
@@ -26,6 +27,7 @@ pub fn session(control: UnixStream) -> io::Result<i32> {
     let (spec, egress_channel) = init::read_spec(&control)?;
     init::wait_for_go(&control)?;
     init::join_cgroups(&spec)?;
+    init::hand_over_services(&spec, &egress_channel)?;
     let way_out = init::open_way_out(&spec)?;
     init::enter_worktree(&spec)?;
     init::lend_worktree(&spec)?;

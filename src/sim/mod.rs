@@ -16,6 +16,7 @@ mod git;
 mod handlers;
 mod http_client;
 mod inspect;
+pub mod model;
 mod record;
 mod reply;
 mod routes;

@@ -1,24 +1,45 @@
 //! CLI subcommands that read the store.
 
+use serde::Serialize;
+
+use crate::store::jobs::Job;
+use crate::store::model_calls::{JobSpend, SpendRow};
 use crate::store::Store;
+
+async fn open_store() -> anyhow::Result<Store> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://agen.db".into());
+    Ok(Store::open(&url).await?)
+}
+
+/// A job with what it spent, as `jobs list --json` prints it.
+#[derive(Serialize)]
+struct JobLine {
+    #[serde(flatten)]
+    job: Job,
+    #[serde(flatten)]
+    spend: JobSpend,
+}
 
 /// `agen jobs list [--json]`: reads `DATABASE_URL` only, so it works without App credentials.
 pub async fn jobs_list(json: bool) -> anyhow::Result<()> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://agen.db".into());
-    let store = Store::open(&url).await?;
-    let jobs = store.jobs().await?;
+    let store = open_store().await?;
+    let mut lines = Vec::new();
+    for job in store.jobs().await? {
+        let spend = store.job_spend(job.id).await?;
+        lines.push(JobLine { job, spend });
+    }
     if json {
-        println!("{}", serde_json::to_string_pretty(&jobs)?);
+        println!("{}", serde_json::to_string_pretty(&lines)?);
         return Ok(());
     }
     println!(
-        "{:>5}  {:<10}  {:<30}  {:>6}  {:<9}  {:<16}  {:>5}  {:>6}  created",
-        "id", "state", "repo", "issue", "trigger", "requested_by", "round", "pr"
+        "{:>5}  {:<15}  {:<30}  {:>6}  {:<9}  {:<16}  {:>5}  {:>6}  {:>9}  created",
+        "id", "state", "repo", "issue", "trigger", "requested_by", "round", "pr", "spent"
     );
-    for j in jobs {
+    for JobLine { job: j, spend } in lines {
         let pr = j.pr_number.map_or("-".to_string(), |n| format!("#{n}"));
         println!(
-            "{:>5}  {:<10}  {:<30}  {:>6}  {:<9}  {:<16}  {:>5}  {:>6}  {}",
+            "{:>5}  {:<15}  {:<30}  {:>6}  {:<9}  {:<16}  {:>5}  {:>6}  {:>9}  {}",
             j.id,
             j.state.as_str(),
             j.repo,
@@ -27,8 +48,84 @@ pub async fn jobs_list(json: bool) -> anyhow::Result<()> {
             j.requested_by,
             j.round,
             pr,
+            spend.spend.to_string(),
             j.created_at
         );
     }
     Ok(())
+}
+
+/// What `agen spend` is asked for.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct SpendArgs {
+    /// Only this repository (`owner/name`).
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Only this installation (its id); without --repo, one line per installation.
+    #[arg(long)]
+    pub installation: Option<u64>,
+    /// Only this month (`YYYY-MM`, UTC).
+    #[arg(long)]
+    pub month: Option<String>,
+    /// Print JSON (an array of objects) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `agen spend`: model spend by month and repository (or installation).
+pub async fn spend(args: SpendArgs) -> anyhow::Result<()> {
+    if let Some(month) = &args.month {
+        let valid = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok();
+        if !valid || month.len() != 7 {
+            anyhow::bail!("--month {month} is not a month; write it as YYYY-MM, like 2026-12");
+        }
+    }
+    let store = open_store().await?;
+    let by_installation = args.installation.is_some() && args.repo.is_none();
+    let rows = store
+        .spend_rows(
+            by_installation,
+            args.repo.as_deref(),
+            args.installation,
+            args.month.as_deref(),
+        )
+        .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    print!("{}", spend_table(&rows, by_installation));
+    Ok(())
+}
+
+fn spend_table(rows: &[SpendRow], by_installation: bool) -> String {
+    let what = if by_installation {
+        "installation"
+    } else {
+        "repo"
+    };
+    let mut out = format!(
+        "{:<7}  {:<30}  {:>10}  {:>6}  {:>10}  {:>10}\n",
+        "month", what, "spent", "calls", "tokens_in", "tokens_out"
+    );
+    for row in rows {
+        let name = if by_installation {
+            row.installation_id.to_string()
+        } else {
+            row.repo.clone()
+        };
+        out.push_str(&format!(
+            "{:<7}  {:<30}  {:>10}  {:>6}  {:>10}  {:>10}\n",
+            row.month,
+            name,
+            row.spend.to_string(),
+            row.model_calls,
+            row.tokens_in,
+            row.tokens_out
+        ));
+    }
+    if rows.is_empty() {
+        out.push_str("(no model calls recorded)\n");
+    }
+    out
 }

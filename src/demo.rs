@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::config::{Config, Source};
+use crate::sandbox::Program;
+use crate::sim::model::{ModelSim, ModelSimConfig, Step};
 use crate::sim::{SimConfig, Simulator};
 use crate::store::jobs::Job;
 
@@ -21,7 +23,10 @@ const BODY: &str =
     "`greeting.txt` says only \"Hello\"; it should greet the world, and `check.sh` should pass.";
 const MAINTAINER: &str = "octo-maintainer";
 const DEMO_KEY: &str = include_str!("../fixtures/demo-app-key.pem");
-const DEMO_AGENT: &str = include_str!("../fixtures/demo-agent.sh");
+/// The demo's agent: agen itself, mounted into the session, asking the simulated model.
+const DEMO_AGENT: &str = "/opt/agen/bin/agen demo-agent";
+/// The simulated provider's key: held by agen, never seen by the session.
+const DEMO_PROVIDER_KEY: &str = "sk-ant-demo-provider-key";
 /// The demo repository, built into the binary so the demo runs from anywhere.
 const REPO_FILES: &[(&str, &str)] = &[
     ("README.md", include_str!("../fixtures/demo-repo/README.md")),
@@ -49,6 +54,17 @@ pub async fn run() -> anyhow::Result<()> {
         sim.api_url()
     );
 
+    let model = ModelSim::start(ModelSimConfig {
+        anthropic_key: DEMO_PROVIDER_KEY.into(),
+        openai_key: "sk-demo-openai-unused".into(),
+    })
+    .await?;
+    model.script(Step::text("Hello, world!"));
+    println!(
+        "model simulator (Anthropic Messages API) on {}",
+        model.url()
+    );
+
     let db_url = format!("sqlite://{}", dir.0.join("agen.db").display());
     let data_dir = dir.0.join("data").display().to_string();
     let config = Config::load(&Source::from_pairs([
@@ -60,10 +76,19 @@ pub async fn run() -> anyhow::Result<()> {
         ("AGEN_DATA_DIR", data_dir.as_str()),
         ("AGEN_WORKERS", "1"),
         ("AGEN_AGENT_COMMAND", DEMO_AGENT),
+        ("ANTHROPIC_API_KEY", DEMO_PROVIDER_KEY),
+        ("ANTHROPIC_BASE_URL", model.url().as_str()),
+        ("AGEN_JOB_MAX_USD", "0.50"),
     ]))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let running =
-        crate::server::start(&config, listener, crate::server::Options::default()).await?;
+    let options = crate::server::Options {
+        programs: vec![Program {
+            name: "agen".into(),
+            host_path: std::env::current_exe()?,
+        }],
+        ..crate::server::Options::default()
+    };
+    let running = crate::server::start(&config, listener, options).await?;
     println!("agen listening on http://{}", running.addr);
 
     let delivery = sim.webhook("issues", labeled_payload(repo_id));
@@ -84,6 +109,21 @@ pub async fn run() -> anyhow::Result<()> {
         job.requested_by,
         job.round
     );
+    let spend = running.store.job_spend(job.id).await?;
+    println!("spent: {}", crate::job::report::spend_line(&spend));
+    for call in model.calls() {
+        let key = call
+            .headers
+            .iter()
+            .find(|(name, _)| name == "x-api-key")
+            .map_or("", |(_, v)| v.as_str());
+        let held = if key == DEMO_PROVIDER_KEY {
+            "agen's key, added outside the sandbox"
+        } else {
+            "NOT agen's key"
+        };
+        println!("model call {} {} with {held}", call.method, call.path);
+    }
     print_pull_request(&sim);
     if let Some(head) = &job.head_sha {
         println!("\ndiff {}..{}:\n", short(&base), short(head));

@@ -36,6 +36,11 @@ enum Cmd {
     Worker,
     /// Run the whole flow against the built-in GitHub simulator (no account, no network).
     Demo,
+    /// The agent `agen demo` runs in its sandbox (asks the model through the gateway).
+    #[command(hide = true)]
+    DemoAgent,
+    /// Model spend by month and repository (or installation).
+    Spend(agen::cli::SpendArgs),
     /// Inspect jobs.
     Jobs {
         #[command(subcommand)]
@@ -96,9 +101,11 @@ fn main() -> ExitCode {
             Cmd::Intake => intake().await,
             Cmd::Worker => worker().await,
             Cmd::Demo => agen::demo::run().await,
+            Cmd::DemoAgent => agen::demo_agent::run().await,
             Cmd::Jobs {
                 command: JobsCmd::List { json },
             } => agen::cli::jobs_list(json).await,
+            Cmd::Spend(args) => agen::cli::spend(args).await,
             Cmd::Sandbox { .. } => Err(anyhow::anyhow!("agen sandbox runs before the runtime")),
         }
     });

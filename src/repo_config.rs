@@ -6,6 +6,8 @@
 //! max_rounds: 3            # agent rounds per job (default: the server's limit)
 //! budget:
 //!   job_minutes: 20        # wall clock per job (default: the server's limit)
+//!   job_usd: 2.00          # model spend per job (default: the server's AGEN_JOB_MAX_USD)
+//!   cpu_minutes: 30        # CPU time per job (default: the server's AGEN_JOB_CPU_MINUTES)
 //! trigger_label: agen      # default: the server's
 //! min_permission: write    # read|triage|write|maintain|admin (default: the server's)
 //! egress: [crates.io]      # hosts the sandbox may reach, within the server's allowlist
@@ -20,6 +22,7 @@
 
 use yaml_serde::{Mapping, Value};
 
+use crate::budget::MicroUsd;
 use crate::job::task::code_span;
 use crate::policy::Permission;
 
@@ -27,7 +30,9 @@ mod fields;
 #[cfg(test)]
 mod tests;
 
-use fields::{capped, describe, egress, label, must, one_line, permission, pipeline, short, text};
+use fields::{
+    capped, capped_usd, describe, egress, label, must, one_line, permission, pipeline, short, text,
+};
 
 pub const PATH: &str = ".github/agen.yml";
 pub const MAX_FILE_BYTES: usize = 64 * 1024;
@@ -43,7 +48,7 @@ pub const KEYS: [&str; 6] = [
     "min_permission",
     "egress",
 ];
-pub const BUDGET_KEYS: [&str; 1] = ["job_minutes"];
+pub const BUDGET_KEYS: [&str; 3] = ["job_minutes", "job_usd", "cpu_minutes"];
 const PERMISSIONS: [Permission; 5] = [
     Permission::Read,
     Permission::Triage,
@@ -57,6 +62,10 @@ const PERMISSIONS: [Permission; 5] = [
 pub struct ServerCaps {
     pub max_rounds: u32,
     pub job_minutes: u32,
+    /// Model spend per job (`AGEN_JOB_MAX_USD`).
+    pub job_usd: MicroUsd,
+    /// CPU per job (`AGEN_JOB_CPU_MINUTES`).
+    pub cpu_minutes: u32,
     /// Host patterns (`AGEN_EGRESS_ALLOW` syntax) a repository may ask for.
     pub egress_allow: Vec<String>,
     pub trigger_label: String,
@@ -69,6 +78,8 @@ pub struct RepoConfig {
     pub pipeline: Vec<String>,
     pub max_rounds: u32,
     pub job_minutes: u32,
+    pub job_usd: MicroUsd,
+    pub cpu_minutes: u32,
     pub trigger_label: String,
     pub min_permission: Permission,
     /// The hosts this repository asked for (lowercase, each once), all within
@@ -103,6 +114,8 @@ impl RepoConfig {
             pipeline: Vec::new(),
             max_rounds: caps.max_rounds,
             job_minutes: caps.job_minutes,
+            job_usd: caps.job_usd,
+            cpu_minutes: caps.cpu_minutes,
             trigger_label: caps.trigger_label.clone(),
             min_permission: caps.min_permission,
             egress: Vec::new(),
@@ -143,9 +156,20 @@ impl RepoConfig {
                         return must(key, "a mapping like `job_minutes: 20`", value);
                     };
                     for (key, value) in known_keys(budget, &BUDGET_KEYS, Some("budget"))? {
-                        if key == "job_minutes" && !value.is_null() {
-                            config.job_minutes =
-                                capped("budget.job_minutes", value, caps.job_minutes)?;
+                        match key {
+                            _ if value.is_null() => {}
+                            "job_minutes" => {
+                                config.job_minutes =
+                                    capped("budget.job_minutes", value, caps.job_minutes)?
+                            }
+                            "job_usd" => {
+                                config.job_usd = capped_usd("budget.job_usd", value, caps.job_usd)?
+                            }
+                            "cpu_minutes" => {
+                                config.cpu_minutes =
+                                    capped("budget.cpu_minutes", value, caps.cpu_minutes)?
+                            }
+                            _ => unreachable!("known_keys yields only BUDGET_KEYS"),
                         }
                     }
                 }

@@ -67,6 +67,8 @@ pub struct Options {
     /// The agen binary sandboxes re-execute (default: this process's own executable; tests,
     /// whose executable is not agen, name it).
     pub sandbox_exe: Option<PathBuf>,
+    /// Host programs every session finds under `/opt/agen/bin` (the demo's agent).
+    pub programs: Vec<crate::sandbox::Program>,
 }
 
 /// The edge, intake and workers in one process.
@@ -129,7 +131,8 @@ pub async fn spawn_workers(
             Identity::github_bot("agen", config.app.app_id)
         }
     };
-    let ctx = JobContext::new(config, store, github, sandbox, workspaces, bot);
+    let mut ctx = JobContext::new(config, store, github, sandbox, workspaces, bot);
+    ctx.programs = options.programs.clone();
     worker::spawn_workers(Arc::new(ctx), queued);
     Ok(())
 }

@@ -25,6 +25,9 @@ fn demo_runs_the_whole_flow_and_exits_zero() {
         ": completed / success",
         "PATCH /repos/demo-org/hello/issues/comments/",
         "POST /demo-org/hello.git/git-receive-pack",
+        // The agent asked the simulated model through the gateway, holding no key.
+        "model call POST /v1/messages with agen's key, added outside the sandbox",
+        "spent: $0.0002 of $0.50 · 1 model call",
     ] {
         assert!(
             stdout.contains(expected),

@@ -373,7 +373,8 @@ async fn help_and_status_are_answered() {
     let job = &env.jobs().await[0];
     assert!(
         status.contains(&format!(
-            "| {} | queued | 0 | - | comment | @maintainer | {} |",
+            "| {} | queued | 0 | - | $0.00 · 0 model calls · 0 tokens in, 0 out · 0s CPU \
+             | comment | @maintainer | {} |",
             job.id, job.created_at
         )),
         "{status}"

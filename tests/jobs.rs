@@ -124,6 +124,7 @@ async fn labeled_issue_becomes_a_pull_request_with_a_passing_check() {
         format!(
             "**agen** · job {id} opened #{number} (https://github.com/{REPO}/pull/{number}): \
              the pipeline passed after 1 round, <time>.\n\n\
+             Spent: $0.00 of $5.00 · 0 model calls · 0 tokens in, 0 out · <time> CPU.\n\n\
              Branch `{BRANCH}`, commit <sha>. A person reviews and merges; agen never does.\
              \n\n<!-- agen:status:{id} -->",
             id = job.id
@@ -240,6 +241,7 @@ async fn time_budget_ends_the_job_as_timed_out() {
         env.status_comment(&job),
         format!(
             "**agen** · job {id} ran out of time after 1 round, <time>. Nothing was pushed.\
+             \n\nSpent: $0.00 of $5.00 · 0 model calls · 0 tokens in, 0 out · <time> CPU.\
              \n\n<!-- agen:status:{id} -->",
             id = job.id
         )
@@ -317,7 +319,9 @@ async fn no_changes_means_no_branch_and_a_neutral_check_on_the_base() {
         env.status_comment(&job),
         format!(
             "**agen** · job {id} finished without changing anything (1 round, <time>), so there \
-             is no pull request.\n\n<!-- agen:status:{id} -->",
+             is no pull request.\n\n\
+             Spent: $0.00 of $5.00 · 0 model calls · 0 tokens in, 0 out · <time> CPU.\n\n\
+             <!-- agen:status:{id} -->",
             id = job.id
         )
     );

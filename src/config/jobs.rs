@@ -18,6 +18,9 @@ pub struct JobSettings {
     pub max_rounds: u32,
     /// `AGEN_JOB_MINUTES`: wall clock per job at most (default 30; fractions allowed).
     pub job_time: Duration,
+    /// `AGEN_JOB_CPU_MINUTES`: CPU time per job at most, over all its sessions (default 60;
+    /// fractions allowed).
+    pub job_cpu: Duration,
     /// `AGEN_JOB_LEASE_SECONDS`: how long a job waits for a worker that stopped answering
     /// before another takes it over (default 60).
     pub lease: Duration,
@@ -37,6 +40,7 @@ impl JobSettings {
             workers: number(src, "AGEN_WORKERS", cores as u64, 0..=256)? as usize,
             max_rounds: number(src, "AGEN_MAX_ROUNDS", 5, 1..=50)? as u32,
             job_time: minutes(src, "AGEN_JOB_MINUTES", 30.0)?,
+            job_cpu: minutes(src, "AGEN_JOB_CPU_MINUTES", 60.0)?,
             lease: Duration::from_secs(number(src, "AGEN_JOB_LEASE_SECONDS", 60, 1..=3600)?),
             max_file_bytes: number(src, "AGEN_MAX_FILE_BYTES", 5 << 20, 1..=100 << 20)?,
             egress_allow: src.egress_allow(),

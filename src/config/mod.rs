@@ -11,7 +11,9 @@ use jsonwebtoken::EncodingKey;
 use crate::policy::Permission;
 
 mod jobs;
+mod models;
 pub use jobs::JobSettings;
+pub use models::{ModelSettings, Upstream};
 
 /// 26 MiB: the most GitHub itself sends (it caps payloads at 25 MB).
 const DEFAULT_WEBHOOK_MAX_BYTES: usize = 26 * 1024 * 1024;
@@ -76,22 +78,25 @@ pub struct Config {
     pub trigger_label: String,
     pub min_permission: Permission,
     pub jobs: JobSettings,
+    pub models: ModelSettings,
 }
 
-/// The raw key/value source: the environment over an optional TOML file.
+/// The raw key/value source: the environment over an optional TOML file. The file's one
+/// table, `[prices]`, is kept as it is (see [`ModelSettings`]).
 pub struct Source {
     values: BTreeMap<String, String>,
+    prices: toml::Table,
 }
 
 impl Source {
     /// Reads the TOML file named by `AGEN_CONFIG` (if set), then lets the environment override it.
     pub fn from_env() -> Result<Source, ConfigError> {
-        let mut values = BTreeMap::new();
+        let (mut values, mut prices) = (BTreeMap::new(), toml::Table::new());
         if let Ok(path) = std::env::var("AGEN_CONFIG") {
-            values = read_toml(&path)?;
+            (values, prices) = read_toml(&path)?;
         }
         values.extend(std::env::vars());
-        Ok(Source { values })
+        Ok(Source { values, prices })
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Source {
@@ -100,7 +105,14 @@ impl Source {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            prices: toml::Table::new(),
         }
+    }
+
+    /// The same source with a `[prices]` table, as a config file would give it.
+    pub fn with_prices(mut self, prices: toml::Table) -> Source {
+        self.prices = prices;
+        self
     }
 
     /// `AGEN_DATA_DIR` alone, for commands that need nothing else (`agen sandbox run`).
@@ -153,31 +165,45 @@ impl Source {
     }
 }
 
-fn read_toml(path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+type FileValues = (BTreeMap<String, String>, toml::Table);
+
+fn read_toml(path: &str) -> Result<FileValues, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         err(
             "AGEN_CONFIG",
             format!("names {path}, which cannot be read: {e}"),
         )
     })?;
-    let table: toml::Table = text.parse().map_err(|e| {
+    let mut table: toml::Table = text.parse().map_err(|e| {
         err(
             "AGEN_CONFIG",
             format!("names {path}, which is not valid TOML: {e}"),
         )
     })?;
-    table
+    let prices = match table.remove("prices") {
+        None => toml::Table::new(),
+        Some(toml::Value::Table(prices)) => prices,
+        Some(_) => {
+            return Err(err(
+                "AGEN_CONFIG",
+                format!("[prices] in {path} must be a table of models, like [prices.\"my-model\"]"),
+            ))
+        }
+    };
+    let values = table
         .into_iter()
         .map(|(k, v)| match v {
             toml::Value::String(s) => Ok((k, s)),
             toml::Value::Integer(i) => Ok((k, i.to_string())),
+            toml::Value::Float(f) => Ok((k, f.to_string())),
             toml::Value::Boolean(b) => Ok((k, b.to_string())),
             _ => Err(err(
                 "AGEN_CONFIG",
-                format!("key {k} in {path} must be a string, integer or boolean"),
+                format!("key {k} in {path} must be a string, integer, number or boolean"),
             )),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((values, prices))
 }
 
 impl Config {
@@ -262,6 +288,7 @@ impl Config {
             trigger_label: src.get("AGEN_TRIGGER_LABEL").unwrap_or("agen").to_string(),
             min_permission,
             jobs: JobSettings::load(src)?,
+            models: ModelSettings::load(src)?,
         })
     }
 }
@@ -275,6 +302,8 @@ impl Config {
             egress_allow: self.jobs.egress_allow.clone(),
             trigger_label: self.trigger_label.clone(),
             min_permission: self.min_permission,
+            job_usd: self.models.job_max,
+            cpu_minutes: self.jobs.job_cpu.as_secs().div_ceil(60) as u32,
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::command;
 use crate::ids::{JobId, Login, RepoName};
 use crate::policy::Refusal;
 use crate::store::jobs::Job;
+use crate::store::model_calls::JobSpend;
 
 /// The hidden marker that ends a comment agen wrote for `key`.
 pub fn marker(key: &str) -> String {
@@ -45,22 +46,24 @@ pub fn help() -> String {
     command::help_markdown()
 }
 
-pub fn status_report(jobs: &[Job]) -> String {
+/// The jobs on an issue, each with what it spent (see `report::spend_line`).
+pub fn status_report(jobs: &[(Job, JobSpend)]) -> String {
     if jobs.is_empty() {
         return "agen has no jobs on this issue yet. Write `/agen <instructions>` to start one."
             .into();
     }
     let mut out = String::from(
-        "| job | state | round | time used | trigger | requested by | created |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| job | state | round | time used | spent | trigger | requested by | created |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
-    for job in jobs {
+    for (job, spend) in jobs {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | @{} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | @{} | {} |\n",
             job.id,
             job.state.as_str(),
             job.round,
             time_used(job),
+            super::report::spend_line(spend),
             job.trigger.as_str(),
             job.requested_by,
             job.created_at

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use crate::config::{Config, JobSettings};
+use crate::gateway::Gateway;
 use crate::github::GitHub;
 use crate::repo_config::ServerCaps;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Program, Sandbox};
 use crate::store::Store;
 use crate::workspace::{Identity, Workspaces};
 
@@ -26,6 +27,10 @@ pub struct JobContext {
     pub log_dir: std::path::PathBuf,
     /// Who agen's commits are by: the App's bot user.
     pub bot: Identity,
+    /// How sessions reach their models.
+    pub gateway: Gateway,
+    /// Host programs every session finds under `/opt/agen/bin` (the demo's agent).
+    pub programs: Vec<Program>,
 }
 
 impl JobContext {
@@ -38,6 +43,8 @@ impl JobContext {
         bot: Identity,
     ) -> JobContext {
         JobContext {
+            gateway: Gateway::new(store.clone(), config.models.clone()),
+            programs: Vec::new(),
             store,
             github,
             sandbox,

@@ -360,8 +360,13 @@ impl Intake {
                 }
             },
             Command::Status => {
+                let mut with_spend = Vec::new();
+                for job in jobs {
+                    let spend = self.store.job_spend(job.id).await?;
+                    with_spend.push((job, spend));
+                }
                 replier
-                    .reply(&req.delivery, &comments::status_report(&jobs))
+                    .reply(&req.delivery, &comments::status_report(&with_spend))
                     .await?;
                 Ok("status answered".into())
             }

@@ -53,6 +53,18 @@ impl JobRun<'_> {
             })
             .await?;
         if changes.is_empty() {
+            if let RoundsEnd::Budget(cap) = rounds.end {
+                return Ok(Ending {
+                    state: JobState::BudgetExceeded,
+                    detail: report::budget_reason(cap).into(),
+                    status: report::status_budget(
+                        self.job,
+                        &rounds,
+                        &self.explain(cap),
+                        self.elapsed(),
+                    ),
+                });
+            }
             if let RoundsEnd::TimedOut = rounds.end {
                 return Ok(Ending {
                     state: JobState::TimedOut,
@@ -84,6 +96,9 @@ impl JobRun<'_> {
             status.push_str(&report::unprotected_default_branch(
                 &self.info.default_branch,
             ));
+        }
+        if let RoundsEnd::Budget(cap) = rounds.end {
+            status.push_str(&format!("\n\n⏹ {}.", self.explain(cap)));
         }
         Ok(Ending {
             state: job_state(&rounds.end),
@@ -295,6 +310,7 @@ fn job_state(end: &RoundsEnd) -> JobState {
         RoundsEnd::Failed(_) => JobState::Failed,
         RoundsEnd::TimedOut => JobState::TimedOut,
         RoundsEnd::Stopped => JobState::Cancelled,
+        RoundsEnd::Budget(_) => JobState::BudgetExceeded,
     }
 }
 
@@ -304,10 +320,20 @@ fn conclusion(end: &RoundsEnd) -> Conclusion {
         RoundsEnd::Failed(_) => Conclusion::Failure,
         RoundsEnd::TimedOut => Conclusion::TimedOut,
         RoundsEnd::Stopped => Conclusion::Cancelled,
+        RoundsEnd::Budget(_) => Conclusion::Failure,
     }
 }
 
 impl JobRun<'_> {
+    /// The cap with its limit and where it is set (`Cap::explain`).
+    fn explain(&self, cap: crate::budget::Cap) -> String {
+        let limit = match cap {
+            crate::budget::Cap::JobCpu => report::duration(self.cpu_budget()),
+            cap => self.caps.limit(cap).unwrap_or_default().to_string(),
+        };
+        cap.explain(&limit)
+    }
+
     /// Runs blocking git work off the async threads, counting its time as git's.
     async fn git<T: Send + 'static>(
         &self,

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::publish::Published;
 use super::rounds::{Rounds, RoundsEnd};
+use crate::budget::Cap;
 use crate::store::jobs::Job;
+use crate::store::model_calls::JobSpend;
 
 fn head(job: &Job) -> String {
     format!("**agen** · job {}", job.id)
@@ -25,6 +27,55 @@ fn used(rounds: &Rounds, elapsed: Duration) -> String {
     format!("{} round{plural}, {}", rounds.rounds, duration(elapsed))
 }
 
+/// The paragraph that says what the job spent (none before a job has a spend line).
+fn spent(rounds: &Rounds) -> String {
+    match rounds.spend.as_str() {
+        "" => String::new(),
+        line => format!("\n\nSpent: {line}."),
+    }
+}
+
+/// `$0.42 of $2.00 · 12 model calls · 48k tokens in, 3k out · 2 min CPU`.
+pub fn spend_line(spend: &JobSpend) -> String {
+    let calls = match spend.model_calls {
+        1 => "1 model call".to_string(),
+        n => format!("{n} model calls"),
+    };
+    let cpu = match spend.cpu_seconds {
+        s if s < 60 => format!("{s}s CPU"),
+        s => format!("{} min CPU", (s + 30) / 60),
+    };
+    let of = match spend.budget {
+        Some(cap) => format!(" of {cap}"),
+        None => String::new(),
+    };
+    format!(
+        "{}{of} · {calls} · {} tokens in, {} out · {cpu}",
+        spend.spend,
+        tokens(spend.tokens_in),
+        tokens(spend.tokens_out),
+    )
+}
+
+/// `812`, `48k`, `1.2M`.
+fn tokens(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{}k", (n + 500) / 1_000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// Which cap ended the job, in words.
+pub fn budget_reason(cap: Cap) -> &'static str {
+    match cap {
+        Cap::Job => "the job's spend cap was reached",
+        Cap::RepoMonth => "this repository's monthly spend cap was reached",
+        Cap::InstallationMonth => "this installation's monthly spend cap was reached",
+        Cap::JobCpu => "the job's CPU budget was used up",
+    }
+}
+
 fn pipeline_result(rounds: &Rounds) -> String {
     match &rounds.end {
         RoundsEnd::Passed if rounds.pipeline.is_empty() => {
@@ -37,6 +88,7 @@ fn pipeline_result(rounds: &Rounds) -> String {
         RoundsEnd::Failed(f) => format!("`{}` failed (exit {})", f.command, f.exit_code),
         RoundsEnd::TimedOut => "the job's time budget ran out".into(),
         RoundsEnd::Stopped => "the job was stopped".into(),
+        RoundsEnd::Budget(cap) => budget_reason(*cap).into(),
     }
 }
 
@@ -55,17 +107,29 @@ pub fn status_failed(job: &Job, detail: &str) -> String {
 
 pub fn status_cancelled_run(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
     format!(
-        "{} was stopped after {}. Nothing was pushed.",
+        "{} was stopped after {}. Nothing was pushed.{}",
         head(job),
-        used(rounds, elapsed)
+        used(rounds, elapsed),
+        spent(rounds)
     )
 }
 
 pub fn status_timed_out(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
     format!(
-        "{} ran out of time after {}. Nothing was pushed.",
+        "{} ran out of time after {}. Nothing was pushed.{}",
         head(job),
-        used(rounds, elapsed)
+        used(rounds, elapsed),
+        spent(rounds)
+    )
+}
+
+/// The job ended at a cap without a change to offer.
+pub fn status_budget(job: &Job, rounds: &Rounds, cap_text: &str, elapsed: Duration) -> String {
+    format!(
+        "{} stopped after {}: {cap_text}. Nothing was pushed.{}",
+        head(job),
+        used(rounds, elapsed),
+        spent(rounds)
     )
 }
 
@@ -80,9 +144,10 @@ pub fn status_refused(job: &Job, reasons: &[String]) -> String {
 
 pub fn status_no_changes(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
     format!(
-        "{} finished without changing anything ({}), so there is no pull request.",
+        "{} finished without changing anything ({}), so there is no pull request.{}",
         head(job),
-        used(rounds, elapsed)
+        used(rounds, elapsed),
+        spent(rounds)
     )
 }
 
@@ -97,12 +162,13 @@ pub fn status_published(
         _ => "opened as a draft",
     };
     format!(
-        "{} {outcome} #{} ({}): {} after {}.\n\nBranch `{}`, commit {}. A person reviews and merges; agen never does.",
+        "{} {outcome} #{} ({}): {} after {}.{}\n\nBranch `{}`, commit {}. A person reviews and merges; agen never does.",
         head(job),
         published.pr_number,
         published.pr_url,
         pipeline_result(rounds),
         used(rounds, elapsed),
+        spent(rounds),
         published.branch,
         published.sha,
     )
@@ -134,10 +200,11 @@ pub fn pull_body(job: &Job, rounds: &Rounds, summary: &str, elapsed: Duration) -
     };
     format!(
         "{summary}\n\n---\n\n{closes} Requested by @{}.\n\n\
-         **Pipeline:** {}.\n**Used:** {}.\n\n{}",
+         **Pipeline:** {}.\n**Used:** {}.\n**Spent:** {}.\n\n{}",
         job.requested_by,
         pipeline_result(rounds),
         used(rounds, elapsed),
+        rounds.spend,
         pipeline_lines(rounds),
     )
 }
@@ -169,17 +236,20 @@ pub fn check_title(end: &RoundsEnd) -> &'static str {
         RoundsEnd::Failed(_) => "Pipeline failed",
         RoundsEnd::TimedOut => "Time budget ran out",
         RoundsEnd::Stopped => "Stopped",
+        RoundsEnd::Budget(Cap::JobCpu) => "CPU budget used up",
+        RoundsEnd::Budget(_) => "Spend cap reached",
     }
 }
 
 pub fn check_summary(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
     format!(
-        "Job {} for #{}, requested by @{}: {} ({}).",
+        "Job {} for #{}, requested by @{}: {} ({}).{}",
         job.id,
         job.issue,
         job.requested_by,
         pipeline_result(rounds),
-        used(rounds, elapsed)
+        used(rounds, elapsed),
+        spent(rounds)
     )
 }
 

@@ -2,12 +2,15 @@
 //! kind of session; a failure goes into the next round's task, up to `max_rounds`.
 
 use std::path::Path;
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::agent_files::{self, DIR as AGEN_DIR, SUMMARY, TASK};
 use super::run::{JobError, JobRun};
 use super::task::{self, PipelineFailure, TaskInput};
-use crate::sandbox::{Limits, Outcome, SessionSpec, WORKTREE_INSIDE};
+use crate::budget::Cap;
+use crate::gateway::GATEWAY_PORT_INSIDE;
+use crate::sandbox::{Limits, LocalService, Outcome, SessionSpec, WORKTREE_INSIDE};
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// How much of a failing command's output the next round's task carries.
@@ -29,6 +32,8 @@ pub enum RoundsEnd {
     Failed(Failure),
     TimedOut,
     Stopped,
+    /// A spend or CPU cap ended the job: no further round.
+    Budget(Cap),
 }
 
 #[derive(Clone, Debug)]
@@ -37,6 +42,8 @@ pub struct Rounds {
     pub rounds: u32,
     /// One line per command of the last round: `✅ cargo test` / `❌ cargo test (exit 101)`.
     pub pipeline: Vec<String>,
+    /// What the job spent: `$0.42 of $2.00 · 12 model calls · …` (see `report::spend_line`).
+    pub spend: String,
 }
 
 enum Session {
@@ -44,6 +51,7 @@ enum Session {
     Failed(Failure),
     TimedOut,
     Stopped,
+    Budget(Cap),
 }
 
 impl JobRun<'_> {
@@ -56,6 +64,10 @@ impl JobRun<'_> {
             )
         })?;
         let max_rounds = self.config.max_rounds;
+        // A monthly cap already reached stops the job before any session starts.
+        if let Some(cap) = self.no_budget_left().await? {
+            return self.ended(RoundsEnd::Budget(cap), 0, Vec::new()).await;
+        }
         let mut previous: Option<Failure> = None;
         for round in 1..=max_rounds {
             self.write_task(worktree, round, previous.as_ref())?;
@@ -71,6 +83,10 @@ impl JobRun<'_> {
             recorded?;
             reported?;
             let outcome = match agent? {
+                // A call the budget refused: the agent's work stands, no round follows.
+                _ if self.pass.budget_hit().is_some() => {
+                    Session::Budget(self.pass.budget_hit().unwrap_or(Cap::Job))
+                }
                 Session::Ok => self.pipeline(worktree, round, &mut pipeline).await?,
                 Session::Failed(f) => Session::Failed(Failure {
                     command: "agent".into(),
@@ -82,19 +98,44 @@ impl JobRun<'_> {
                 Session::Ok => RoundsEnd::Passed,
                 Session::TimedOut => RoundsEnd::TimedOut,
                 Session::Stopped => RoundsEnd::Stopped,
+                Session::Budget(cap) => RoundsEnd::Budget(cap),
                 Session::Failed(f) if round == max_rounds => RoundsEnd::Failed(f),
                 Session::Failed(f) => {
                     previous = Some(f);
                     continue;
                 }
             };
-            return Ok(Rounds {
-                end,
-                rounds: round,
-                pipeline,
-            });
+            return self.ended(end, round, pipeline).await;
         }
         Err(JobError::Internal("max_rounds is 0".into()))
+    }
+
+    async fn ended(
+        &self,
+        end: RoundsEnd,
+        rounds: u32,
+        pipeline: Vec<String>,
+    ) -> Result<Rounds, JobError> {
+        Ok(Rounds {
+            end,
+            rounds,
+            pipeline,
+            spend: self.spend_line().await?,
+        })
+    }
+
+    /// The cap that leaves this job nothing at all, before it starts.
+    async fn no_budget_left(&self) -> Result<Option<Cap>, JobError> {
+        let spent = self.ctx.store.spent(&self.payer).await?;
+        let (room, cap) = self.caps.room(&spent);
+        Ok((room.0 <= 0).then_some(cap))
+    }
+
+    /// The job's CPU budget not used yet.
+    fn cpu_left(&self) -> Duration {
+        self.cpu_budget().saturating_sub(Duration::from_millis(
+            self.cpu_used_ms.load(Ordering::SeqCst),
+        ))
     }
 
     /// Runs each pipeline command; the first that does not pass ends the round.
@@ -110,7 +151,9 @@ impl JobRun<'_> {
             lines.push(match &outcome {
                 Session::Ok => format!("✅ `{command}`"),
                 Session::Failed(f) => format!("❌ `{command}` (exit {})", f.exit_code),
-                Session::TimedOut | Session::Stopped => format!("⏹ `{command}` (did not finish)"),
+                Session::TimedOut | Session::Stopped | Session::Budget(_) => {
+                    format!("⏹ `{command}` (did not finish)")
+                }
             });
             if !matches!(outcome, Session::Ok) {
                 return Ok(outcome);
@@ -155,25 +198,41 @@ impl JobRun<'_> {
         if remaining.is_zero() {
             return Ok(Session::TimedOut);
         }
+        let cpu_left = self.cpu_left();
+        if cpu_left.is_zero() {
+            return Ok(Session::Budget(Cap::JobCpu));
+        }
         let inside = |name: &str| format!("{WORKTREE_INSIDE}/{AGEN_DIR}/{name}");
+        let mut env = vec![
+            ("PATH".into(), PATH.into()),
+            ("HOME".into(), "/tmp".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("AGEN_TASK_FILE".into(), inside(TASK)),
+            ("AGEN_SUMMARY_FILE".into(), inside(SUMMARY)),
+            ("AGEN_ROUND".into(), round.to_string()),
+        ];
+        // The gateway serves this session alone, until the guard drops after it.
+        let (serve, _gateway_guard) = self.pass.session();
+        let mut services = Vec::new();
+        if self.ctx.gateway.has_providers() {
+            env.extend(self.pass.env(GATEWAY_PORT_INSIDE));
+            services.push(LocalService {
+                port: GATEWAY_PORT_INSIDE,
+                serve,
+            });
+        }
         let spec = SessionSpec {
             worktree: Some(worktree.to_path_buf()),
             command: vec!["sh".into(), "-c".into(), command.to_string()],
-            env: vec![
-                ("PATH".into(), PATH.into()),
-                ("HOME".into(), "/tmp".into()),
-                ("LANG".into(), "C.UTF-8".into()),
-                ("AGEN_TASK_FILE".into(), inside(TASK)),
-                ("AGEN_SUMMARY_FILE".into(), inside(SUMMARY)),
-                ("AGEN_ROUND".into(), round.to_string()),
-            ],
+            env,
             limits: Limits {
                 wall_clock: remaining,
+                cpu_seconds: cpu_left.as_secs().max(1),
                 ..Limits::default()
             },
             egress_only: self.config.egress.clone(),
-            services: Vec::new(),
-            programs: Vec::new(),
+            services,
+            programs: self.ctx.programs.clone(),
         };
         let (sandbox, stop) = (self.ctx.sandbox.clone(), self.stop.clone());
         let since = Instant::now();
@@ -184,6 +243,12 @@ impl JobRun<'_> {
         let report = report
             .map_err(|e| JobError::Internal(format!("sandbox thread: {e}")))?
             .map_err(|e| JobError::Internal(e.to_string()))?;
+        let cpu_ms = report.cpu_time.unwrap_or_default().as_millis() as u64;
+        self.cpu_used_ms.fetch_add(cpu_ms, Ordering::SeqCst);
+        self.ctx
+            .store
+            .add_job_cpu(self.job.id, cpu_ms as i64)
+            .await?;
         self.log.append(heading, &report.output);
         for host in &report.refused_hosts {
             self.log
@@ -193,6 +258,11 @@ impl JobRun<'_> {
             Outcome::Exited(0) => Session::Ok,
             Outcome::TimedOut => Session::TimedOut,
             Outcome::Stopped => Session::Stopped,
+            // The session's CPU limit is what the job's budget has left (and RLIMIT_CPU, the
+            // same figure per process, ends a single spinner with SIGXCPU).
+            Outcome::CpuTimeExceeded | Outcome::KilledBySignal(libc::SIGXCPU) => {
+                Session::Budget(Cap::JobCpu)
+            }
             outcome => Session::Failed(Failure {
                 command: command.to_string(),
                 exit_code: outcome.exit_code(),

@@ -2,12 +2,15 @@
 //! allows, prepares the workspace, runs the rounds, publishes, and reports. Whatever happens,
 //! the job ends with a state, a status comment saying why, and no workspace left behind.
 
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use super::context::JobContext;
 use super::report;
 use super::session_log::SessionLog;
 use super::timings::Timings;
+use crate::budget::Caps;
+use crate::gateway::JobPass;
 use crate::github::contents::RepoInfo;
 use crate::github::repo::RepoClient;
 use crate::github::tokens::JOB;
@@ -16,6 +19,7 @@ use crate::policy::{self, PermissionLookup, Verdict};
 use crate::repo_config::{RepoConfig, PATH};
 use crate::sandbox::StopHandle;
 use crate::store::jobs::{Job, JobState};
+use crate::store::model_calls::Payer;
 use crate::store::StoreError;
 use crate::workspace::GitToken;
 
@@ -58,6 +62,13 @@ pub struct JobRun<'a> {
     /// The job's token, for git over HTTP outside the sandbox.
     pub git_token: GitToken,
     pub timings: &'a Timings,
+    /// Who the job's model calls are charged to, and under which caps.
+    pub payer: Payer,
+    pub caps: Caps,
+    /// The job's token for the model gateway, valid while this run lasts.
+    pub pass: JobPass,
+    /// CPU its sessions used so far (the job's CPU budget counts against it).
+    pub cpu_used_ms: AtomicU64,
 }
 
 pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {
@@ -141,7 +152,21 @@ async fn prepare_and_run<'a>(
             .map(|t| t.expose().to_string()),
     );
     let git_token = GitToken::new(client.token().expose());
+    let payer = Payer {
+        job: job.id,
+        repo_id: job.repo_id,
+        repo: job.repo.clone(),
+        installation: job.installation_id,
+    };
+    let caps = ctx.gateway.caps(config.job_usd);
+    ctx.store.set_job_budget(job.id, caps.job).await?;
+    ctx.store.settle_interrupted_calls(job.id).await?;
     let run = JobRun {
+        pass: ctx.gateway.open_job(payer.clone(), caps),
+        payer,
+        caps,
+        // A job taken over after a crash keeps what its sessions used before.
+        cpu_used_ms: AtomicU64::new(ctx.store.job_spend(job.id).await?.cpu_seconds * 1000),
         ctx,
         job,
         info,
@@ -205,6 +230,18 @@ impl JobRun<'_> {
 
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// The job's CPU time over all its sessions: the server's, or less if the repository says.
+    pub fn cpu_budget(&self) -> Duration {
+        let repo = Duration::from_secs(u64::from(self.config.cpu_minutes) * 60);
+        self.ctx.settings.job_cpu.min(repo)
+    }
+
+    /// What the job has spent so far, as the reports say it.
+    pub async fn spend_line(&self) -> Result<String, JobError> {
+        let spend = self.ctx.store.job_spend(self.job.id).await?;
+        Ok(report::spend_line(&spend))
     }
 }
 

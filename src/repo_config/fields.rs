@@ -7,6 +7,7 @@ use super::{
     fail, RepoConfigError, ServerCaps, MAX_EGRESS_HOSTS, MAX_LABEL_CHARS, MAX_PIPELINE_COMMANDS,
     PERMISSIONS,
 };
+use crate::budget::MicroUsd;
 use crate::job::task::code_span;
 use crate::policy::Permission;
 use crate::sandbox::Allowlist;
@@ -46,6 +47,30 @@ pub(super) fn capped(key: &str, value: &Value, cap: u32) -> Result<u32, RepoConf
         ),
         Some(n) if n >= 1 => Ok(n as u32),
         _ => must(key, "a whole number of at least 1", value),
+    }
+}
+
+/// Dollars (`2`, `0.5`), more than 0 and at most `cap`.
+pub(super) fn capped_usd(
+    key: &str,
+    value: &Value,
+    cap: MicroUsd,
+) -> Result<MicroUsd, RepoConfigError> {
+    let usd = match value {
+        Value::Number(n) => n.as_f64().filter(|d| d.is_finite() && *d > 0.0),
+        _ => None,
+    };
+    match usd.map(MicroUsd::from_usd) {
+        Some(asked) if asked > cap => fail(
+            key,
+            format!(
+                "`{key}` is {asked}, above this server's limit of {cap} (AGEN_JOB_MAX_USD); set \
+                 it to {} or less",
+                cap.as_usd()
+            ),
+        ),
+        Some(asked) => Ok(asked),
+        None => must(key, "an amount of US dollars above 0, such as 2.50", value),
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::budget::MicroUsd;
 
 fn caps() -> ServerCaps {
     ServerCaps {
@@ -14,6 +15,8 @@ fn caps() -> ServerCaps {
         .to_vec(),
         trigger_label: "agen".into(),
         min_permission: Permission::Write,
+        job_usd: MicroUsd::from_usd(5.0),
+        cpu_minutes: 60,
     }
 }
 
@@ -26,6 +29,8 @@ fn absent_empty_and_null_mean_the_servers_defaults() {
             pipeline: vec![],
             max_rounds: 5,
             job_minutes: 30,
+            job_usd: MicroUsd::from_usd(5.0),
+            cpu_minutes: 60,
             trigger_label: "agen".into(),
             min_permission: Permission::Write,
             egress: vec![],
@@ -76,6 +81,8 @@ egress:
             ],
             max_rounds: 2,
             job_minutes: 15,
+            job_usd: MicroUsd::from_usd(5.0),
+            cpu_minutes: 60,
             trigger_label: "bot-work".into(),
             min_permission: Permission::Maintain,
             egress: [
@@ -115,7 +122,7 @@ fn every_mistake_names_the_key_and_the_fix() {
         (
             "budget:\n  minutes: 5".into(),
             "budget.minutes",
-            "unknown key `budget.minutes` (known keys under `budget`: job_minutes)".into(),
+            "unknown key `budget.minutes` (known keys under `budget`: job_minutes, job_usd, cpu_minutes)".into(),
         ),
         (
             "max_rounds: 10".into(),
@@ -356,4 +363,22 @@ fn quoted_values_stay_inert_markdown() {
             .starts_with(".github/agen.yml: unknown key `` @octocat `x` ``"),
         "{err}"
     );
+}
+
+#[test]
+fn budget_money_and_cpu_within_the_servers_caps() {
+    let config =
+        RepoConfig::parse("budget:\n  job_usd: 2.5\n  cpu_minutes: 10\n", &caps()).unwrap();
+    assert_eq!(config.job_usd, MicroUsd(2_500_000));
+    assert_eq!(config.cpu_minutes, 10);
+    let err = RepoConfig::parse("budget:\n  job_usd: 7\n", &caps()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        ".github/agen.yml: `budget.job_usd` is $7.00, above this server's limit of $5.00 \
+         (AGEN_JOB_MAX_USD); set it to 5 or less"
+    );
+    let err = RepoConfig::parse("budget:\n  job_usd: free\n", &caps()).unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("budget.job_usd"));
+    let err = RepoConfig::parse("budget:\n  cpu_minutes: 61\n", &caps()).unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("budget.cpu_minutes"));
 }

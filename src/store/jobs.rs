@@ -18,6 +18,8 @@ pub enum JobState {
     Cancelled,
     TimedOut,
     NoChanges,
+    /// A spend or CPU cap ended it.
+    BudgetExceeded,
 }
 
 impl JobState {
@@ -30,6 +32,7 @@ impl JobState {
             JobState::Cancelled => "cancelled",
             JobState::TimedOut => "timed_out",
             JobState::NoChanges => "no_changes",
+            JobState::BudgetExceeded => "budget_exceeded",
         }
     }
 
@@ -41,6 +44,7 @@ impl JobState {
             "cancelled" => JobState::Cancelled,
             "timed_out" => JobState::TimedOut,
             "no_changes" => JobState::NoChanges,
+            "budget_exceeded" => JobState::BudgetExceeded,
             // Anything unreadable is reported as failed rather than guessed at.
             _ => JobState::Failed,
         }

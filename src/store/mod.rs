@@ -6,6 +6,7 @@ pub mod grants;
 pub mod inbox;
 pub mod job_runs;
 pub mod jobs;
+pub mod model_calls;
 
 use std::str::FromStr;
 use std::time::Duration;

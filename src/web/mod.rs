@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::store::inbox::InboxWriter;
+use crate::store::model_calls::ModelSpend;
 use crate::store::Store;
 
 /// Counters exported at `/metrics` in Prometheus text format.
@@ -86,10 +87,12 @@ async fn metrics_text(State(s): State<HealthState>) -> impl IntoResponse {
         Ok(in_table) => in_table + s.inbox.uncopied() as i64,
         Err(_) => -1,
     };
+    let spend = s.store.spend_by_model().await.unwrap_or_default();
     let body = format!(
         "{}# HELP agen_inbox_pending Deliveries stored but not yet processed.\n\
-         # TYPE agen_inbox_pending gauge\nagen_inbox_pending {pending}\n",
-        s.metrics.render()
+         # TYPE agen_inbox_pending gauge\nagen_inbox_pending {pending}\n{}",
+        s.metrics.render(),
+        spend_text(&spend)
     );
     (
         [(
@@ -98,4 +101,40 @@ async fn metrics_text(State(s): State<HealthState>) -> impl IntoResponse {
         )],
         body,
     )
+}
+
+/// Model calls and their spend by repository and model (from the store, so every process of
+/// one database reports the same figures).
+fn spend_text(rows: &[ModelSpend]) -> String {
+    let mut calls = String::from(
+        "# HELP agen_model_calls_total Model calls through the gateway.\n\
+         # TYPE agen_model_calls_total counter\n",
+    );
+    let mut spend = String::from(
+        "# HELP agen_model_spend_usd_total Model spend through the gateway, in US dollars.\n\
+         # TYPE agen_model_spend_usd_total counter\n",
+    );
+    for row in rows {
+        let labels = format!(
+            "repo=\"{}\",model=\"{}\"",
+            label_value(&row.repo),
+            label_value(&row.model)
+        );
+        calls.push_str(&format!(
+            "agen_model_calls_total{{{labels}}} {}\n",
+            row.calls
+        ));
+        spend.push_str(&format!(
+            "agen_model_spend_usd_total{{{labels}}} {:.6}\n",
+            row.micro as f64 / 1e6
+        ));
+    }
+    calls + &spend
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

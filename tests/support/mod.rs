@@ -88,6 +88,11 @@ pub async fn spawn_with(sim: Simulator, repo_id: u64, extra: &[(&str, &str)]) ->
     let options = server::Options {
         retry: fast_retry(),
         sandbox_exe: Some(env!("CARGO_BIN_EXE_agen").into()),
+        // Sessions find agen at /opt/agen/bin/agen (for `agen demo-agent`).
+        programs: vec![agen::sandbox::Program {
+            name: "agen".into(),
+            host_path: env!("CARGO_BIN_EXE_agen").into(),
+        }],
     };
     let app = server::start(&config, listener, options).await.unwrap();
     let url = format!("http://{}/webhook", app.addr);

@@ -67,6 +67,21 @@ struct Session {
     url: String,
 }
 
+impl Session {
+    /// An Anthropic Messages call with the job's own token, as its agent would make it.
+    async fn ask(&self, body: Value) -> Answer {
+        let token = self.pass.token().to_string();
+        send(
+            &self.url,
+            "POST",
+            "/v1/messages",
+            &anthropic_headers(&token),
+            body,
+        )
+        .await
+    }
+}
+
 impl Env {
     async fn job(&self, delivery: &str, repo_id: u64, installation: u64) -> Payer {
         let job = self
@@ -212,17 +227,7 @@ async fn the_agent_gets_its_answer_with_agens_key_added_outside_and_its_token_ne
         cache_write: 0,
         cache_read: 0,
     }));
-    let (status, body) = text(
-        send(
-            &session.url,
-            "POST",
-            "/v1/messages",
-            &anthropic_headers(&token),
-            message(HAIKU, 500, false),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = text(session.ask(message(HAIKU, 500, false)).await).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["content"][0]["text"], "Hello there");
 
@@ -365,18 +370,7 @@ async fn raw_request(url: &str, text: &str) -> String {
 async fn a_model_without_a_price_is_refused_before_it_costs_anything() {
     let env = env_with(&[]).await;
     let session = env.session(env.job("d1", 1, 1).await, 2.0).await;
-    let token = session.pass.token().to_string();
-    let (status, body) = text(
-        send(
-            &session.url,
-            "POST",
-            "/v1/messages",
-            &anthropic_headers(&token),
-            message("claude-unpriced-9", 10, false),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = text(session.ask(message("claude-unpriced-9", 10, false)).await).await;
     assert_eq!(status, 400);
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
@@ -391,7 +385,6 @@ async fn a_stream_passes_event_by_event_and_is_metered_from_its_start_and_last_d
     let env = env_with(&[]).await;
     let payer = env.job("d1", 1, 1).await;
     let session = env.session(payer.clone(), 2.0).await;
-    let token = session.pass.token().to_string();
     env.model.script(
         Step::text("one two three four")
             .usage(SimUsage {
@@ -402,14 +395,7 @@ async fn a_stream_passes_event_by_event_and_is_metered_from_its_start_and_last_d
             })
             .gate_after(3),
     );
-    let answer = send(
-        &session.url,
-        "POST",
-        "/v1/messages",
-        &anthropic_headers(&token),
-        message(HAIKU, 100, true),
-    )
-    .await;
+    let answer = session.ask(message(HAIKU, 100, true)).await;
     assert_eq!(answer.status(), 200);
     let content_type = answer.headers()["content-type"]
         .to_str()
@@ -482,32 +468,14 @@ async fn provider_errors_pass_through_as_they_are_and_cost_nothing() {
     let env = env_with(&[]).await;
     let payer = env.job("d1", 1, 1).await;
     let session = env.session(payer.clone(), 2.0).await;
-    let token = session.pass.token().to_string();
     env.model.script(Step::error(429).retry_after(7));
     env.model.script(Step::error(529));
-    let answer = send(
-        &session.url,
-        "POST",
-        "/v1/messages",
-        &anthropic_headers(&token),
-        message(HAIKU, 10, false),
-    )
-    .await;
+    let answer = session.ask(message(HAIKU, 10, false)).await;
     assert_eq!(answer.status(), 429);
     assert_eq!(answer.headers()["retry-after"], "7");
     let (_, body) = text(answer).await;
     assert_eq!(body["error"]["type"], "rate_limit_error");
-    let (status, body) = text(
-        send(
-            &session.url,
-            "POST",
-            "/v1/messages",
-            &anthropic_headers(&token),
-            message(HAIKU, 10, false),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = text(session.ask(message(HAIKU, 10, false)).await).await;
     assert_eq!(
         (status, body["error"]["type"].as_str()),
         (529, Some("overloaded_error"))
@@ -520,16 +488,8 @@ async fn a_cut_stream_is_charged_its_reservation_and_a_client_that_leaves_cancel
     let env = env_with(&[]).await;
     let payer = env.job("d1", 1, 1).await;
     let session = env.session(payer.clone(), 2.0).await;
-    let token = session.pass.token().to_string();
     env.model.script(Step::text("a b c d e f").cut_after(2));
-    let answer = send(
-        &session.url,
-        "POST",
-        "/v1/messages",
-        &anthropic_headers(&token),
-        message(HAIKU, 1000, true),
-    )
-    .await;
+    let answer = session.ask(message(HAIKU, 1000, true)).await;
     let _ = answer.into_body().collect().await; // ends in an error: the stream broke off
     let (micro, _) = env.spent(payer.job).await;
     let reserved: i64 =
@@ -548,14 +508,7 @@ async fn a_cut_stream_is_charged_its_reservation_and_a_client_that_leaves_cancel
     );
 
     env.model.script(Step::text("never finished").gate_after(1));
-    let answer = send(
-        &session.url,
-        "POST",
-        "/v1/messages",
-        &anthropic_headers(&token),
-        message(HAIKU, 1000, true),
-    )
-    .await;
+    let answer = session.ask(message(HAIKU, 1000, true)).await;
     let mut body = answer.into_body();
     read_events(&mut body, 1, &mut String::new()).await;
     drop(body);
@@ -575,7 +528,6 @@ async fn an_agent_calling_in_a_loop_is_stopped_at_the_cap_and_never_past_it() {
     let payer = env.job("d1", 1, 1).await;
     let cap = MicroUsd::from_usd(0.02);
     let session = env.session(payer.clone(), 0.02).await;
-    let token = session.pass.token().to_string();
     let mut refused = None;
     for i in 0..200 {
         env.model.script(Step::text("more").usage(SimUsage {
@@ -584,17 +536,7 @@ async fn an_agent_calling_in_a_loop_is_stopped_at_the_cap_and_never_past_it() {
             cache_write: 0,
             cache_read: 0,
         }));
-        let (status, body) = text(
-            send(
-                &session.url,
-                "POST",
-                "/v1/messages",
-                &anthropic_headers(&token),
-                message(HAIKU, 1000, false),
-            )
-            .await,
-        )
-        .await;
+        let (status, body) = text(session.ask(message(HAIKU, 1000, false)).await).await;
         if status != 200 {
             refused = Some((i, status, body));
             break;
@@ -687,24 +629,13 @@ async fn spend_survives_a_restart_and_a_monthly_repository_cap_binds_the_next_jo
     let env = env_with(&[("AGEN_REPO_MONTHLY_USD", "0.01")]).await;
     let first = env.job("d1", 5, 1).await;
     let session = env.session(first.clone(), 2.0).await;
-    let token = session.pass.token().to_string();
     env.model.script(Step::text("x").usage(SimUsage {
         input: 9000,
         output: 100,
         cache_write: 0,
         cache_read: 0,
     }));
-    let (status, _) = text(
-        send(
-            &session.url,
-            "POST",
-            "/v1/messages",
-            &anthropic_headers(&token),
-            message(HAIKU, 100, false),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = text(session.ask(message(HAIKU, 100, false)).await).await;
     assert_eq!(status, 200);
     let spent = env.spent(first.job).await;
     assert_eq!(spent.0, 9000 + 500, "9000 in at $1/M, 100 out at $5/M");
@@ -721,18 +652,7 @@ async fn spend_survives_a_restart_and_a_monthly_repository_cap_binds_the_next_jo
 
     // The next job of the repository is held to what the month has left.
     let session = env.session(second.clone(), 2.0).await;
-    let token = session.pass.token().to_string();
-    let (status, body) = text(
-        send(
-            &session.url,
-            "POST",
-            "/v1/messages",
-            &anthropic_headers(&token),
-            message(HAIKU, 1000, false),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = text(session.ask(message(HAIKU, 1000, false)).await).await;
     assert_eq!(status, 402, "{body}");
     assert!(body["error"]["message"]
         .as_str()
@@ -741,18 +661,7 @@ async fn spend_survives_a_restart_and_a_monthly_repository_cap_binds_the_next_jo
     assert_eq!(session.pass.budget_hit(), Some(Cap::RepoMonth));
     // Another repository of the same installation is not held by it.
     let elsewhere = env.session(env.job("d3", 6, 1).await, 2.0).await;
-    let token = elsewhere.pass.token().to_string();
-    let (status, _) = text(
-        send(
-            &elsewhere.url,
-            "POST",
-            "/v1/messages",
-            &anthropic_headers(&token),
-            message(HAIKU, 100, false),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = text(elsewhere.ask(message(HAIKU, 100, false)).await).await;
     assert_eq!(status, 200);
 }
 
@@ -761,18 +670,7 @@ async fn a_call_above_what_is_left_goes_out_with_a_lower_limit() {
     let env = env_with(&[]).await;
     let payer = env.job("d1", 1, 1).await;
     let session = env.session(payer.clone(), 0.01).await;
-    let token = session.pass.token().to_string();
-    let (status, body) = text(
-        send(
-            &session.url,
-            "POST",
-            "/v1/messages",
-            &anthropic_headers(&token),
-            message(HAIKU, 8000, false),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = text(session.ask(message(HAIKU, 8000, false)).await).await;
     assert_eq!(status, 200, "{body}");
     let sent = env.model.calls()[0].body["max_tokens"].as_u64().unwrap();
     // $0.01 leaves room for under 2000 output tokens at $5/M.

@@ -12,8 +12,9 @@ use tokio::sync::watch;
 
 use super::{call, Gateway, JobEntry};
 
-/// Connections one session may hold open at once.
-const MAX_CONNECTIONS: usize = 64;
+/// Connections one session may hold open at once (an agent running sub-agents may stream
+/// many answers at a time; each costs a task and a few KiB, not a thread).
+const MAX_CONNECTIONS: usize = 256;
 /// A client must send its request head within this (a slow client holds nothing longer).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -42,6 +43,8 @@ pub(super) async fn accept_all(
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             continue; // dropped: the session holds too many connections already
         };
+        // Events are small writes: sent at once, not held for a delayed ACK.
+        let _ = stream.set_nodelay(true);
         let (gateway, entry, mut stopped) = (gateway.clone(), entry.clone(), stopped.clone());
         tokio::spawn(async move {
             let _slot = slot;

@@ -27,6 +27,10 @@ pub fn client() -> Client {
             )
         }
     };
-    let connector = builder.https_or_http().enable_http1().build();
+    // Streams are many small writes: without TCP_NODELAY each waits on a delayed ACK.
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let connector = builder.https_or_http().enable_http1().wrap_connector(http);
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector)
 }

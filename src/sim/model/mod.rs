@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
+use axum::serve::ListenerExt;
 use tokio::sync::watch;
 
 pub use step::{Reply, SimUsage, Step};
@@ -131,6 +132,10 @@ impl ModelSim {
             let stopped = async move {
                 let _ = stop.wait_for(|down| *down).await;
             };
+            // Like the providers' servers: each event leaves at once (TCP_NODELAY).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(stopped)
                 .await

@@ -1,0 +1,340 @@
+//! What the model gateway adds to a model call, beside LiteLLM's proxy doing the same job,
+//! both in front of the same model simulator on this machine:
+//!
+//! ```sh
+//! python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]==1.100.5'
+//! LITELLM=/tmp/litellm/bin/litellm cargo test --release --test gateway_bench -- --ignored --nocapture
+//! ```
+//!
+//! Time to first byte of a streamed Anthropic Messages answer, directly and through each
+//! proxy (sequential calls, medians, each measured in three interleaved passes), and the
+//! resident memory each proxy process gains while holding 100 streams open at once. agen's
+//! gateway runs in a process of its own (this test binary, re-run as a child) like LiteLLM's.
+//! Prints figures and ratios; asserts nothing about speed (a shared VM).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agen::budget::MicroUsd;
+use agen::config::{ModelSettings, Source};
+use agen::gateway::Gateway;
+use agen::ids::{DeliveryId, InstallationId, IssueNumber, Login, RepoId, RepoName};
+use agen::sim::model::{ModelSim, ModelSimConfig, Step};
+use agen::store::jobs::{NewJob, Trigger};
+use agen::store::model_calls::Payer;
+use agen::store::Store;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+
+const PROVIDER_KEY: &str = "sk-ant-bench-provider";
+const LITELLM_KEY: &str = "sk-litellm-bench-master";
+const CALLS: usize = 300;
+const STREAMS: usize = 100;
+const CHILD: &str = "AGEN_GATEWAY_BENCH_UPSTREAM";
+
+/// The child: serves one job's gateway in front of the upstream its parent names, prints
+/// `GATEWAY <url> <token>`, and serves until its parent closes stdin.
+#[tokio::test]
+#[ignore]
+async fn gateway_process() {
+    let Ok(upstream) = std::env::var(CHILD) else {
+        return; // run by the bench below only
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("agen.db").display()))
+        .await
+        .unwrap();
+    let settings = ModelSettings::load(&Source::from_pairs([
+        ("ANTHROPIC_API_KEY", PROVIDER_KEY),
+        ("ANTHROPIC_BASE_URL", upstream.as_str()),
+        ("AGEN_JOB_MAX_USD", "1000"),
+    ]))
+    .unwrap();
+    let job = store
+        .create_job(&NewJob {
+            delivery: DeliveryId("bench".into()),
+            installation: InstallationId(1),
+            repo_id: RepoId(1),
+            repo: RepoName("bench/repo".into()),
+            issue: IssueNumber(1),
+            is_pull_request: false,
+            trigger: Trigger::Comment,
+            requested_by: Login("bench".into()),
+            requested_by_id: None,
+            instructions: String::new(),
+            title: String::new(),
+            body: String::new(),
+        })
+        .await
+        .unwrap();
+    let gateway = Gateway::new(store, settings);
+    let payer = Payer {
+        job: job.id,
+        repo_id: job.repo_id,
+        repo: job.repo,
+        installation: job.installation_id,
+    };
+    let pass = gateway.open_job(payer, gateway.caps(MicroUsd::from_usd(1000.0)));
+    let (serve, _guard) = pass.session();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    println!("GATEWAY http://{} {}", listener.local_addr().unwrap(), pass.token());
+    serve(listener);
+    // Until the parent closes our stdin.
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {}
+    })
+    .await
+    .unwrap();
+}
+
+struct Proxy {
+    name: &'static str,
+    child: Child,
+    url: String,
+    /// Header name and value that authorise a call.
+    auth: (&'static str, String),
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn start_agen(upstream: &str) -> Proxy {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "gateway_process", "--nocapture"])
+        .env(CHILD, upstream)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines
+        .find_map(|l| l.ok().filter(|l| l.starts_with("GATEWAY ")))
+        .expect("the gateway child said where it listens");
+    // Keep reading what the child prints (its test harness writes on when it ends).
+    std::thread::spawn(move || lines.for_each(drop));
+    let mut parts = line.split(' ').skip(1);
+    let (url, token) = (parts.next().unwrap().to_string(), parts.next().unwrap().to_string());
+    Proxy {
+        name: "agen gateway",
+        child,
+        url,
+        auth: ("x-api-key", token),
+    }
+}
+
+/// LiteLLM's proxy with one model routed to the simulator; None (saying why) without it.
+async fn start_litellm(upstream: &str, dir: &std::path::Path) -> Option<Proxy> {
+    let bin = std::env::var("LITELLM").unwrap_or_else(|_| "litellm".into());
+    let config = dir.join("litellm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "model_list:\n  - model_name: claude-haiku-4-5\n    litellm_params:\n      \
+             model: anthropic/claude-haiku-4-5\n      api_base: {upstream}\n      \
+             api_key: {PROVIDER_KEY}\ngeneral_settings:\n  master_key: {LITELLM_KEY}\n"
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = match Command::new(&bin)
+        .args(["--config", config.to_str().unwrap(), "--host", "127.0.0.1"])
+        .args(["--port", &port.to_string(), "--num_workers", "1"])
+        .env("LITELLM_LOG", "ERROR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            println!("SKIPPED LiteLLM: cannot run {bin} ({e}); install it as this file's header says");
+            return None;
+        }
+    };
+    let proxy = Proxy {
+        name: "LiteLLM proxy",
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        auth: ("authorization", format!("Bearer {LITELLM_KEY}")),
+    };
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let uri = format!("{}/health/liveliness", proxy.url).parse().unwrap();
+        if client.get(uri).await.is_ok_and(|r| r.status().is_success()) {
+            return Some(proxy);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!("SKIPPED LiteLLM: it did not come up within 120 s");
+    None
+}
+
+type BenchClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+fn request(url: &str, auth: &(&'static str, String)) -> http::Request<Full<Bytes>> {
+    let body = json!({
+        "model": "claude-haiku-4-5",
+        "max_tokens": 256,
+        "stream": true,
+        "messages": [{"role": "user", "content": "Say hello in five words."}],
+    });
+    http::Request::post(format!("{url}/v1/messages"))
+        .header(auth.0, auth.1.as_str())
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+/// One streamed call: the time to its first body byte; the rest is read to the end.
+async fn ttfb(client: &BenchClient, url: &str, auth: &(&'static str, String)) -> Duration {
+    let started = Instant::now();
+    let answer = client.request(request(url, auth)).await.unwrap();
+    assert!(answer.status().is_success(), "{} answered {}", url, answer.status());
+    let mut body = answer.into_body();
+    let first = loop {
+        let frame = body.frame().await.expect("a first frame").unwrap();
+        if frame.data_ref().is_some_and(|d| !d.is_empty()) {
+            break started.elapsed();
+        }
+    };
+    while body.frame().await.is_some() {}
+    first
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// RSS gained while STREAMS streams through `proxy` are held open mid-answer.
+async fn memory_for_streams(model: &ModelSim, proxy: &Proxy) -> (u64, u64) {
+    let before = rss_kib(proxy.child.id());
+    for _ in 0..STREAMS {
+        model.script(Step::text("one two three four five").gate_after(2));
+    }
+    let sent_before = model.events_sent();
+    let client = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build_http::<Full<Bytes>>();
+    let mut bodies = Vec::new();
+    for _ in 0..STREAMS {
+        let answer = client.request(request(&proxy.url, &proxy.auth)).await.unwrap();
+        assert!(answer.status().is_success());
+        bodies.push(answer.into_body());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while model.events_sent() < sent_before + 2 * STREAMS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = rss_kib(proxy.child.id());
+    model.open_gate();
+    for mut body in bodies {
+        while body.frame().await.is_some() {}
+    }
+    (before, during)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn gateway_against_litellm() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let model = ModelSim::start(ModelSimConfig {
+        anthropic_key: PROVIDER_KEY.into(),
+        openai_key: "unused".into(),
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let agen = start_agen(&model.url());
+    let litellm = start_litellm(&model.url(), dir.path()).await;
+    let direct_auth = ("x-api-key", PROVIDER_KEY.to_string());
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut targets = vec![("direct", model.url(), direct_auth)];
+    targets.push((agen.name, agen.url.clone(), agen.auth.clone()));
+    if let Some(l) = &litellm {
+        targets.push((l.name, l.url.clone(), l.auth.clone()));
+    }
+    // Warm up every path (connections, LiteLLM's first-call setup).
+    for (_, url, auth) in &targets {
+        for _ in 0..20 {
+            ttfb(&client, url, auth).await;
+        }
+    }
+    println!("\ntime to first byte of a streamed answer, {CALLS} calls per pass, median:");
+    let mut added = vec![Vec::new(); targets.len()];
+    for pass in 1..=3 {
+        let mut medians = Vec::new();
+        for (_, url, auth) in &targets {
+            let mut samples = Vec::with_capacity(CALLS);
+            for _ in 0..CALLS {
+                samples.push(ttfb(&client, url, auth).await);
+            }
+            medians.push(median(samples));
+        }
+        let line: Vec<String> = targets
+            .iter()
+            .zip(&medians)
+            .map(|((name, _, _), m)| format!("{name} {}", ms(*m)))
+            .collect();
+        println!("  pass {pass}: {}", line.join(" · "));
+        for (i, m) in medians.iter().enumerate() {
+            added[i].push(m.saturating_sub(medians[0]));
+        }
+    }
+    for (i, (name, _, _)) in targets.iter().enumerate().skip(1) {
+        let spread: Vec<String> = added[i].iter().map(|d| ms(*d)).collect();
+        println!("  added by {name}: {} (passes: {})", ms(median(added[i].clone())), spread.join(", "));
+    }
+    if targets.len() == 3 {
+        let (a, l) = (median(added[1].clone()), median(added[2].clone()));
+        println!(
+            "  agen adds {:.3}× what LiteLLM adds (LiteLLM adds {:.1}× agen's)",
+            a.as_secs_f64() / l.as_secs_f64().max(1e-9),
+            l.as_secs_f64() / a.as_secs_f64().max(1e-9)
+        );
+    }
+    println!("\nresident memory while {STREAMS} streams are held open mid-answer:");
+    let mut proxies = vec![&agen];
+    proxies.extend(litellm.as_ref());
+    for proxy in proxies {
+        let (before, during) = memory_for_streams(&model, proxy).await;
+        println!(
+            "  {}: {:.1} MiB idle, {:.1} MiB with {STREAMS} streams (+{:.1} MiB)",
+            proxy.name,
+            before as f64 / 1024.0,
+            during as f64 / 1024.0,
+            during.saturating_sub(before) as f64 / 1024.0
+        );
+    }
+}

@@ -45,9 +45,12 @@ async fn gateway_process() {
         return; // run by the bench below only
     };
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("agen.db").display()))
-        .await
-        .unwrap();
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("agen.db").display()
+    ))
+    .await
+    .unwrap();
     let settings = ModelSettings::load(&Source::from_pairs([
         ("ANTHROPIC_API_KEY", PROVIDER_KEY),
         ("ANTHROPIC_BASE_URL", upstream.as_str()),
@@ -82,7 +85,11 @@ async fn gateway_process() {
     let (serve, _guard) = pass.session();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
-    println!("GATEWAY http://{} {}", listener.local_addr().unwrap(), pass.token());
+    println!(
+        "GATEWAY http://{} {}",
+        listener.local_addr().unwrap(),
+        pass.token()
+    );
     serve(listener);
     // Until the parent closes our stdin.
     tokio::task::spawn_blocking(|| {
@@ -132,7 +139,10 @@ fn start_agen(upstream: &str) -> Proxy {
     // Keep reading what the child prints (its test harness writes on when it ends).
     std::thread::spawn(move || lines.for_each(drop));
     let mut parts = line.split(' ').skip(1);
-    let (url, token) = (parts.next().unwrap().to_string(), parts.next().unwrap().to_string());
+    let (url, token) = (
+        parts.next().unwrap().to_string(),
+        parts.next().unwrap().to_string(),
+    );
     Proxy {
         name: "agen gateway",
         child,
@@ -169,7 +179,9 @@ async fn start_litellm(upstream: &str, dir: &std::path::Path) -> Option<Proxy> {
     {
         Ok(child) => child,
         Err(e) => {
-            println!("SKIPPED LiteLLM: cannot run {bin} ({e}); install it as this file's header says");
+            println!(
+                "SKIPPED LiteLLM: cannot run {bin} ({e}); install it as this file's header says"
+            );
             return None;
         }
     };
@@ -213,7 +225,12 @@ fn request(url: &str, auth: &(&'static str, String)) -> http::Request<Full<Bytes
 async fn ttfb(client: &BenchClient, url: &str, auth: &(&'static str, String)) -> Duration {
     let started = Instant::now();
     let answer = client.request(request(url, auth)).await.unwrap();
-    assert!(answer.status().is_success(), "{} answered {}", url, answer.status());
+    assert!(
+        answer.status().is_success(),
+        "{} answered {}",
+        url,
+        answer.status()
+    );
     let mut body = answer.into_body();
     let first = loop {
         let frame = body.frame().await.expect("a first frame").unwrap();
@@ -225,42 +242,94 @@ async fn ttfb(client: &BenchClient, url: &str, auth: &(&'static str, String)) ->
     first
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+fn median(samples: Vec<Duration>) -> Duration {
+    percentile(samples, 50)
+}
+
+fn percentile(mut samples: Vec<Duration>, p: usize) -> Duration {
     samples.sort();
-    samples[samples.len() / 2]
+    samples[(samples.len() * p / 100).min(samples.len() - 1)]
+}
+
+/// A long streamed answer (`words` delta events) read to its end: the time from its first
+/// byte to its last, and how many bytes came.
+async fn long_stream(
+    client: &BenchClient,
+    model: &ModelSim,
+    url: &str,
+    auth: &(&'static str, String),
+    words: usize,
+) -> (Duration, usize) {
+    let text = vec!["token"; words].join(" ");
+    model.script(Step::text(&text));
+    let mut request = request(url, auth);
+    let body = json!({
+        "model": "claude-haiku-4-5",
+        "max_tokens": words + 16,
+        "stream": true,
+        "messages": [{"role": "user", "content": "Stream a long answer."}],
+    });
+    *request.body_mut() = Full::new(Bytes::from(body.to_string()));
+    let answer = client.request(request).await.unwrap();
+    assert!(answer.status().is_success());
+    let mut body = answer.into_body();
+    let mut first = None;
+    let mut bytes = 0;
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame.unwrap().data_ref() {
+            first.get_or_insert_with(Instant::now);
+            bytes += data.len();
+        }
+    }
+    (first.map_or(Duration::ZERO, |f| f.elapsed()), bytes)
 }
 
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-/// RSS gained while STREAMS streams through `proxy` are held open mid-answer.
-async fn memory_for_streams(model: &ModelSim, proxy: &Proxy) -> (u64, u64) {
+/// RSS before and while STREAMS streams through `proxy` are held open mid-answer, and how
+/// many of them were open at once (a proxy may queue some).
+async fn memory_for_streams(model: &ModelSim, proxy: &Proxy) -> (u64, u64, usize) {
     let before = rss_kib(proxy.child.id());
     for _ in 0..STREAMS {
         model.script(Step::text("one two three four five").gate_after(2));
     }
-    let sent_before = model.events_sent();
     let client = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build_http::<Full<Bytes>>();
-    let mut bodies = Vec::new();
-    for _ in 0..STREAMS {
-        let answer = client.request(request(&proxy.url, &proxy.auth)).await.unwrap();
-        assert!(answer.status().is_success());
-        bodies.push(answer.into_body());
-    }
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let streams: Vec<_> = (0..STREAMS)
+        .map(|_| {
+            let (client, open) = (client.clone(), open.clone());
+            let request = request(&proxy.url, &proxy.auth);
+            tokio::spawn(async move {
+                let answer = client.request(request).await.unwrap();
+                assert!(answer.status().is_success());
+                let mut body = answer.into_body();
+                // Open once its first bytes are in; then read on to the end.
+                let mut counted = false;
+                while let Some(frame) = body.frame().await {
+                    if !counted && frame.is_ok_and(|f| f.data_ref().is_some()) {
+                        open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        counted = true;
+                    }
+                }
+            })
+        })
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while model.events_sent() < sent_before + 2 * STREAMS && Instant::now() < deadline {
+    while open.load(std::sync::atomic::Ordering::SeqCst) < STREAMS && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let during = rss_kib(proxy.child.id());
+    let opened = open.load(std::sync::atomic::Ordering::SeqCst);
     model.open_gate();
-    for mut body in bodies {
-        while body.frame().await.is_some() {}
+    for stream in streams {
+        let _ = tokio::time::timeout(Duration::from_secs(30), stream).await;
     }
-    (before, during)
+    (before, during, opened)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,46 +360,78 @@ async fn gateway_against_litellm() {
             ttfb(&client, url, auth).await;
         }
     }
-    println!("\ntime to first byte of a streamed answer, {CALLS} calls per pass, median:");
+    println!("\ntime to first byte of a streamed answer, {CALLS} calls per pass (p50 / p99):");
     let mut added = vec![Vec::new(); targets.len()];
+    let mut added_p99 = vec![Vec::new(); targets.len()];
     for pass in 1..=3 {
-        let mut medians = Vec::new();
+        let mut figures = Vec::new();
         for (_, url, auth) in &targets {
             let mut samples = Vec::with_capacity(CALLS);
             for _ in 0..CALLS {
                 samples.push(ttfb(&client, url, auth).await);
             }
-            medians.push(median(samples));
+            figures.push((percentile(samples.clone(), 50), percentile(samples, 99)));
         }
         let line: Vec<String> = targets
             .iter()
-            .zip(&medians)
-            .map(|((name, _, _), m)| format!("{name} {}", ms(*m)))
+            .zip(&figures)
+            .map(|((name, _, _), (p50, p99))| format!("{name} {} / {}", ms(*p50), ms(*p99)))
             .collect();
         println!("  pass {pass}: {}", line.join(" · "));
-        for (i, m) in medians.iter().enumerate() {
-            added[i].push(m.saturating_sub(medians[0]));
+        for (i, (p50, p99)) in figures.iter().enumerate() {
+            added[i].push(p50.saturating_sub(figures[0].0));
+            added_p99[i].push(p99.saturating_sub(figures[0].1));
         }
     }
     for (i, (name, _, _)) in targets.iter().enumerate().skip(1) {
         let spread: Vec<String> = added[i].iter().map(|d| ms(*d)).collect();
-        println!("  added by {name}: {} (passes: {})", ms(median(added[i].clone())), spread.join(", "));
+        println!(
+            "  added by {name}: p50 {} (passes: {}), p99 {}",
+            ms(median(added[i].clone())),
+            spread.join(", "),
+            ms(median(added_p99[i].clone()))
+        );
     }
     if targets.len() == 3 {
         let (a, l) = (median(added[1].clone()), median(added[2].clone()));
         println!(
-            "  agen adds {:.3}× what LiteLLM adds (LiteLLM adds {:.1}× agen's)",
+            "  agen adds {:.3}× what LiteLLM adds at p50 (LiteLLM adds {:.1}× agen's)",
             a.as_secs_f64() / l.as_secs_f64().max(1e-9),
             l.as_secs_f64() / a.as_secs_f64().max(1e-9)
         );
+    }
+
+    const WORDS: usize = 5000;
+    println!("\na streamed answer of {WORDS} delta events, first byte to last (3 runs, median):");
+    let mut per_event = Vec::new();
+    for (name, url, auth) in &targets {
+        let mut runs = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..3 {
+            let (took, n) = long_stream(&client, &model, url, auth, WORDS).await;
+            runs.push(took);
+            bytes = n;
+        }
+        let took = median(runs);
+        per_event.push(took);
+        println!(
+            "  {name}: {} ({:.0} events/s, {:.1} MB/s)",
+            ms(took),
+            WORDS as f64 / took.as_secs_f64(),
+            bytes as f64 / took.as_secs_f64() / 1e6
+        );
+    }
+    for (i, (name, _, _)) in targets.iter().enumerate().skip(1) {
+        let added = per_event[i].saturating_sub(per_event[0]).as_secs_f64() / WORDS as f64;
+        println!("  added per event by {name}: {:.2} µs", added * 1e6);
     }
     println!("\nresident memory while {STREAMS} streams are held open mid-answer:");
     let mut proxies = vec![&agen];
     proxies.extend(litellm.as_ref());
     for proxy in proxies {
-        let (before, during) = memory_for_streams(&model, proxy).await;
+        let (before, during, opened) = memory_for_streams(&model, proxy).await;
         println!(
-            "  {}: {:.1} MiB idle, {:.1} MiB with {STREAMS} streams (+{:.1} MiB)",
+            "  {}: {:.1} MiB idle, {:.1} MiB with {opened} of {STREAMS} streams open (+{:.1} MiB)",
             proxy.name,
             before as f64 / 1024.0,
             during as f64 / 1024.0,

@@ -109,12 +109,6 @@ impl Source {
         }
     }
 
-    /// The same source with a `[prices]` table, as a config file would give it.
-    pub fn with_prices(mut self, prices: toml::Table) -> Source {
-        self.prices = prices;
-        self
-    }
-
     /// `AGEN_DATA_DIR` alone, for commands that need nothing else (`agen sandbox run`).
     pub fn data_dir(&self) -> PathBuf {
         PathBuf::from(self.get("AGEN_DATA_DIR").unwrap_or("agen-data"))

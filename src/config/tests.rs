@@ -120,3 +120,89 @@ fn secrets_never_show_in_debug_output() {
     assert!(!shown.contains("new") && !shown.contains("old"), "{shown}");
     assert!(!shown.contains("PRIVATE KEY"));
 }
+
+#[test]
+fn providers_budgets_and_prices_come_from_the_environment_and_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agen.toml");
+    std::fs::write(
+        &path,
+        "ANTHROPIC_API_KEY = \"sk-ant-secret\"\nAGEN_JOB_MAX_USD = 2.5\n\
+         AGEN_REPO_MONTHLY_USD = 40\n[prices.\"my-model\"]\ninput = 1\noutput = 2\n",
+    )
+    .unwrap();
+    let (values, prices) = read_toml(path.to_str().unwrap()).unwrap();
+    let config = Config::load(&file_under_base(values, prices)).unwrap();
+    let models = &config.models;
+    let anthropic = models.anthropic.as_ref().unwrap();
+    assert_eq!(anthropic.base_url, "https://api.anthropic.com");
+    assert!(models.openai.is_none(), "no key, no provider");
+    assert_eq!(models.job_max, crate::budget::MicroUsd(2_500_000));
+    assert_eq!(
+        models.repo_monthly,
+        Some(crate::budget::MicroUsd(40_000_000))
+    );
+    assert_eq!(models.installation_monthly, None);
+    assert_eq!(models.prices.get("my-model").unwrap().output, 2.0);
+    assert!(
+        models.prices.get("claude-sonnet-4-5").is_some(),
+        "built-in prices stay"
+    );
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains("sk-ant-secret"),
+        "a key in Debug output: {shown}"
+    );
+
+    let defaults = load(&[]).unwrap();
+    assert_eq!(defaults.models.job_max, crate::budget::MicroUsd(5_000_000));
+    assert_eq!(defaults.jobs.job_cpu, std::time::Duration::from_secs(3600));
+}
+
+#[test]
+fn bad_budget_and_price_settings_say_which_and_how() {
+    for (pairs, message) in [
+        (
+            vec![("AGEN_JOB_MAX_USD", "five")],
+            "config: AGEN_JOB_MAX_USD must be an amount of US dollars, such as 5 or 0.50",
+        ),
+        (
+            vec![
+                ("OPENAI_API_KEY", "k"),
+                ("OPENAI_BASE_URL", "api.openai.com"),
+            ],
+            "config: OPENAI_BASE_URL must be an http:// or https:// URL",
+        ),
+        (
+            vec![("AGEN_JOB_CPU_MINUTES", "0")],
+            "config: AGEN_JOB_CPU_MINUTES must be a number of minutes above 0 and at most 1440",
+        ),
+    ] {
+        assert_eq!(load(&pairs).unwrap_err().to_string(), message);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agen.toml");
+    std::fs::write(&path, "prices = 3\n").unwrap();
+    let err = read_toml(path.to_str().unwrap()).unwrap_err().to_string();
+    assert!(
+        err.contains("[prices]") && err.contains("must be a table of models"),
+        "{err}"
+    );
+    std::fs::write(&path, "[prices.m]\noutput = 1\n").unwrap();
+    let (values, prices) = read_toml(path.to_str().unwrap()).unwrap();
+    let err = Config::load(&file_under_base(values, prices)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config: AGEN_CONFIG prices.\"m\": input is missing"
+    );
+}
+
+/// What `Source::from_env` makes of a config file, with the base settings in the environment.
+fn file_under_base(mut values: BTreeMap<String, String>, prices: toml::Table) -> Source {
+    values.extend(
+        base()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    Source { values, prices }
+}

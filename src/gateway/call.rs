@@ -17,7 +17,7 @@ use super::refuse::{refuse, Refusal};
 use super::request::ModelRequest;
 use super::routes::{target, Provider, Target};
 use super::{headers, Gateway, JobEntry, DEFAULT_OUTPUT_CEILING};
-use crate::budget::{decide, Decision, MicroUsd, Price};
+use crate::budget::{decide, Cap, Decision, MicroUsd, Price};
 use crate::config::Upstream;
 use crate::store::model_calls::{NewCall, Settled};
 
@@ -191,16 +191,33 @@ impl Call<'_> {
                 "agen cannot reach its spend records; try again",
             )
         };
+        let hold = |reserve| NewCall {
+            provider: self.target.provider.as_str(),
+            route: self.target.route.as_str(),
+            model: &request.model,
+            reserve,
+        };
+        let decide_within = |room| {
+            let ceiling = DEFAULT_OUTPUT_CEILING;
+            decide(price, request_bytes, request.asked, ceiling, room)
+        };
+        // Most calls fit as asked: held in one statement, no figures read first.
+        let unbounded = (MicroUsd(i64::MAX), Cap::Job);
+        if let Decision::Forward {
+            reserve,
+            max_tokens,
+            ..
+        } = decide_within(unbounded)
+        {
+            let held = store.reserve_call(payer, caps, &hold(reserve)).await;
+            if let Some(id) = held.map_err(internal)? {
+                return Ok((id, reserve, max_tokens));
+            }
+        }
         for _ in 0..RESERVE_ATTEMPTS {
             let spent = store.spent(payer).await.map_err(internal)?;
             let room = caps.room(&spent);
-            match decide(
-                price,
-                request_bytes,
-                request.asked,
-                DEFAULT_OUTPUT_CEILING,
-                room,
-            ) {
+            match decide_within(room) {
                 Decision::Refuse { cap } => {
                     self.entry.hit(cap);
                     let limit = caps.limit(cap).unwrap_or_default();
@@ -216,17 +233,8 @@ impl Call<'_> {
                     max_tokens,
                     ..
                 } => {
-                    let call = NewCall {
-                        provider: self.target.provider.as_str(),
-                        route: self.target.route.as_str(),
-                        model: &request.model,
-                        reserve,
-                    };
-                    if let Some(id) = store
-                        .reserve_call(payer, caps, &call)
-                        .await
-                        .map_err(internal)?
-                    {
+                    let held = store.reserve_call(payer, caps, &hold(reserve)).await;
+                    if let Some(id) = held.map_err(internal)? {
                         return Ok((id, reserve, max_tokens));
                     }
                     // Another call took the room meanwhile: decide again on fresh figures.

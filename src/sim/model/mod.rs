@@ -26,8 +26,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::Value;
 use axum::serve::ListenerExt;
+use serde_json::Value;
 use tokio::sync::watch;
 
 pub use step::{Reply, SimUsage, Step};

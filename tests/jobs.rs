@@ -551,3 +551,36 @@ async fn the_mirror_goes_when_the_repository_is_no_longer_granted() {
     let spare = env.data_dir().join(format!("spares/{}", env.repo_id));
     assert!(!spare.exists(), "no spare checkout is kept either");
 }
+
+/// Writes a summary meant to ping people, render HTML and swallow agen's trailer with an open
+/// fence, and fails its pipeline with terminal escapes in the output.
+const HOSTILE_AGENT: &str = r#"printf 'Hi\n' > greeting.txt
+printf 'Done. cc @octocat @acme/security\n<img src=x onerror=alert(1)>\n```\nCloses #999\n\033[31mred\033[0m\n' > "$AGEN_SUMMARY_FILE""#;
+const HOSTILE_PIPELINE: &str =
+    "pipeline:\n  - printf '\\033[2J@octocat ```\\n'; exit 1\nmax_rounds: 1\n";
+
+#[tokio::test]
+async fn what_the_agent_and_its_sessions_write_is_shown_inert() {
+    let env = spawn_jobs(HOSTILE_AGENT, Some(HOSTILE_PIPELINE), &[]).await;
+    label(&env).await;
+    let job = env.job_ended(1).await;
+    assert_eq!(job.state.as_str(), "failed", "{job:#?}");
+    let body = env.pulls()[0]["body"].as_str().unwrap().to_string();
+    // The summary is one fenced block, longer than the fence inside it; agen's own trailer
+    // follows it, outside.
+    let summary = "````text\nDone. cc @octocat @acme/security\n<img src=x onerror=alert(1)>\n```\n\
+                   Closes #999\nred\n````";
+    assert!(body.starts_with(summary), "{body:?}");
+    let trailer = &body[summary.len()..];
+    assert!(
+        trailer.starts_with("\n\n---\n\nCloses #7. Requested by @maintainer."),
+        "{trailer:?}"
+    );
+    let runs = env.sim.check_runs(REPO);
+    let text = runs[0]["output"]["text"].as_str().unwrap();
+    assert!(
+        !text.contains('\u{1b}'),
+        "a terminal escape reached the check run: {text:?}"
+    );
+    assert!(text.contains("````text\n@octocat ```\n````"), "{text}");
+}

@@ -7,6 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::scan::{self, AddedLine};
+use super::task::code_span;
 use crate::workspace::{ChangeStatus, ChangedFile, Changes, MAX_LINES_BYTES};
 
 /// Every reason the change may not be pushed, one line each (paths and line numbers, never
@@ -30,14 +31,17 @@ pub fn refusals(
     for file in changes.files.iter().filter(|f| needs_reading(f)) {
         if file.lines_omitted && file.new_size.unwrap_or(0) <= max_file_bytes {
             reasons.push(format!(
-                "`{}` is too large to scan for secrets (over {MAX_LINES_BYTES} bytes)",
-                file.path
+                "{} is too large to scan for secrets (over {MAX_LINES_BYTES} bytes)",
+                code_span(&file.path)
             ));
             continue;
         }
         match read_plain_file(worktree, &file.path, max_file_bytes) {
             Some(bytes) => lines.extend(as_lines(&file.path, &bytes)),
-            None => reasons.push(format!("`{}` could not be read to scan it", file.path)),
+            None => reasons.push(format!(
+                "{} could not be read to scan it",
+                code_span(&file.path)
+            )),
         }
     }
     reasons.extend(scan::scan(&lines, secrets).iter().map(ToString::to_string));

@@ -19,4 +19,5 @@ pub mod session_log;
 pub mod target;
 pub mod task;
 pub mod timings;
+pub mod untrusted;
 pub mod worker;

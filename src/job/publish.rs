@@ -299,7 +299,10 @@ impl JobRun<'_> {
 /// The agent's own summary (`AGEN_SUMMARY_FILE`) when it wrote one, else the diffstat.
 fn summary_text(agent_summary: Option<String>, changes: &Changes) -> String {
     match agent_summary {
-        Some(text) if !text.trim().is_empty() => super::task::sanitize(&text),
+        Some(text) if !text.trim().is_empty() => {
+            let quoted = super::untrusted::quoted(&text, super::untrusted::MAX_SUMMARY_CHARS);
+            quoted.trim_end().to_string()
+        }
         _ => format!("```\n{}\n```", changes.diffstat.trim_end()),
     }
 }

@@ -257,16 +257,11 @@ pub fn check_summary(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
 pub fn check_text(rounds: &Rounds) -> String {
     let mut text = pipeline_lines(rounds);
     if let RoundsEnd::Failed(f) = &rounds.end {
-        let fence = "`".repeat(3.max(longest_backtick_run(&f.output_tail) + 1));
         text.push_str(&format!(
-            "\nOutput of `{}` (last part):\n\n{fence}\n{}\n{fence}\n",
-            f.command,
-            f.output_tail.trim_end()
+            "\nOutput of {} (last part):\n\n{}",
+            super::task::code_span(&f.command),
+            super::untrusted::quoted(&f.output_tail, f.output_tail.len())
         ));
     }
     text
-}
-
-fn longest_backtick_run(text: &str) -> usize {
-    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }

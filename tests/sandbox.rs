@@ -806,12 +806,15 @@ fn agens_command_line_is_not_visible() {
 #[test]
 fn the_network_namespace_cannot_be_reconfigured() {
     // Down with the loopback, a new interface, a new address, a route out: all refused, and the
-    // loopback still carries the egress proxy afterwards.
+    // loopback still carries the egress proxy afterwards. (`ip` speaks netlink, which the
+    // seccomp filter refuses too; the loopback's flags come from an ioctl instead.)
     let script = "ip link set lo down 2>/dev/null && echo CHANGED; \
                   ip link add evil0 type dummy 2>/dev/null && echo CHANGED; \
                   ip addr add 10.9.9.9/8 dev lo 2>/dev/null && echo CHANGED; \
                   ip route add default dev lo 2>/dev/null && echo CHANGED; \
-                  ip link show lo | grep -q ',UP' && echo STILL-UP; \
+                  python3 -c \"import socket, fcntl, struct; s = socket.socket(); \
+                  f = struct.unpack('16sH', fcntl.ioctl(s, 0x8913, struct.pack('16sH', b'lo', 0))); \
+                  print('STILL-UP' if f[1] & 1 else 'DOWN')\"; \
                   curl -sS -o /dev/null -w '%{http_code}\\n' http://blocked.example/";
     let report = run(script, short());
     let out = text(&report);
@@ -1125,7 +1128,9 @@ fn pid_one_session() {
     let worktree = tempfile::tempdir().unwrap();
     let script = format!(
         "curl -sS http://127.0.0.1:3129/; echo; {PROGRAMS_INSIDE}/greet x; \
-         echo y >> {PROGRAMS_INSIDE}/greet && echo WROTE; {BUSY_0_3_S}"
+         echo y >> {PROGRAMS_INSIDE}/greet && echo WROTE; grep '^Seccomp:' /proc/self/status; \
+         python3 -c 'import socket; socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)' \
+         2>&1 | grep -o 'Operation not permitted'; {BUSY_0_3_S}"
     );
     let mut spec = spec(worktree.path(), &script, short());
     spec.services = vec![service];
@@ -1142,10 +1147,232 @@ fn pid_one_session() {
         "{out}"
     );
     assert_eq!(served.calls.load(Ordering::SeqCst), 1);
+    // The seccomp filter holds on this path too.
+    assert!(out.contains("Seccomp:\t2\n"), "{out}");
+    assert!(
+        out.contains("Operation not permitted"),
+        "AF_VSOCK refused: {out}"
+    );
     let used = printed_cpu(&out);
     match report.cpu_time {
         Some(cpu_time) => assert!(cpu_time >= used, "{cpu_time:?} < {used:?}: {out}"),
         None => assert!(!Path::new("/sys/fs/cgroup/cpuacct").exists(), "no cpu_time"),
     }
     eprintln!("pid-one-ok: {out}");
+}
+
+/// A Python probe: for each denied call, one line `name errno` (0: it worked). Arguments are
+/// harmless on the host (null pointers, bad descriptors, values the kernel rejects, or objects
+/// that vanish with the process), and the call really works where they allow it (sockets, an
+/// io_uring, a key in the process keyring, a userfaultfd, personality), so that the host half
+/// shows what the filter takes away.
+fn seccomp_probe() -> String {
+    let calls: &[(&str, libc::c_long, &str)] = &[
+        (
+            "io_uring_setup",
+            libc::SYS_io_uring_setup,
+            "1, ctypes.create_string_buffer(120)",
+        ),
+        (
+            "io_uring_enter",
+            libc::SYS_io_uring_enter,
+            "-1, 0, 0, 0, None, 0",
+        ),
+        (
+            "io_uring_register",
+            libc::SYS_io_uring_register,
+            "-1, 0, None, 0",
+        ),
+        ("keyctl", libc::SYS_keyctl, "0, -3, 0"),
+        (
+            "add_key",
+            libc::SYS_add_key,
+            "b'user', b'agen-probe', b'x', 1, -2",
+        ),
+        (
+            "request_key",
+            libc::SYS_request_key,
+            "b'user', b'agen-probe-none', None, 0",
+        ),
+        ("bpf", libc::SYS_bpf, "9999, None, 0"),
+        (
+            "perf_event_open",
+            libc::SYS_perf_event_open,
+            "None, 0, -1, -1, 0",
+        ),
+        ("userfaultfd", libc::SYS_userfaultfd, "1"),
+        ("personality_no_aslr", libc::SYS_personality, "0x0040000"),
+        ("kexec_load", libc::SYS_kexec_load, "0, 0, None, 0xdead0000"),
+        (
+            "kexec_file_load",
+            libc::SYS_kexec_file_load,
+            "-1, -1, 0, None, 0xdead",
+        ),
+        ("init_module", libc::SYS_init_module, "None, 0, None"),
+        ("finit_module", libc::SYS_finit_module, "-1, None, 0"),
+        ("delete_module", libc::SYS_delete_module, "None, 0"),
+        ("mount", libc::SYS_mount, "None, None, None, 0, None"),
+        ("umount2", libc::SYS_umount2, "None, 0"),
+        ("pivot_root", libc::SYS_pivot_root, "None, None"),
+        ("move_mount", libc::SYS_move_mount, "-1, None, -1, None, 0"),
+        ("open_tree", libc::SYS_open_tree, "-1, None, 0"),
+        ("fsopen", libc::SYS_fsopen, "None, 0"),
+        ("fsmount", libc::SYS_fsmount, "-1, 0, 0"),
+        ("fsconfig", libc::SYS_fsconfig, "-1, 0, None, None, 0"),
+        ("fspick", libc::SYS_fspick, "-1, None, 0"),
+        (
+            "mount_setattr",
+            libc::SYS_mount_setattr,
+            "-1, None, 0, None, 0",
+        ),
+        ("swapon", libc::SYS_swapon, "None, 0"),
+        ("swapoff", libc::SYS_swapoff, "None"),
+        ("reboot", libc::SYS_reboot, "0, 0, 0, None"),
+    ];
+    let mut py = String::from(
+        "import ctypes, socket\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         libc.syscall.restype = ctypes.c_long\n\
+         def sc(name, nr, *args):\n    \
+             ctypes.set_errno(0)\n    \
+             r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])\n    \
+             print(name, ctypes.get_errno() if r == -1 else 0)\n\
+         def sock(name, family, kind, pair=False):\n    \
+             try:\n        \
+                 (socket.socketpair if pair else socket.socket)(family, kind)\n        \
+                 print(name, 0)\n    \
+             except OSError as e:\n        \
+                 print(name, e.errno)\n\
+         sock('socket_vsock', socket.AF_VSOCK, socket.SOCK_STREAM)\n\
+         sock('socket_netlink', socket.AF_NETLINK, socket.SOCK_RAW)\n\
+         sock('socket_packet', socket.AF_PACKET, socket.SOCK_RAW)\n\
+         sock('socketpair_netlink', socket.AF_NETLINK, socket.SOCK_RAW, True)\n",
+    );
+    for (name, nr, args) in calls {
+        py.push_str(&format!("sc('{name}', {nr}, {args})\n"));
+    }
+    py
+}
+
+/// `name errno` lines, as [`seccomp_probe`] prints them.
+fn errnos(out: &str) -> Vec<(String, i32)> {
+    out.lines()
+        .filter_map(|l| {
+            let (name, errno) = l.split_once(' ')?;
+            Some((name.to_string(), errno.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Every call of the deny list fails with EPERM in a session, while the same probe, run on the
+/// host, does not get EPERM: the filter says no, not the kernel's defaults.
+#[test]
+fn denied_system_calls_fail_with_eperm_in_a_session_but_not_on_the_host() {
+    let probe = seccomp_probe();
+    let host = Command::new("/usr/bin/python3")
+        .args(["-c", &probe])
+        .output()
+        .unwrap();
+    let host_out = String::from_utf8_lossy(&host.stdout).into_owned();
+    assert!(
+        host.status.success(),
+        "{host_out}{}",
+        String::from_utf8_lossy(&host.stderr)
+    );
+    let worktree = tempfile::tempdir().unwrap();
+    std::fs::write(worktree.path().join("probe.py"), &probe).unwrap();
+    let report = run_in(
+        worktree.path(),
+        "grep -E '^(Seccomp|NoNewPrivs)' /proc/self/status; python3 probe.py; echo end",
+    );
+    let out = text(&report);
+    assert!(out.contains("Seccomp:\t2\n"), "filter mode: {out}");
+    assert!(out.contains("NoNewPrivs:\t1\n"), "{out}");
+    assert!(out.ends_with("end\n"), "{out}");
+    let inside = errnos(&out);
+    let host = errnos(&host_out);
+    assert_eq!(inside.len(), host.len(), "{out}\n{host_out}");
+    // SAFETY: geteuid has no arguments.
+    let root = unsafe { libc::geteuid() } == 0;
+    for ((name, errno), (_, on_host)) in inside.iter().zip(&host) {
+        eprintln!("{name}: session errno {errno}, host errno {on_host}");
+        assert_eq!(*errno, libc::EPERM, "{name} in the session: {out}");
+        match *on_host {
+            libc::ENOSYS | libc::EAFNOSUPPORT => {
+                eprintln!("SKIPPED host half of {name}: the host kernel lacks it ({on_host})")
+            }
+            libc::EPERM if !root => {
+                eprintln!("SKIPPED host half of {name}: EPERM for an unprivileged host user")
+            }
+            _ => assert_ne!(*on_host, libc::EPERM, "{name} on the host: {host_out}"),
+        }
+    }
+}
+
+/// What the filter leaves alone: the socket families and personalities programs use, ptrace of
+/// the command's own children (debuggers), while ptrace of PID 1 stays refused.
+#[test]
+fn the_seccomp_filter_leaves_ordinary_calls_alone_and_ptrace_confined() {
+    let probe = "import ctypes, os, socket, signal, time\n\
+                 libc = ctypes.CDLL(None, use_errno=True)\n\
+                 for f in (socket.AF_UNIX, socket.AF_INET, socket.AF_INET6):\n    \
+                     socket.socket(f, socket.SOCK_STREAM).close()\n\
+                 a, b = socket.socketpair(); print('socketpair ok')\n\
+                 print('personality', libc.personality(0xffffffff), libc.personality(0))\n\
+                 pid = os.fork()\n\
+                 if pid == 0:\n    \
+                     time.sleep(30); os._exit(0)\n\
+                 print('ptrace child', libc.ptrace(16, pid, None, None))\n\
+                 os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)\n\
+                 r = libc.ptrace(16, 1, None, None)\n\
+                 print('ptrace pid1', r, ctypes.get_errno())\n";
+    let worktree = tempfile::tempdir().unwrap();
+    std::fs::write(worktree.path().join("probe.py"), probe).unwrap();
+    let report = run_in(worktree.path(), "python3 probe.py");
+    let out = text(&report);
+    assert_eq!(report.outcome, Outcome::Exited(0), "{out}");
+    assert!(out.contains("socketpair ok"), "{out}");
+    assert!(out.contains("personality 0 0\n"), "{out}");
+    assert!(out.contains("ptrace child 0\n"), "{out}");
+    assert!(
+        out.contains(&format!("ptrace pid1 -1 {}\n", libc::EPERM)),
+        "{out}"
+    );
+}
+
+/// Ordinary toolchains still work under the filter: git, python3, a C compiler, cargo and node
+/// when the host has them where the session sees them (its /usr).
+#[test]
+fn toolchains_still_work_under_the_seccomp_filter() {
+    let worktree = tempfile::tempdir().unwrap();
+    let script = "set -e; export HOME=/tmp; \
+        git init -q repo; cd repo; echo hi > f; git add f; \
+        git -c user.name=a -c user.email=a@b commit -qm one; git log --oneline | wc -l; \
+        python3 -c 'import socket, subprocess, sys; socket.getaddrinfo(\"localhost\", 80); \
+        print(\"python\", sys.version_info[0])'; \
+        if command -v cc >/dev/null; then \
+          printf '#include <stdio.h>\\nint main(void){puts(\"c-ok\");return 0;}\\n' > h.c; \
+          cc -o /tmp/h h.c; /tmp/h; else echo 'SKIPPED cc: not in the session'; fi; \
+        if command -v cargo >/dev/null; then cargo --version; \
+          else echo 'SKIPPED cargo: not under /usr (the session sees only /usr, /bin, ...)'; fi; \
+        if command -v node >/dev/null; then \
+          node -e 'require(\"fs\").readdirSync(\".\"); require(\"child_process\").execSync(\"true\"); \
+          console.log(\"node ok\")'; else echo 'SKIPPED node: not in the session'; fi; \
+        echo end";
+    let report = run_in(worktree.path(), script);
+    let out = text(&report);
+    eprintln!("{out}");
+    assert_eq!(report.outcome, Outcome::Exited(0), "{out}");
+    assert!(out.starts_with("1\n"), "git commit: {out}");
+    assert!(out.contains("python 3"), "{out}");
+    assert!(out.contains("c-ok") || out.contains("SKIPPED cc"), "{out}");
+    assert!(
+        out.contains("cargo ") || out.contains("SKIPPED cargo"),
+        "{out}"
+    );
+    assert!(
+        out.contains("node ok") || out.contains("SKIPPED node"),
+        "{out}"
+    );
+    assert!(out.ends_with("end\n"), "{out}");
 }

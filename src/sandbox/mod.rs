@@ -11,8 +11,10 @@
 //!   uid 1000 mapped) and forks PID 1 of the session (as root, from a single-threaded agen, the
 //!   init is PID 1 itself: it builds the root first, then drops root): a reaper that builds a
 //!   tmpfs root (host system dirs read-only, worktree at /work, private /tmp, /proc, minimal
-//!   /dev), pivots into it and starts the command with rlimits, no capabilities and no new
-//!   privileges.
+//!   /dev), pivots into it and starts the command with rlimits, no capabilities, no new
+//!   privileges and a seccomp filter (module `seccomp`: EPERM for io_uring, keyrings, bpf,
+//!   perf_event_open, userfaultfd, mounts, modules, kexec, swap, reboot, personality flags
+//!   that weaken ASLR, and sockets other than AF_UNIX, AF_INET and AF_INET6).
 //! - No host directory is made for a session: its root and /tmp are tmpfs in its own mount
 //!   namespace, gone with it, and so is its worktree when the spec names none.
 //! - Network: loopback only; the reaper listens on 127.0.0.1:3128 inside and hands that socket
@@ -34,6 +36,7 @@ mod namespaces;
 mod ownership;
 mod pid_one;
 mod relay;
+mod seccomp;
 mod spawn;
 mod sys;
 

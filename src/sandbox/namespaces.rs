@@ -110,6 +110,7 @@ fn announce(cgroups: &CgroupSupport) {
         "sandbox limits in force: wall clock (agen kills the tree), {cpu}, {memory}, {pids}, \
          file size (RLIMIT_FSIZE), no core dumps; not supported: disk quota"
     );
+    tracing::info!("sandbox system calls: {}", super::seccomp::summary());
 }
 
 impl Sandbox for Namespaces {

@@ -5,7 +5,8 @@
 //!
 //! In the child, in order: stdin from /dev/null, every other descriptor but stdout and stderr
 //! closed, the working directory, default signal handling, a new session, the rlimits, no new
-//! privileges, an empty capability bounding set, no capabilities, exec. Any failure is recorded (step and errno) in memory the two share,
+//! privileges, an empty capability bounding set, no capabilities, the seccomp filter
+//! ([`super::seccomp`]), exec. Any failure is recorded (step and errno) in memory the two share,
 //! which PID 1 reads once the child has exited (as glibc's posix_spawn does: no pipe, so no
 //! waiting for the exec to close one).
 
@@ -15,8 +16,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::limits::rlimits;
-use super::sys;
 use super::Limits;
+use super::{seccomp, sys};
 
 /// What the child needs, all of it prepared before the clone.
 struct ChildArgs {
@@ -26,6 +27,8 @@ struct ChildArgs {
     cwd: *const libc::c_char,
     stdin: RawFd,
     rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
+    /// The seccomp filter (its instructions live in [`spawn`]'s frame).
+    seccomp: libc::sock_fprog,
     /// Set by the child when a step fails: the step's index, and errno.
     failed_step: AtomicI32,
     errno: AtomicI32,
@@ -41,6 +44,7 @@ const STEPS: &[&str] = &[
     "no_new_privs",
     "capability bounding set",
     "capset",
+    "seccomp",
     "exec",
 ];
 
@@ -79,6 +83,7 @@ pub fn spawn(
         None => std::env::remove_var("PATH"),
     }
 
+    let filter = seccomp::program()?;
     let stdin = std::fs::File::open("/dev/null")?;
     // The child starts on this thread's CPU, which is free while this thread sleeps until the
     // exec (CLONE_VFORK): left to itself, the scheduler may queue it behind a busy CPU while
@@ -93,6 +98,7 @@ pub fn spawn(
         cwd: cwd.as_ptr(),
         stdin: stdin.as_raw_fd(),
         rlimits: rlimits(limits, limit_address_space),
+        seccomp: seccomp::fprog(&filter),
         failed_step: AtomicI32::new(-1),
         errno: AtomicI32::new(0),
     };
@@ -216,8 +222,13 @@ extern "C" fn child(arg: *mut c_void) -> libc::c_int {
         if sys::drop_all_capabilities_raw() == -1 {
             fail(args, 7);
         }
+        // Last, right before the exec (which it must allow): nothing of agen's runs under it.
+        // No new privileges (above) is what lets an unprivileged process install it.
+        if seccomp::install_raw(&args.seccomp) == -1 {
+            fail(args, 8);
+        }
         libc::execvpe(args.program, args.argv, args.envp);
-        fail(args, 8)
+        fail(args, 9)
     }
 }
 

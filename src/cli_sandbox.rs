@@ -70,7 +70,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         env,
         limits: Limits {
             wall_clock: Duration::from_secs(args.timeout),
-            cpu_seconds: args.cpu,
+            cpu_time: Duration::from_secs(args.cpu),
             memory_bytes: args.memory_mib << 20,
             max_processes: args.pids,
             ..Limits::default()

@@ -548,7 +548,7 @@ fn command_runs_unprivileged_with_no_new_privileges() {
 #[test]
 fn cpu_time_and_file_size_limits_hold() {
     let limits = Limits {
-        cpu_seconds: 1,
+        cpu_time: Duration::from_secs(1),
         max_file_bytes: 1 << 20,
         ..short()
     };
@@ -601,7 +601,7 @@ fn cpu_time_is_limited_for_the_whole_tree() {
     // Four busy processes: each alone stays under RLIMIT_CPU for a while, together they pass
     // the session's budget first.
     let limits = Limits {
-        cpu_seconds: 1,
+        cpu_time: Duration::from_secs(1),
         ..short()
     };
     let started = Instant::now();

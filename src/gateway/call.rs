@@ -25,6 +25,9 @@ use crate::store::model_calls::{NewCall, Settled};
 const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 /// Reservations lost to a concurrent call of the same budget before giving up.
 const RESERVE_ATTEMPTS: usize = 8;
+/// How long a call waits for the job's calls that ended to be settled (a write each) before
+/// it decides on figures that may still hold their whole reservations.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(super) async fn handle(
     gateway: Gateway,
@@ -152,7 +155,7 @@ impl Call<'_> {
                     End::Complete,
                     &Meter::default(),
                 );
-                record(self.gateway.inner.store.clone(), id, settled);
+                record(self.gateway.inner.store.clone(), self.entry, id, settled);
                 return self.refuse(Refusal::Upstream, &message);
             }
         };
@@ -163,10 +166,10 @@ impl Call<'_> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         let (parts, upstream_body) = answer.into_parts();
-        let gateway = self.gateway.clone();
+        let (gateway, entry) = (self.gateway.clone(), self.entry.clone());
         let settle = Box::new(move |end: End, meter: &Meter| {
             let settled = settlement(reserve, &price, started, status, end, meter);
-            record(gateway.inner.store.clone(), id, settled);
+            record(gateway.inner.store.clone(), &entry, id, settled);
         });
         let body = MeteredBody::new(upstream_body, route, events, settle);
         let mut response = Response::from_parts(parts, Body::new(body));
@@ -191,6 +194,11 @@ impl Call<'_> {
                 "agen cannot reach its spend records; try again",
             )
         };
+        // An agent's next call comes as soon as its last answer ended: decided before that
+        // answer's cost is written, it would be refused for what the answer only might have
+        // cost.
+        let mut settling = self.entry.settling.subscribe();
+        let _ = tokio::time::timeout(SETTLE_WAIT, settling.wait_for(|n| *n == 0)).await;
         let hold = |reserve| NewCall {
             provider: self.target.provider.as_str(),
             route: self.target.route.as_str(),
@@ -269,10 +277,11 @@ impl Call<'_> {
     }
 }
 
-/// Settles the call in the background: the answer has ended, the client need not wait.
+/// Settles the call in the background: the answer has ended, the client need not wait (the
+/// job's next call waits for it instead, see [`SETTLE_WAIT`]).
 /// Without a runtime (agen is stopping) the call stays reserved, which the next start
 /// charges in full (see `Store::settle_interrupted_calls`).
-fn record(store: crate::store::Store, id: i64, settled: Settled) {
+fn record(store: crate::store::Store, entry: &Arc<JobEntry>, id: i64, settled: Settled) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         tracing::warn!(
             call = id,
@@ -280,10 +289,13 @@ fn record(store: crate::store::Store, id: i64, settled: Settled) {
         );
         return;
     };
+    entry.settling.send_modify(|n| *n += 1);
+    let entry = entry.clone();
     runtime.spawn(async move {
         if let Err(e) = store.settle_call(id, &settled).await {
             tracing::error!(error = %e, call = id, "gateway: settling a model call failed");
         }
+        entry.settling.send_modify(|n| *n = n.saturating_sub(1));
     });
 }
 

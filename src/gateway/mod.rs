@@ -59,6 +59,9 @@ struct JobEntry {
     live: AtomicBool,
     /// The cap that refused a call, if one did.
     budget_hit: Mutex<Option<Cap>>,
+    /// Calls whose answer has ended but whose cost is still being written: the next call
+    /// waits for them, else it would find them holding their whole reservation.
+    settling: tokio::sync::watch::Sender<usize>,
 }
 
 impl JobEntry {
@@ -126,6 +129,7 @@ impl Gateway {
                 caps,
                 live: AtomicBool::new(true),
                 budget_hit: Mutex::new(None),
+                settling: tokio::sync::watch::Sender::new(0),
             }),
         }
     }

@@ -20,8 +20,8 @@ pub struct JobContext {
     pub caps: ServerCaps,
     /// For links to the job's page.
     pub public_url: String,
-    /// Values that must never be pushed or shown (webhook secrets); minted tokens are
-    /// added per job.
+    /// Values that must never be pushed or shown (webhook secrets, model providers' keys);
+    /// minted tokens are added per job.
     pub server_secrets: Vec<String>,
     /// Where session logs are kept (`<data dir>/logs/job-<id>.log`).
     pub log_dir: std::path::PathBuf,
@@ -57,6 +57,13 @@ impl JobContext {
                 .0
                 .iter()
                 .map(|s| String::from_utf8_lossy(s).into_owned())
+                // The providers' keys the gateway adds outside the sandbox.
+                .chain(
+                    [&config.models.anthropic, &config.models.openai]
+                        .into_iter()
+                        .flatten()
+                        .map(|upstream| upstream.key.clone()),
+                )
                 .collect(),
             log_dir: config.data_dir.join("logs"),
             bot,

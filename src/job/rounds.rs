@@ -227,7 +227,9 @@ impl JobRun<'_> {
             env,
             limits: Limits {
                 wall_clock: remaining,
-                cpu_seconds: cpu_left.as_secs().max(1),
+                // Exactly what is left: a whole-second floor would end the job early, and a
+                // floor of one second would let its last session spend past the budget.
+                cpu_time: cpu_left,
                 ..Limits::default()
             },
             egress_only: self.config.egress.clone(),
@@ -259,7 +261,8 @@ impl JobRun<'_> {
             Outcome::TimedOut => Session::TimedOut,
             Outcome::Stopped => Session::Stopped,
             // The session's CPU limit is what the job's budget has left (and RLIMIT_CPU, the
-            // same figure per process, ends a single spinner with SIGXCPU).
+            // same figure rounded up to whole seconds per process, may end a single spinner
+            // with SIGXCPU first where no cgroup counts the tree).
             Outcome::CpuTimeExceeded | Outcome::KilledBySignal(libc::SIGXCPU) => {
                 Session::Budget(Cap::JobCpu)
             }

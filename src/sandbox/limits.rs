@@ -21,9 +21,11 @@ pub fn rlimits(
             },
         )
     };
+    // Whole seconds, rounded up: the tree's watch holds the exact figure.
+    let cpu = limits.cpu_time.as_secs_f64().ceil().max(1.0) as u64;
     let mut out = vec![
         // A second of grace between SIGXCPU (catchable) and SIGKILL.
-        pair(libc::RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
+        pair(libc::RLIMIT_CPU, cpu, cpu + 1),
         pair(
             libc::RLIMIT_FSIZE,
             limits.max_file_bytes,

@@ -63,7 +63,9 @@ pub const UID_INSIDE: u32 = 1000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub wall_clock: Duration,
-    pub cpu_seconds: u64,
+    /// CPU time of the whole tree (watched through its cgroup, to the tick); each process
+    /// also gets it as RLIMIT_CPU, rounded up to whole seconds.
+    pub cpu_time: Duration,
     pub memory_bytes: u64,
     pub max_processes: u64,
     pub max_file_bytes: u64,
@@ -75,7 +77,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             wall_clock: Duration::from_secs(30 * 60),
-            cpu_seconds: 20 * 60,
+            cpu_time: Duration::from_secs(20 * 60),
             memory_bytes: 2 << 30,
             max_processes: 256,
             max_file_bytes: 1 << 30,
@@ -144,7 +146,7 @@ pub enum Outcome {
     TimedOut,
     /// [`StopHandle::stop`] ended it.
     Stopped,
-    /// The whole tree used up `Limits::cpu_seconds` (the whole tree was killed).
+    /// The whole tree used up `Limits::cpu_time` (the whole tree was killed).
     CpuTimeExceeded,
 }
 

@@ -375,7 +375,7 @@ impl Started {
     ) -> Result<(Report, bool), SandboxError> {
         let mut output = Capped::new(spec.limits.output_bytes);
         let deadline = Instant::now() + spec.limits.wall_clock;
-        let cpu_budget = Duration::from_secs(spec.limits.cpu_seconds);
+        let cpu_budget = spec.limits.cpu_time;
         let mut next_cpu_check = Instant::now();
         let mut ended_by: Option<Outcome> = None;
         // When the end began: the kill, or the init's exit. The rest of the output is

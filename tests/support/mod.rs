@@ -117,6 +117,11 @@ pub async fn spawn_with(sim: Simulator, repo_id: u64, extra: &[(&str, &str)]) ->
 }
 
 impl Env {
+    /// The server's `DATABASE_URL` (for the CLI, which reads nothing else).
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("agen.db").display())
+    }
+
     /// `AGEN_DATA_DIR`: mirrors, session logs.
     pub fn data_dir(&self) -> std::path::PathBuf {
         self.dir.path().join("data")

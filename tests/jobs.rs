@@ -237,6 +237,16 @@ async fn time_budget_ends_the_job_as_timed_out() {
     assert_eq!(job.state.as_str(), "timed_out", "{job:#?}");
     assert!(env.pulls().is_empty(), "nothing changed, nothing to open");
     assert!(env.agen_branches().is_empty());
+    // Every ending has its check run: nothing was pushed, so it goes on the base commit.
+    assert_eq!(
+        check_runs(&env),
+        vec![(env.main_sha(), "completed".into(), "timed_out".into())]
+    );
+    let runs = env.sim.check_runs(REPO);
+    assert_eq!(
+        runs[0]["output"]["title"], "Time budget ran out",
+        "{runs:#?}"
+    );
     assert_eq!(
         env.status_comment(&job),
         format!(
@@ -550,4 +560,27 @@ async fn the_mirror_goes_when_the_repository_is_no_longer_granted() {
         .await;
     let spare = env.data_dir().join(format!("spares/{}", env.repo_id));
     assert!(!spare.exists(), "no spare checkout is kept either");
+}
+
+#[tokio::test]
+async fn cpu_budget_used_up_before_any_change_still_has_a_failed_check_on_the_base() {
+    let env = spawn_jobs(
+        "while :; do :; done",
+        None,
+        &[("AGEN_JOB_CPU_MINUTES", "0.01")],
+    )
+    .await;
+    label(&env).await;
+    let job = env.job_ended(1).await;
+    assert_eq!(job.state.as_str(), "budget_exceeded", "{job:#?}");
+    assert!(env.pulls().is_empty(), "nothing changed, nothing to open");
+    assert_eq!(
+        check_runs(&env),
+        vec![(env.main_sha(), "completed".into(), "failure".into())]
+    );
+    let runs = env.sim.check_runs(REPO);
+    assert_eq!(
+        runs[0]["output"]["title"], "CPU budget used up",
+        "{runs:#?}"
+    );
 }

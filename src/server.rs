@@ -22,6 +22,8 @@ use crate::webhook::signature::Verifier;
 use crate::webhook::{self, WebhookState};
 use crate::workspace::{Identity, Workspaces};
 
+pub mod edge;
+
 pub struct Running {
     pub addr: SocketAddr,
     pub store: Store,
@@ -35,6 +37,15 @@ pub struct Running {
 
 /// The HTTP edge alone: verify, store, answer. Returns once it accepts requests.
 pub async fn start_web(config: &Config, listener: TcpListener) -> anyhow::Result<Running> {
+    match edge::raise_descriptor_limit() {
+        Ok(limit) if (limit as usize) < config.serve.max_connections + 64 => tracing::warn!(
+            "the descriptor limit ({limit}) is below AGEN_MAX_CONNECTIONS ({}) and what the \
+             rest of agen needs; raise the hard limit (ulimit -Hn) or lower the cap",
+            config.serve.max_connections
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot raise the descriptor limit (RLIMIT_NOFILE): {e}"),
+    }
     let store = Store::open(&config.database_url).await?;
     let arrived = Arc::new(Notify::new());
     let inbox = InboxWriter::start(&store, arrived.clone()).await?;
@@ -49,7 +60,11 @@ pub async fn start_web(config: &Config, listener: TcpListener) -> anyhow::Result
     })
     .merge(crate::web::routes(store.clone(), inbox.clone(), metrics));
     let addr = listener.local_addr()?;
-    let served = tokio::spawn(async move { axum::serve(listener, router).await });
+    let limits = config.serve.clone();
+    let served = tokio::spawn(async move {
+        edge::serve(listener, router, limits).await;
+        Ok(())
+    });
     Ok(Running {
         addr,
         store,

@@ -237,6 +237,16 @@ async fn time_budget_ends_the_job_as_timed_out() {
     assert_eq!(job.state.as_str(), "timed_out", "{job:#?}");
     assert!(env.pulls().is_empty(), "nothing changed, nothing to open");
     assert!(env.agen_branches().is_empty());
+    // Every ending has its check run: nothing was pushed, so it goes on the base commit.
+    assert_eq!(
+        check_runs(&env),
+        vec![(env.main_sha(), "completed".into(), "timed_out".into())]
+    );
+    let runs = env.sim.check_runs(REPO);
+    assert_eq!(
+        runs[0]["output"]["title"], "Time budget ran out",
+        "{runs:#?}"
+    );
     assert_eq!(
         env.status_comment(&job),
         format!(
@@ -583,4 +593,27 @@ async fn what_the_agent_and_its_sessions_write_is_shown_inert() {
         "a terminal escape reached the check run: {text:?}"
     );
     assert!(text.contains("````text\n@octocat ```\n````"), "{text}");
+}
+
+#[tokio::test]
+async fn cpu_budget_used_up_before_any_change_still_has_a_failed_check_on_the_base() {
+    let env = spawn_jobs(
+        "while :; do :; done",
+        None,
+        &[("AGEN_JOB_CPU_MINUTES", "0.01")],
+    )
+    .await;
+    label(&env).await;
+    let job = env.job_ended(1).await;
+    assert_eq!(job.state.as_str(), "budget_exceeded", "{job:#?}");
+    assert!(env.pulls().is_empty(), "nothing changed, nothing to open");
+    assert_eq!(
+        check_runs(&env),
+        vec![(env.main_sha(), "completed".into(), "failure".into())]
+    );
+    let runs = env.sim.check_runs(REPO);
+    assert_eq!(
+        runs[0]["output"]["title"], "CPU budget used up",
+        "{runs:#?}"
+    );
 }

@@ -12,8 +12,10 @@ use crate::policy::Permission;
 
 mod jobs;
 mod models;
+mod serve;
 pub use jobs::JobSettings;
 pub use models::{ModelSettings, Upstream};
+pub use serve::ServeLimits;
 
 /// 26 MiB: the most GitHub itself sends (it caps payloads at 25 MB).
 const DEFAULT_WEBHOOK_MAX_BYTES: usize = 26 * 1024 * 1024;
@@ -75,6 +77,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
     pub webhook_max_bytes: usize,
+    pub serve: ServeLimits,
     pub trigger_label: String,
     pub min_permission: Permission,
     pub jobs: JobSettings,
@@ -279,6 +282,7 @@ impl Config {
             data_dir: PathBuf::from(src.get("AGEN_DATA_DIR").unwrap_or("agen-data")),
             log_format,
             webhook_max_bytes,
+            serve: ServeLimits::load(src)?,
             trigger_label: src.get("AGEN_TRIGGER_LABEL").unwrap_or("agen").to_string(),
             min_permission,
             jobs: JobSettings::load(src)?,

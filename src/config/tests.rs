@@ -56,6 +56,9 @@ fn defaults_apply() {
     assert_eq!(c.jobs.lease, std::time::Duration::from_secs(60));
     assert_eq!(c.jobs.max_file_bytes, 5 << 20);
     assert!(c.jobs.workers >= 1);
+    assert_eq!(c.serve.head_timeout, std::time::Duration::from_secs(10));
+    assert_eq!(c.serve.body_timeout, std::time::Duration::from_secs(10));
+    assert_eq!(c.serve.max_connections, 1024);
 }
 
 #[test]
@@ -68,6 +71,15 @@ fn each_bad_setting_is_named() {
         (&[("GITHUB_API_URL", "api.github.com")], "GITHUB_API_URL"),
         (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
         (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+        (&[("AGEN_MAX_CONNECTIONS", "0")], "AGEN_MAX_CONNECTIONS"),
+        (
+            &[("AGEN_HEAD_TIMEOUT_SECONDS", "0")],
+            "AGEN_HEAD_TIMEOUT_SECONDS",
+        ),
+        (
+            &[("AGEN_BODY_TIMEOUT_SECONDS", "soon")],
+            "AGEN_BODY_TIMEOUT_SECONDS",
+        ),
         (
             &[("AGEN_WEBHOOK_MAX_BYTES", "12")],
             "AGEN_WEBHOOK_MAX_BYTES",

@@ -53,7 +53,9 @@ impl JobRun<'_> {
             })
             .await?;
         if changes.is_empty() {
+            // Every ending has its check run; with nothing pushed it goes on the base commit.
             if let RoundsEnd::Budget(cap) = rounds.end {
+                self.unchanged_check_run(&target, &rounds).await?;
                 return Ok(Ending {
                     state: JobState::BudgetExceeded,
                     detail: report::budget_reason(cap).into(),
@@ -66,6 +68,7 @@ impl JobRun<'_> {
                 });
             }
             if let RoundsEnd::TimedOut = rounds.end {
+                self.unchanged_check_run(&target, &rounds).await?;
                 return Ok(Ending {
                     state: JobState::TimedOut,
                     detail: "the time budget ran out before anything changed".into(),
@@ -125,6 +128,20 @@ impl JobRun<'_> {
             detail: "the agent changed nothing".into(),
             status: report::status_no_changes(self.job, rounds, self.elapsed()),
         })
+    }
+
+    /// The check run of a job that ended (time, budget) before it changed anything: on the
+    /// base commit, concluded as the ending says.
+    async fn unchanged_check_run(&self, target: &Target, rounds: &Rounds) -> Result<(), JobError> {
+        let summary = report::check_summary(self.job, rounds, self.elapsed());
+        self.check_run(
+            &target.base_sha,
+            conclusion(&rounds.end),
+            report::check_title(&rounds.end),
+            &summary,
+            rounds,
+        )
+        .await
     }
 
     async fn push_and_open(

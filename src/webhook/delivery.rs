@@ -146,6 +146,11 @@ async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Byt
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if is_limit {
             too_large()
+        } else if crate::server::edge::is_body_timeout(&e) {
+            Rejection::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time (AGEN_BODY_TIMEOUT_SECONDS)".to_string(),
+            )
         } else {
             Rejection::new(StatusCode::BAD_REQUEST, format!("could not read body: {e}"))
         }

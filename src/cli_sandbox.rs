@@ -82,6 +82,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let sandbox = Namespaces::new(NamespacesConfig {
         hide: source.sandbox_hidden_paths(),
         egress_allow: Allowlist::new(source.egress_allow().into_iter().chain(args.allow)),
+        egress_allow_private: source.egress_allow_private()?,
         // agen exits right after its one session: the session's PID 1 need not be waited for.
         leave_init: true,
         ..NamespacesConfig::default()

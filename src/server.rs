@@ -133,6 +133,7 @@ pub async fn spawn_workers(
     let mut sandbox = NamespacesConfig {
         hide: config.jobs.sandbox_hidden.clone(),
         egress_allow: Allowlist::new(config.jobs.egress_allow.iter().cloned()),
+        egress_allow_private: config.jobs.egress_allow_private.clone(),
         ..NamespacesConfig::default()
     };
     if let Some(exe) = &options.sandbox_exe {

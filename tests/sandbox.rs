@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agen::sandbox::{
@@ -21,10 +21,17 @@ fn backend() -> Namespaces {
     backend_allowing(&[])
 }
 
+/// A backend allowing `hosts`, and the host's loopback (127.0.0.0/8), where the tests'
+/// stand-ins for outside hosts listen.
 fn backend_allowing(hosts: &[&str]) -> Namespaces {
+    backend_allowing_private(hosts, &["127.0.0.0/8"])
+}
+
+fn backend_allowing_private(hosts: &[&str], private: &[&str]) -> Namespaces {
     Namespaces::new(NamespacesConfig {
         agen_exe: PathBuf::from(AGEN),
         egress_allow: Allowlist::new(hosts.iter().map(|h| h.to_string())),
+        egress_allow_private: private.iter().map(|r| r.parse().unwrap()).collect(),
         ..NamespacesConfig::default()
     })
 }
@@ -488,7 +495,7 @@ fn egress_proxy_reaches_allowed_hosts_and_refuses_the_rest() {
          curl -sS http://blocked.example/; curl -sS https://blocked-tls.example/; echo end"
     );
     let report = run_on(
-        &backend_allowing(&["127.0.0.1"]),
+        &backend_allowing(&[&format!("127.0.0.1:{port}")]),
         worktree.path(),
         &script,
         short(),
@@ -506,6 +513,163 @@ fn egress_proxy_reaches_allowed_hosts_and_refuses_the_rest() {
     assert_eq!(
         report.refused_hosts,
         ["blocked.example", "blocked-tls.example"]
+    );
+}
+
+/// A stand-in for an outside host that records what it receives: every byte of every
+/// connection (until the client closes or is quiet for a second), answering the first head
+/// on each with `body`.
+#[derive(Default)]
+struct Recorded {
+    connections: AtomicUsize,
+    bytes: Mutex<Vec<u8>>,
+}
+
+fn recording_upstream(body: String) -> (u16, Arc<Recorded>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let recorded = Arc::new(Recorded::default());
+    let seen = recorded.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            seen.connections.fetch_add(1, Ordering::SeqCst);
+            let (seen, body) = (seen.clone(), body.clone());
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+                let (mut mine, mut answered, mut chunk) = (Vec::new(), false, [0u8; 4096]);
+                while let Ok(n @ 1..) = conn.read(&mut chunk) {
+                    mine.extend_from_slice(&chunk[..n]);
+                    seen.bytes.lock().unwrap().extend_from_slice(&chunk[..n]);
+                    if !answered && mine.windows(4).any(|w| w == b"\r\n\r\n") {
+                        answered = true;
+                        let response = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = conn.write_all(response.as_bytes());
+                    }
+                }
+            });
+        }
+    });
+    (port, recorded)
+}
+
+/// An allowed name that resolves to the host's loopback does not reach it, by CONNECT or
+/// plain HTTP, unless the operator allowed that range.
+#[test]
+fn an_allowed_name_resolving_to_loopback_is_refused_unless_its_range_is_allowed() {
+    let body = marker();
+    let (port, recorded) = recording_upstream(body.clone());
+    let worktree = tempfile::tempdir().unwrap();
+    let script = format!(
+        "unset NO_PROXY no_proxy; curl -sS http://localhost:{port}/; echo; \
+         curl -sS --proxytunnel http://localhost:{port}/; echo end"
+    );
+    let allow = format!("localhost:{port}");
+    let report = run_on(
+        &backend_allowing_private(&[&allow], &[]),
+        worktree.path(),
+        &script,
+        short(),
+    );
+    let out = text(&report);
+    assert!(!out.contains(&body), "{out}");
+    assert!(
+        out.contains("host localhost resolves to a loopback address"),
+        "the 403 names the reason: {out}"
+    );
+    assert_eq!(
+        report.refused_hosts,
+        ["localhost (resolves to a loopback address)"]
+    );
+    assert_eq!(recorded.connections.load(Ordering::SeqCst), 0);
+    // With the loopback's range allowed, both are served.
+    let report = run_on(
+        &backend_allowing_private(&[&allow], &["127.0.0.0/8"]),
+        worktree.path(),
+        &script,
+        short(),
+    );
+    let out = text(&report);
+    assert_eq!(out.matches(&body).count(), 2, "{out}");
+    assert!(
+        report.refused_hosts.is_empty(),
+        "{:?}",
+        report.refused_hosts
+    );
+}
+
+/// A plain-HTTP connection carries one request, with the `Host` of the URL that was checked.
+#[test]
+fn plain_http_forwards_one_request_with_the_checked_host() {
+    let body = marker();
+    let (port, recorded) = recording_upstream(body.clone());
+    let worktree = tempfile::tempdir().unwrap();
+    let script = format!(
+        "exec bash -s <<'EOF'\nexec 3<>/dev/tcp/127.0.0.1/3128; \
+         printf 'GET http://localhost:{port}/first HTTP/1.1\\r\\nHost: evil.example\\r\\n\\r\\nGET http://localhost:{port}/second HTTP/1.1\\r\\nHost: evil.example\\r\\n\\r\\n' >&3; \
+         timeout 10 cat <&3; echo end\nEOF\n"
+    );
+    let report = run_on(
+        &backend_allowing(&[&format!("localhost:{port}")]),
+        worktree.path(),
+        &script,
+        short(),
+    );
+    let out = text(&report);
+    assert!(out.contains(&body), "{out}");
+    let seen = String::from_utf8_lossy(&recorded.bytes.lock().unwrap()).into_owned();
+    assert!(seen.starts_with("GET /first HTTP/1.1\r\n"), "{seen}");
+    assert!(
+        seen.contains(&format!("\r\nHost: localhost:{port}\r\n")),
+        "{seen}"
+    );
+    assert!(!seen.contains("evil.example"), "{seen}");
+    assert!(
+        !seen.contains("/second"),
+        "the pipelined request went through: {seen}"
+    );
+}
+
+/// CONNECT goes to 443 of an allowed host, or to the port its entry names.
+#[test]
+fn connect_reaches_only_the_port_the_allowlist_names() {
+    let body = marker();
+    let (port, recorded) = recording_upstream(body.clone());
+    let worktree = tempfile::tempdir().unwrap();
+    let script = format!(
+        "unset NO_PROXY no_proxy; \
+         curl -sS --proxytunnel http://localhost:22/; echo; \
+         curl -sS --proxytunnel http://localhost:{port}/; echo end"
+    );
+    let report = run_on(
+        &backend_allowing(&["localhost"]),
+        worktree.path(),
+        &script,
+        short(),
+    );
+    let out = text(&report);
+    assert!(!out.contains(&body), "{out}");
+    assert_eq!(
+        report.refused_hosts,
+        [
+            "localhost:22 (port 22 is not allowed)".to_string(),
+            format!("localhost:{port} (port {port} is not allowed)")
+        ]
+    );
+    assert_eq!(recorded.connections.load(Ordering::SeqCst), 0);
+    let report = run_on(
+        &backend_allowing(&["localhost", &format!("localhost:{port}")]),
+        worktree.path(),
+        &script,
+        short(),
+    );
+    let out = text(&report);
+    assert_eq!(out.matches(&body).count(), 1, "{out}");
+    assert_eq!(
+        report.refused_hosts,
+        ["localhost:22 (port 22 is not allowed)"]
     );
 }
 
@@ -701,8 +865,10 @@ fn a_session_egress_list_narrows_and_never_widens_the_servers() {
     );
     let run_with = |server: &[&str], session: &[&str]| {
         let mut spec = spec(worktree.path(), &script, short());
-        spec.egress_only = session.iter().map(|h| h.to_string()).collect();
-        backend_allowing(server)
+        spec.egress_only = session.iter().map(|h| format!("{h}:{port}")).collect();
+        let server: Vec<String> = server.iter().map(|h| format!("{h}:{port}")).collect();
+        let server: Vec<&str> = server.iter().map(String::as_str).collect();
+        backend_allowing(&server)
             .run(&spec, &StopHandle::new(), &mut |_| {})
             .expect("session runs")
     };
@@ -927,7 +1093,8 @@ fn egress_still_works_beside_a_service() {
     );
     let mut spec = spec(worktree.path(), &script, short());
     spec.services = vec![service];
-    let report = run_spec(&backend_allowing(&["127.0.0.1"]), &spec).expect("session runs");
+    let report =
+        run_spec(&backend_allowing(&[&format!("127.0.0.1:{port}")]), &spec).expect("session runs");
     let out = text(&report);
     assert!(out.contains(&body), "egress: {out}");
     assert!(out.contains(&format!("{hello} #1")), "service: {out}");

@@ -28,6 +28,8 @@ pub struct JobSettings {
     pub max_file_bytes: u64,
     /// `AGEN_EGRESS_ALLOW`: hosts sandboxes may reach through the egress proxy.
     pub egress_allow: Vec<String>,
+    /// `AGEN_EGRESS_ALLOW_PRIVATE`: non-public address ranges the egress proxy may reach.
+    pub egress_allow_private: Vec<ipnet::IpNet>,
     /// Paths no session may see (data dir, database, key, config file).
     pub sandbox_hidden: Vec<PathBuf>,
 }
@@ -44,6 +46,7 @@ impl JobSettings {
             lease: Duration::from_secs(number(src, "AGEN_JOB_LEASE_SECONDS", 60, 1..=3600)?),
             max_file_bytes: number(src, "AGEN_MAX_FILE_BYTES", 5 << 20, 1..=100 << 20)?,
             egress_allow: src.egress_allow(),
+            egress_allow_private: src.egress_allow_private()?,
             sandbox_hidden: src.sandbox_hidden_paths(),
         })
     }

@@ -139,13 +139,38 @@ impl Source {
     }
 
     /// `AGEN_EGRESS_ALLOW`: the hosts sandboxed commands may reach through the egress proxy,
-    /// comma-separated (`example.com`, or `*.example.com` for its subdomains). Empty by default.
+    /// comma-separated (`example.com`, or `*.example.com` for its subdomains, an IP address,
+    /// each optionally with `:port`). Empty by default.
     pub fn egress_allow(&self) -> Vec<String> {
         self.get("AGEN_EGRESS_ALLOW")
             .unwrap_or("")
             .split(',')
             .map(|h| h.trim().to_ascii_lowercase())
             .filter(|h| !h.is_empty())
+            .collect()
+    }
+
+    /// `AGEN_EGRESS_ALLOW_PRIVATE`: address ranges (CIDR, comma-separated) outside the public
+    /// internet the egress proxy may still connect to, e.g. `10.1.2.0/24`. Empty by default:
+    /// an allowed name resolving to a loopback, private, link-local or other non-public
+    /// address is refused.
+    pub fn egress_allow_private(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        const KEY: &str = "AGEN_EGRESS_ALLOW_PRIVATE";
+        self.get(KEY)
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|range| {
+                range.parse::<ipnet::IpNet>().map_err(|_| {
+                    err(
+                        KEY,
+                        format!(
+                            "`{range}` is not an address range like `10.1.2.0/24` or `fd00::/8`"
+                        ),
+                    )
+                })
+            })
             .collect()
     }
 

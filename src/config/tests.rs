@@ -39,6 +39,25 @@ fn sandbox_settings_come_from_the_environment_alone() {
 }
 
 #[test]
+fn private_egress_ranges_are_explicit_cidrs() {
+    let src = Source::from_pairs([("AGEN_EGRESS_ALLOW_PRIVATE", " 10.1.2.0/24, fd00::/8 ,,")]);
+    let ranges: Vec<String> = src
+        .egress_allow_private()
+        .unwrap()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(ranges, ["10.1.2.0/24", "fd00::/8"]);
+    assert!(Source::from_pairs([])
+        .egress_allow_private()
+        .unwrap()
+        .is_empty());
+    let bad = Source::from_pairs([("AGEN_EGRESS_ALLOW_PRIVATE", "10.0.0.0/33")]);
+    let e = bad.egress_allow_private().unwrap_err();
+    assert!(e.to_string().contains("AGEN_EGRESS_ALLOW_PRIVATE"), "{e}");
+}
+
+#[test]
 fn defaults_apply() {
     let c = load(&[]).unwrap();
     assert_eq!(c.app.app_id, 42);

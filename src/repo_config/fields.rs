@@ -130,17 +130,17 @@ pub(super) fn egress(value: &Value, caps: &ServerCaps) -> Result<Vec<String>, Re
     for entry in entries {
         let host = text(entry).map(str::to_ascii_lowercase);
         let Some(host) = host.filter(|h| is_host_pattern(h)) else {
-            let what = "a host name like `crates.io` or `*.example.com`";
+            let what = "a host name like `crates.io`, `*.example.com` or `example.com:8443`";
             let problem = format!(
                 "each `egress` entry must be {what}, found {}",
                 describe(entry)
             );
             return fail("egress", problem);
         };
-        // The server's list must cover the whole pattern. Allowlist's own matching does that:
-        // `*.example.com` allows `a.example.com` and `*.a.example.com` alike, `example.com`
-        // allows only itself.
-        if !allow.allows(&host) {
+        // The server's list must cover the whole pattern, port included: `*.example.com`
+        // covers `a.example.com` and `*.a.example.com` alike, `example.com` only itself, and
+        // `example.com:8443` only `example.com:8443`.
+        if !allow.covers(&host) {
             let problem = format!(
                 "`egress` host {} is not in this server's allowlist; remove it or ask the \
                  server's operator to allow it",
@@ -191,7 +191,17 @@ pub(super) fn must<T>(key: &str, what: &str, found: &Value) -> Result<T, RepoCon
 }
 
 /// `example.com` or `*.example.com`: DNS labels of letters, digits and inner hyphens.
-fn is_host_pattern(host: &str) -> bool {
+/// `name`, `*.name`, either with `:port`.
+fn is_host_pattern(entry: &str) -> bool {
+    let host = match entry.split_once(':') {
+        Some((host, port))
+            if port.parse::<u16>().is_ok_and(|p| p != 0) && !port.starts_with('+') =>
+        {
+            host
+        }
+        Some(_) => return false,
+        None => entry,
+    };
     let name = host.strip_prefix("*.").unwrap_or(host);
     name.len() <= 253
         && name.split('.').all(|label| {

@@ -246,7 +246,12 @@ fn every_mistake_names_the_key_and_the_fix() {
         (
             "egress: ['crates.io:443']".into(),
             "egress",
-            host("the text `crates.io:443`"),
+            not_allowed("crates.io:443"),
+        ),
+        (
+            "egress: ['crates.io:0']".into(),
+            "egress",
+            host("the text `crates.io:0`"),
         ),
         (
             "egress: ['https://crates.io']".into(),
@@ -288,7 +293,7 @@ fn label(found: &str) -> String {
     format!("`trigger_label` must be a label name of 1 to 50 characters, found {found}")
 }
 fn host(found: &str) -> String {
-    format!("each `egress` entry must be a host name like `crates.io` or `*.example.com`, found {found}")
+    format!("each `egress` entry must be a host name like `crates.io`, `*.example.com` or `example.com:8443`, found {found}")
 }
 fn not_allowed(host: &str) -> String {
     format!(

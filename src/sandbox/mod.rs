@@ -18,8 +18,9 @@
 //! - No host directory is made for a session: its root and /tmp are tmpfs in its own mount
 //!   namespace, gone with it, and so is its worktree when the spec names none.
 //! - Network: loopback only; the reaper listens on 127.0.0.1:3128 inside and hands that socket
-//!   to agen, whose egress proxy serves it: only the hosts in `AGEN_EGRESS_ALLOW` are reached,
-//!   the refused ones are recorded. Each of the spec's [`LocalService`]s gets a listener on its
+//!   to agen, whose egress proxy serves it: only the hosts (and ports) in `AGEN_EGRESS_ALLOW`
+//!   are reached, at public addresses only unless `AGEN_EGRESS_ALLOW_PRIVATE` names the range;
+//!   the refused ones are recorded with the reason. Each of the spec's [`LocalService`]s gets a listener on its
 //!   own loopback port the same way, handed over at the start, which the caller serves.
 //! - Programs ([`SessionSpec::programs`]): host files bind-mounted read-only under
 //!   [`PROGRAMS_INSIDE`].

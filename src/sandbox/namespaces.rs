@@ -11,7 +11,9 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupSupport, SessionCgroups};
-use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE};
+use ipnet::IpNet;
+
+use super::egress::{Allowlist, EgressProxy, EGRESS_PORT_INSIDE, HEAD_DEADLINE};
 use super::init::{self, InitSpec, INIT_ARG, LISTENER_SENT, MAX_SERVICES, SETUP_FAILED};
 use super::ownership;
 use super::{
@@ -38,6 +40,10 @@ pub struct NamespacesConfig {
     pub host_uid: u32,
     /// Hosts the egress proxy lets sessions reach (`AGEN_EGRESS_ALLOW`).
     pub egress_allow: Allowlist,
+    /// Non-public address ranges the egress proxy may still connect to
+    /// (`AGEN_EGRESS_ALLOW_PRIVATE`); by default none: an allowed name that resolves to a
+    /// loopback, private or link-local address is refused.
+    pub egress_allow_private: Vec<IpNet>,
     /// Return as soon as the session's PID 1 has reported the command's status, having
     /// killed and reaped the rest and left the session's cgroups, which then prove empty: kill
     /// it and leave it unreaped, without waiting for its exit (the teardown of its
@@ -56,6 +62,7 @@ impl Default for NamespacesConfig {
             hide: Vec::new(),
             host_uid: 100_000,
             egress_allow: Allowlist::default(),
+            egress_allow_private: Vec::new(),
             leave_init: false,
         }
     }
@@ -158,7 +165,11 @@ impl Sandbox for Namespaces {
             .map_err(SandboxError::io("cannot set the session's cgroup limits"))?;
         started.send_spec(&init_spec)?;
         started.go()?;
-        let egress = EgressProxy::new(self.session_allowlist(spec));
+        let egress = EgressProxy::new(
+            self.session_allowlist(spec),
+            self.config.egress_allow_private.clone(),
+            HEAD_DEADLINE,
+        );
         let leave_init = self.config.leave_init;
         let mut result = started.watch(spec, &cgroups, &egress, stop, sink, leave_init);
         let mut left = false;
@@ -279,7 +290,7 @@ impl Namespaces {
         Allowlist::new(
             spec.egress_only
                 .iter()
-                .filter(|host| server.allows(host.trim_start_matches("*.")))
+                .filter(|entry| server.covers(entry))
                 .cloned(),
         )
     }

@@ -676,3 +676,60 @@ async fn a_call_above_what_is_left_goes_out_with_a_lower_limit() {
     // $0.01 leaves room for under 2000 output tokens at $5/M.
     assert!((256..2000).contains(&sent), "max_tokens sent: {sent}");
 }
+
+#[tokio::test]
+async fn openai_responses_streams_are_metered_from_their_final_event() {
+    let env = env_with(&[]).await;
+    let payer = env.job("d1", 1, 1).await;
+    let session = env.session(payer.clone(), 2.0).await;
+    let bearer = format!("Bearer {}", session.pass.token());
+    env.model.script(Step::text("patched").usage(SimUsage {
+        input: 800,
+        output: 20,
+        cache_write: 0,
+        cache_read: 200,
+    }));
+    let request = json!({"model": "gpt-5-mini", "stream": true, "input": "fix the test"});
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let answer = send(&session.url, "POST", "/v1/responses", &headers, request).await;
+    assert_eq!(answer.status(), 200);
+    let all = answer.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&all).contains("event: response.completed"));
+    let call = &env.model.calls()[0];
+    assert_eq!(call.path, "/v1/responses");
+    assert_eq!(call.body["max_output_tokens"], 32_000);
+    // gpt-5-mini: $0.25/M in, $0.025/M cached, $2/M out.
+    assert_eq!(env.spent(payer.job).await, (200 + 5 + 40, 1));
+}
+
+#[tokio::test]
+async fn a_monthly_installation_cap_binds_every_repository_of_the_installation() {
+    let env = env_with(&[("AGEN_INSTALLATION_MONTHLY_USD", "0.01")]).await;
+    let first = env.session(env.job("d1", 5, 9).await, 2.0).await;
+    env.model.script(Step::text("x").usage(SimUsage {
+        input: 9000,
+        output: 100,
+        cache_write: 0,
+        cache_read: 0,
+    }));
+    let (status, _) = text(first.ask(message(HAIKU, 100, false)).await).await;
+    assert_eq!(status, 200);
+    env.spent(first.job).await;
+    // Another repository of the same installation: held to what the month left.
+    let other = env.session(env.job("d2", 6, 9).await, 2.0).await;
+    let (status, body) = text(other.ask(message(HAIKU, 1000, false)).await).await;
+    assert_eq!(status, 402, "{body}");
+    let message_text = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message_text.contains("AGEN_INSTALLATION_MONTHLY_USD"),
+        "{message_text}"
+    );
+    assert_eq!(other.pass.budget_hit(), Some(Cap::InstallationMonth));
+    // Another installation is not.
+    let elsewhere = env.session(env.job("d3", 7, 10).await, 2.0).await;
+    let (status, _) = text(elsewhere.ask(message(HAIKU, 100, false)).await).await;
+    assert_eq!(status, 200);
+}

@@ -114,7 +114,8 @@ impl Store {
     }
 
     /// Records the call holding `call.reserve`, only if every cap still has room for it: one
-    /// statement, so two calls racing for the last of a budget cannot both get it. `None`:
+    /// statement, so two calls racing for the last of a budget cannot both get it (SQLite runs
+    /// writers one at a time; on Postgres this needs SERIALIZABLE or a lock per payer). `None`:
     /// no room any more (the caller decides again from fresh figures).
     pub async fn reserve_call(
         &self,

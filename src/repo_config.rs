@@ -11,6 +11,8 @@
 //! trigger_label: agen      # default: the server's
 //! min_permission: write    # read|triage|write|maintain|admin (default: the server's)
 //! egress: [crates.io]      # hosts the sandbox may reach, within the server's allowlist
+//! agent: claude            # one of the server's agents (default: its default_agent)
+//! model: claude-sonnet-4-5 # one of that agent's models (default: its first)
 //! ```
 //!
 //! A repository may lower what the server allows, never raise it, and every mistake is an
@@ -23,6 +25,7 @@
 use yaml_serde::{Mapping, Value};
 
 use crate::budget::MicroUsd;
+use crate::config::Agents;
 use crate::job::task::code_span;
 use crate::policy::Permission;
 
@@ -31,7 +34,8 @@ mod fields;
 mod tests;
 
 use fields::{
-    capped, capped_usd, describe, egress, label, must, one_line, permission, pipeline, short, text,
+    agent, capped, capped_usd, check_model, describe, egress, label, model_name, must, one_line,
+    permission, pipeline, short, text,
 };
 
 pub const PATH: &str = ".github/agen.yml";
@@ -40,13 +44,15 @@ pub const MAX_PIPELINE_COMMANDS: usize = 20;
 pub const MAX_EGRESS_HOSTS: usize = 50;
 /// GitHub's own limit on a label's name.
 pub const MAX_LABEL_CHARS: usize = 50;
-pub const KEYS: [&str; 6] = [
+pub const KEYS: [&str; 8] = [
     "pipeline",
     "max_rounds",
     "budget",
     "trigger_label",
     "min_permission",
     "egress",
+    "agent",
+    "model",
 ];
 pub const BUDGET_KEYS: [&str; 3] = ["job_minutes", "job_usd", "cpu_minutes"];
 const PERMISSIONS: [Permission; 5] = [
@@ -70,6 +76,8 @@ pub struct ServerCaps {
     pub egress_allow: Vec<String>,
     pub trigger_label: String,
     pub min_permission: Permission,
+    /// The agents a repository may pick, and the default one.
+    pub agents: Agents,
 }
 
 /// The effective settings for one repository: its file applied within the server's caps.
@@ -85,6 +93,10 @@ pub struct RepoConfig {
     /// The hosts this repository asked for (lowercase, each once), all within
     /// [`ServerCaps::egress_allow`].
     pub egress: Vec<String>,
+    /// The agent the repository picked (`None`: the server's default).
+    pub agent: Option<String>,
+    /// The model it picked among that agent's (`None`: the agent's first).
+    pub model: Option<String>,
 }
 
 /// One line of Markdown for the issue: the file, the key, what is wrong, what to do.
@@ -119,6 +131,8 @@ impl RepoConfig {
             trigger_label: caps.trigger_label.clone(),
             min_permission: caps.min_permission,
             egress: Vec::new(),
+            agent: None,
+            model: None,
         }
     }
 
@@ -176,8 +190,13 @@ impl RepoConfig {
                 "trigger_label" => config.trigger_label = label(value)?,
                 "min_permission" => config.min_permission = permission(value, caps)?,
                 "egress" => config.egress = egress(value, caps)?,
+                "agent" => config.agent = Some(agent(value, &caps.agents)?),
+                "model" => config.model = Some(model_name(value)?),
                 _ => unreachable!("known_keys yields only KEYS"),
             }
+        }
+        if let Some(model) = &config.model {
+            check_model(model, config.agent.as_deref(), &caps.agents)?;
         }
         Ok(config)
     }

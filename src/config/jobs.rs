@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{err, ConfigError, Source};
+use super::{err, Agents, ConfigError, Source};
 
 #[derive(Clone, Debug)]
 pub struct JobSettings {
-    /// `AGEN_AGENT_COMMAND`: run with `sh -c` in the sandbox, in the worktree. Without it
-    /// jobs end at once with a message saying so.
-    pub agent_command: Option<String>,
+    /// The agents (`[agents.NAME]` in `AGEN_CONFIG`, or `AGEN_AGENT_COMMAND` as the one
+    /// agent `default`). Without any, jobs end at once with a message saying so.
+    pub agents: Agents,
     /// `AGEN_WORKERS`: jobs run at once (default: the number of cores; 0: this process runs
     /// none, an `agen worker` process on the same database does).
     pub workers: usize,
@@ -38,7 +38,7 @@ impl JobSettings {
     pub fn load(src: &Source) -> Result<JobSettings, ConfigError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(JobSettings {
-            agent_command: src.get("AGEN_AGENT_COMMAND").map(str::to_string),
+            agents: Agents::load(src)?,
             workers: number(src, "AGEN_WORKERS", cores as u64, 0..=256)? as usize,
             max_rounds: number(src, "AGEN_MAX_ROUNDS", 5, 1..=50)? as u32,
             job_time: minutes(src, "AGEN_JOB_MINUTES", 30.0)?,

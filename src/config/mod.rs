@@ -10,9 +10,11 @@ use jsonwebtoken::EncodingKey;
 
 use crate::policy::Permission;
 
+mod agents;
 mod jobs;
 mod models;
 mod serve;
+pub use agents::{Agent, AgentKind, Agents, Preset, PRESETS};
 pub use jobs::JobSettings;
 pub use models::{ModelSettings, Upstream};
 pub use serve::ServeLimits;
@@ -84,22 +86,47 @@ pub struct Config {
     pub models: ModelSettings,
 }
 
-/// The raw key/value source: the environment over an optional TOML file. The file's one
-/// table, `[prices]`, is kept as it is (see [`ModelSettings`]).
+/// The raw key/value source: the environment over an optional TOML file. The file's tables,
+/// `[prices]` (see [`ModelSettings`]) and `[agents]` (see [`Agents`]), are kept as they are.
 pub struct Source {
     values: BTreeMap<String, String>,
     prices: toml::Table,
+    agents: toml::Table,
 }
 
 impl Source {
     /// Reads the TOML file named by `AGEN_CONFIG` (if set), then lets the environment override it.
     pub fn from_env() -> Result<Source, ConfigError> {
-        let (mut values, mut prices) = (BTreeMap::new(), toml::Table::new());
+        let mut file = FileValues::default();
         if let Ok(path) = std::env::var("AGEN_CONFIG") {
-            (values, prices) = read_toml(&path)?;
+            file = read_toml(&path)?;
         }
+        let mut values = file.values;
         values.extend(std::env::vars());
-        Ok(Source { values, prices })
+        Ok(Source {
+            values,
+            prices: file.prices,
+            agents: file.agents,
+        })
+    }
+
+    /// The TOML file's text as `AGEN_CONFIG` would hold it, over `pairs` (for tests).
+    pub fn from_toml<'a>(
+        text: &str,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Source, ConfigError> {
+        let file = parse_toml(text, "the config")?;
+        let mut values = file.values;
+        values.extend(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        Ok(Source {
+            values,
+            prices: file.prices,
+            agents: file.agents,
+        })
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Source {
@@ -109,6 +136,7 @@ impl Source {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             prices: toml::Table::new(),
+            agents: toml::Table::new(),
         }
     }
 
@@ -187,7 +215,12 @@ impl Source {
     }
 }
 
-type FileValues = (BTreeMap<String, String>, toml::Table);
+#[derive(Default)]
+struct FileValues {
+    values: BTreeMap<String, String>,
+    prices: toml::Table,
+    agents: toml::Table,
+}
 
 fn read_toml(path: &str) -> Result<FileValues, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -196,6 +229,10 @@ fn read_toml(path: &str) -> Result<FileValues, ConfigError> {
             format!("names {path}, which cannot be read: {e}"),
         )
     })?;
+    parse_toml(&text, path)
+}
+
+fn parse_toml(text: &str, path: &str) -> Result<FileValues, ConfigError> {
     let mut table: toml::Table = text.parse().map_err(|e| {
         err(
             "AGEN_CONFIG",
@@ -212,6 +249,16 @@ fn read_toml(path: &str) -> Result<FileValues, ConfigError> {
             ))
         }
     };
+    let agents = match table.remove("agents") {
+        None => toml::Table::new(),
+        Some(toml::Value::Table(agents)) => agents,
+        Some(_) => {
+            return Err(err(
+                "agents",
+                format!("in {path} must be a table of agents, like [agents.claude]"),
+            ))
+        }
+    };
     let values = table
         .into_iter()
         .map(|(k, v)| match v {
@@ -225,7 +272,11 @@ fn read_toml(path: &str) -> Result<FileValues, ConfigError> {
             )),
         })
         .collect::<Result<_, _>>()?;
-    Ok((values, prices))
+    Ok(FileValues {
+        values,
+        prices,
+        agents,
+    })
 }
 
 impl Config {
@@ -327,6 +378,7 @@ impl Config {
             min_permission: self.min_permission,
             job_usd: self.models.job_max,
             cpu_minutes: self.jobs.job_cpu.as_secs().div_ceil(60) as u32,
+            agents: self.jobs.agents.clone(),
         }
     }
 }

@@ -69,7 +69,7 @@ fn defaults_apply() {
     assert_eq!(c.webhook_max_bytes, 26 * 1024 * 1024);
     assert_eq!(c.min_permission, Permission::Write);
     assert_eq!(c.trigger_label, "agen");
-    assert_eq!(c.jobs.agent_command, None);
+    assert_eq!(c.jobs.agents, Agents::default());
     assert_eq!(c.jobs.max_rounds, 5);
     assert_eq!(c.jobs.job_time, std::time::Duration::from_secs(30 * 60));
     assert_eq!(c.jobs.lease, std::time::Duration::from_secs(60));
@@ -162,8 +162,8 @@ fn providers_budgets_and_prices_come_from_the_environment_and_the_config_file() 
          AGEN_REPO_MONTHLY_USD = 40\n[prices.\"my-model\"]\ninput = 1\noutput = 2\n",
     )
     .unwrap();
-    let (values, prices) = read_toml(path.to_str().unwrap()).unwrap();
-    let config = Config::load(&file_under_base(values, prices)).unwrap();
+    let file = read_toml(path.to_str().unwrap()).unwrap();
+    let config = Config::load(&file_under_base(file)).unwrap();
     let models = &config.models;
     let anthropic = models.anthropic.as_ref().unwrap();
     assert_eq!(anthropic.base_url, "https://api.anthropic.com");
@@ -214,14 +214,17 @@ fn bad_budget_and_price_settings_say_which_and_how() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agen.toml");
     std::fs::write(&path, "prices = 3\n").unwrap();
-    let err = read_toml(path.to_str().unwrap()).unwrap_err().to_string();
+    let Err(err) = read_toml(path.to_str().unwrap()) else {
+        panic!("prices = 3 is read")
+    };
+    let err = err.to_string();
     assert!(
         err.contains("[prices]") && err.contains("must be a table of models"),
         "{err}"
     );
     std::fs::write(&path, "[prices.m]\noutput = 1\n").unwrap();
-    let (values, prices) = read_toml(path.to_str().unwrap()).unwrap();
-    let err = Config::load(&file_under_base(values, prices)).unwrap_err();
+    let file = read_toml(path.to_str().unwrap()).unwrap();
+    let err = Config::load(&file_under_base(file)).unwrap_err();
     assert_eq!(
         err.to_string(),
         "config: AGEN_CONFIG prices.\"m\": input is missing"
@@ -229,11 +232,132 @@ fn bad_budget_and_price_settings_say_which_and_how() {
 }
 
 /// What `Source::from_env` makes of a config file, with the base settings in the environment.
-fn file_under_base(mut values: BTreeMap<String, String>, prices: toml::Table) -> Source {
+fn file_under_base(file: FileValues) -> Source {
+    let mut values = file.values;
     values.extend(
         base()
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    Source { values, prices }
+    Source {
+        values,
+        prices: file.prices,
+        agents: file.agents,
+    }
+}
+
+fn agents_from(toml: &str, extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+    let mut pairs = base();
+    pairs.extend_from_slice(extra);
+    Config::load(&Source::from_toml(toml, pairs)?)
+}
+
+#[test]
+fn named_agents_come_from_the_config_file() {
+    let c = agents_from(
+        "default_agent = \"claude\"\n\
+         [agents.claude]\npreset = \"claude-code\"\n\
+         models = [\"claude-sonnet-4-5\", \"claude-haiku-4-5\"]\n\
+         env = { BASH_DEFAULT_TIMEOUT_MS = \"300000\" }\n\
+         [agents.script]\ncommand = \"./agent.sh\"\n",
+        &[],
+    )
+    .unwrap();
+    let agents = &c.jobs.agents;
+    assert_eq!(agents.default.as_deref(), Some("claude"));
+    assert_eq!(agents.names(), ["claude", "script"]);
+    let claude = agents.pick(None).unwrap();
+    assert_eq!(claude.kind, AgentKind::Preset(Preset::ClaudeCode));
+    assert_eq!(claude.models, ["claude-sonnet-4-5", "claude-haiku-4-5"]);
+    assert_eq!(
+        claude.env,
+        [("BASH_DEFAULT_TIMEOUT_MS".to_string(), "300000".to_string())]
+    );
+    assert_eq!(
+        agents.get("script").unwrap().kind,
+        AgentKind::Command("./agent.sh".into())
+    );
+    assert_eq!(c.server_caps().agents, *agents);
+
+    // One agent is the default by itself; AGEN_AGENT_COMMAND is the one agent `default`.
+    let c = agents_from("[agents.x]\ncommand = \"true\"\n", &[]).unwrap();
+    assert_eq!(c.jobs.agents.default.as_deref(), Some("x"));
+    let c = load(&[("AGEN_AGENT_COMMAND", "./go.sh")]).unwrap();
+    let only = c.jobs.agents.pick(None).unwrap();
+    assert_eq!(
+        (only.name.as_str(), &only.kind),
+        ("default", &AgentKind::Command("./go.sh".into()))
+    );
+}
+
+#[test]
+fn each_bad_agent_setting_is_named() {
+    for (toml, extra, message) in [
+        (
+            "[agents.a]\npreset = \"codex\"\n",
+            &[][..],
+            "config: agents.a.preset is codex, which agen does not know (known presets: claude-code)",
+        ),
+        (
+            "[agents.a]\npreset = \"claude-code\"\nenv = { ANTHROPIC_BASE_URL = \"http://x\" }\n",
+            &[],
+            "config: agents.a.env sets ANTHROPIC_BASE_URL, which agen sets itself for every session (the model gateway's and agen's variables, *_API_KEY); remove it",
+        ),
+        (
+            "[agents.a]\ncommand = \"x\"\nenv = { MY_API_KEY = \"k\" }\n",
+            &[],
+            "config: agents.a.env sets MY_API_KEY, which agen sets itself for every session (the model gateway's and agen's variables, *_API_KEY); remove it",
+        ),
+        (
+            "[agents.a]\ncommand = \"x\"\nmodels = []\n",
+            &[],
+            "config: agents.a.models must be a non-empty list of model names, like [\"claude-sonnet-4-5\"]",
+        ),
+        (
+            "[agents.a]\nmodels = [\"m\"]\n",
+            &[],
+            "config: agents.a needs preset = \"claude-code\" or command = \"...\"",
+        ),
+        (
+            "[agents.a]\ncommand = \"x\"\npreset = \"claude-code\"\n",
+            &[],
+            "config: agents.a sets both preset and command; keep one",
+        ),
+        (
+            "[agents.a]\ncommand = \"x\"\nmodel = \"m\"\n",
+            &[],
+            "config: agents.a.model is not a known key (known: preset, command, env, models)",
+        ),
+        (
+            "[agents.a]\ncommand = \"x\"\n[agents.b]\ncommand = \"y\"\n",
+            &[],
+            "config: default_agent is missing: with several [agents] tables, name the one repositories get when they pick none",
+        ),
+        (
+            "default_agent = \"c\"\n[agents.a]\ncommand = \"x\"\n",
+            &[],
+            "config: default_agent names c, which is not an agent in AGEN_CONFIG (its agents: a)",
+        ),
+        (
+            "default_agent = \"c\"\n",
+            &[],
+            "config: default_agent names c, but AGEN_CONFIG has no [agents.c] table",
+        ),
+        (
+            "[agents.a]\ncommand = \"x\"\n",
+            &[("AGEN_AGENT_COMMAND", "y")],
+            "config: AGEN_AGENT_COMMAND cannot be set beside [agents] tables in AGEN_CONFIG; make it an agent there (`[agents.NAME]` with `command = \"...\"`)",
+        ),
+        (
+            "agents = 3\n",
+            &[],
+            "config: agents in the config must be a table of agents, like [agents.claude]",
+        ),
+    ] {
+        assert_eq!(
+            agents_from(toml, extra).unwrap_err().to_string(),
+            message,
+            "{toml}"
+        );
+    }
 }

@@ -127,6 +127,15 @@ impl Call<'_> {
             Ok(request) => request,
             Err(e) => return self.refuse(Refusal::BadRequest, &e.0),
         };
+        let allowed = &self.entry.models;
+        if !allowed.is_empty() && !allowed.contains(&request.model) {
+            let message = format!(
+                "model {} is not one this job's agent may use; use one of: {}",
+                request.model,
+                allowed.join(", ")
+            );
+            return self.refuse(Refusal::ModelNotAllowed, &message);
+        }
         let Some(price) = self.gateway.inner.settings.prices.get(&request.model) else {
             let message = format!(
                 "model {} has no price in agen, so its spend cannot be capped; use a priced \

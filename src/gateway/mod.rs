@@ -55,6 +55,8 @@ struct JobEntry {
     token: String,
     payer: Payer,
     caps: Caps,
+    /// The models the job's agent may call; empty: any priced model.
+    models: Vec<String>,
     /// Cleared when the job's pass is dropped: its token is refused from then on.
     live: AtomicBool,
     /// The cap that refused a call, if one did.
@@ -113,8 +115,14 @@ impl Gateway {
         }
     }
 
-    /// A new token for `payer`'s job, spending under `caps`.
+    /// A new token for `payer`'s job, spending under `caps`, on any priced model.
     pub fn open_job(&self, payer: Payer, caps: Caps) -> JobPass {
+        self.open_job_for(payer, caps, Vec::new())
+    }
+
+    /// A new token for `payer`'s job, spending under `caps`, calling only `models` (when it
+    /// names any: a call for another is refused with 400 naming them).
+    pub fn open_job_for(&self, payer: Payer, caps: Caps, models: Vec<String>) -> JobPass {
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let token = format!(
@@ -127,6 +135,7 @@ impl Gateway {
                 token,
                 payer,
                 caps,
+                models,
                 live: AtomicBool::new(true),
                 budget_hit: Mutex::new(None),
                 settling: tokio::sync::watch::Sender::new(0),

@@ -18,6 +18,8 @@ pub enum Refusal {
     BadRequest,
     /// A model agen has no price for.
     UnknownModel,
+    /// A model the job's agent is not configured for.
+    ModelNotAllowed,
     /// The body is above the gateway's limit.
     TooLarge,
     /// A budget cap leaves no room.
@@ -31,7 +33,9 @@ impl Refusal {
         match self {
             Refusal::NotFound => StatusCode::NOT_FOUND,
             Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
-            Refusal::BadRequest | Refusal::UnknownModel => StatusCode::BAD_REQUEST,
+            Refusal::BadRequest | Refusal::UnknownModel | Refusal::ModelNotAllowed => {
+                StatusCode::BAD_REQUEST
+            }
             Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::Budget => StatusCode::PAYMENT_REQUIRED,
             Refusal::Upstream => StatusCode::BAD_GATEWAY,
@@ -42,7 +46,9 @@ impl Refusal {
         match self {
             Refusal::NotFound => "not_found_error",
             Refusal::Unauthorized => "authentication_error",
-            Refusal::BadRequest | Refusal::UnknownModel => "invalid_request_error",
+            Refusal::BadRequest | Refusal::UnknownModel | Refusal::ModelNotAllowed => {
+                "invalid_request_error"
+            }
             Refusal::TooLarge => "request_too_large",
             Refusal::Budget => "billing_error",
             Refusal::Upstream => "api_error",
@@ -55,6 +61,7 @@ impl Refusal {
             Refusal::Unauthorized => ("invalid_request_error", "invalid_api_key"),
             Refusal::BadRequest => ("invalid_request_error", "invalid_request"),
             Refusal::UnknownModel => ("invalid_request_error", "model_not_priced"),
+            Refusal::ModelNotAllowed => ("invalid_request_error", "model_not_allowed"),
             Refusal::TooLarge => ("invalid_request_error", "request_too_large"),
             Refusal::Budget => ("insufficient_quota", "agen_budget_exceeded"),
             Refusal::Upstream => ("server_error", "upstream_unreachable"),

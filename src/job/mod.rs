@@ -3,6 +3,7 @@
 //! writes on GitHub.
 
 pub mod agent_files;
+pub mod agents;
 pub mod checks;
 pub mod comments;
 pub mod context;

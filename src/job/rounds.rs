@@ -56,13 +56,26 @@ enum Session {
 
 impl JobRun<'_> {
     pub(super) async fn rounds(&self, worktree: &Path) -> Result<Rounds, JobError> {
-        let agent = self.ctx.settings.agent_command.clone().ok_or_else(|| {
+        let agent = super::agents::resolve(
+            &self.ctx.settings.agents,
+            self.config.agent.as_deref(),
+            self.config.model.as_deref(),
+        )
+        .ok_or_else(|| {
             JobError::User(
-                "this agen server has no agent configured (AGEN_AGENT_COMMAND is not set); \
-                 ask its operator to set one"
+                "this agen server has no agent configured (neither [agents] in AGEN_CONFIG \
+                 nor AGEN_AGENT_COMMAND is set); ask its operator to set one"
                     .into(),
             )
         })?;
+        // A preset whose program is missing would fail in every round: say so at once.
+        if let Some(preset) = agent.needs {
+            if super::agents::find_program(preset.program(), PATH).is_none() {
+                return Err(JobError::User(super::agents::missing_program(
+                    &agent, preset,
+                )));
+            }
+        }
         let max_rounds = self.config.max_rounds;
         // A monthly cap already reached stops the job before any session starts.
         if let Some(cap) = self.no_budget_left().await? {
@@ -78,7 +91,7 @@ impl JobRun<'_> {
             let (recorded, reported, agent) = tokio::join!(
                 self.ctx.store.set_job_round(self.job.id, round),
                 self.status(&status),
-                self.session(worktree, round, &heading, &agent)
+                self.session(worktree, round, &heading, &agent.command, &agent.env)
             );
             recorded?;
             reported?;
@@ -147,7 +160,9 @@ impl JobRun<'_> {
     ) -> Result<Session, JobError> {
         for command in &self.config.pipeline {
             let heading = format!("round {round}: {command}");
-            let outcome = self.session(worktree, round, &heading, command).await?;
+            let outcome = self
+                .session(worktree, round, &heading, command, &[])
+                .await?;
             lines.push(match &outcome {
                 Session::Ok => format!("✅ `{command}`"),
                 Session::Failed(f) => format!("❌ `{command}` (exit {})", f.exit_code),
@@ -193,6 +208,7 @@ impl JobRun<'_> {
         round: u32,
         heading: &str,
         command: &str,
+        extra_env: &[(String, String)],
     ) -> Result<Session, JobError> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -211,6 +227,11 @@ impl JobRun<'_> {
             ("AGEN_SUMMARY_FILE".into(), inside(SUMMARY)),
             ("AGEN_ROUND".into(), round.to_string()),
         ];
+        // The agent's own variables (config checked that none is the gateway's or agen's).
+        for (key, value) in extra_env {
+            env.retain(|(k, _)| k != key);
+            env.push((key.clone(), value.clone()));
+        }
         // The gateway serves this session alone, until the guard drops after it.
         let (serve, _gateway_guard) = self.pass.session();
         let mut services = Vec::new();

@@ -162,7 +162,9 @@ async fn prepare_and_run<'a>(
     ctx.store.set_job_budget(job.id, caps.job).await?;
     ctx.store.settle_interrupted_calls(job.id).await?;
     let run = JobRun {
-        pass: ctx.gateway.open_job(payer.clone(), caps),
+        pass: ctx
+            .gateway
+            .open_job_for(payer.clone(), caps, allowed_models(ctx, &config)),
         payer,
         caps,
         // A job taken over after a crash keeps what its sessions used before.
@@ -184,6 +186,15 @@ async fn prepare_and_run<'a>(
         started,
     };
     run.execute().await
+}
+
+/// The models the job's agent names (empty: any priced model).
+fn allowed_models(ctx: &JobContext, config: &RepoConfig) -> Vec<String> {
+    ctx.settings
+        .agents
+        .pick(config.agent.as_deref())
+        .map(|agent| agent.models.clone())
+        .unwrap_or_default()
 }
 
 async fn grant_still_holds(ctx: &JobContext, job: &Job) -> Result<(), JobError> {

@@ -8,6 +8,7 @@ use super::{
     PERMISSIONS,
 };
 use crate::budget::MicroUsd;
+use crate::config::Agents;
 use crate::job::task::code_span;
 use crate::policy::Permission;
 use crate::sandbox::Allowlist;
@@ -239,4 +240,67 @@ pub(super) fn short(text: &str) -> String {
 
 pub(super) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `agent:`: one of the server's agents.
+pub(super) fn agent(value: &Value, agents: &Agents) -> Result<String, RepoConfigError> {
+    let known = || {
+        let names = agents.names();
+        if names.is_empty() {
+            "this server has no agents".to_string()
+        } else {
+            format!("this server's agents: {}", names.join(", "))
+        }
+    };
+    match text(value) {
+        Some(name) if agents.get(name).is_some() => Ok(name.to_string()),
+        Some(name) => fail(
+            "agent",
+            format!(
+                "`agent` is {}, which this server does not offer ({})",
+                code_span(&short(name)),
+                known()
+            ),
+        ),
+        None => must("agent", "the name of one of the server's agents", value),
+    }
+}
+
+/// `model:`, checked against the agent once the whole file is read.
+pub(super) fn model_name(value: &Value) -> Result<String, RepoConfigError> {
+    match text(value) {
+        Some(name) if !name.trim().is_empty() => Ok(name.trim().to_string()),
+        _ => must("model", "a model name such as `claude-sonnet-4-5`", value),
+    }
+}
+
+/// The model must be one the agent (the picked one, else the server's default) names.
+pub(super) fn check_model(
+    model: &str,
+    agent: Option<&str>,
+    agents: &Agents,
+) -> Result<(), RepoConfigError> {
+    let Some(chosen) = agents.pick(agent) else {
+        return fail(
+            "model",
+            "`model` is set, but this server has no agent to run it".to_string(),
+        );
+    };
+    if chosen.models.iter().any(|m| m == model) {
+        return Ok(());
+    }
+    let shown = code_span(&short(model));
+    let problem = if chosen.models.is_empty() {
+        format!(
+            "`model` is {shown}, but the agent `{}` names no models to pick from; remove `model`",
+            chosen.name
+        )
+    } else {
+        format!(
+            "`model` is {shown}, which the agent `{}` does not offer (its models: {})",
+            chosen.name,
+            chosen.models.join(", ")
+        )
+    };
+    fail("model", problem)
 }

@@ -17,6 +17,7 @@ fn caps() -> ServerCaps {
         min_permission: Permission::Write,
         job_usd: MicroUsd::from_usd(5.0),
         cpu_minutes: 60,
+        agents: crate::config::Agents::default(),
     }
 }
 
@@ -34,6 +35,8 @@ fn absent_empty_and_null_mean_the_servers_defaults() {
             trigger_label: "agen".into(),
             min_permission: Permission::Write,
             egress: vec![],
+            agent: None,
+            model: None,
         }
     );
     for text in [
@@ -93,6 +96,8 @@ egress:
             ]
             .map(String::from)
             .to_vec(),
+            agent: None,
+            model: None,
         })
     );
     // The server's own values are accepted as they are.
@@ -105,7 +110,7 @@ egress:
 
 #[test]
 fn every_mistake_names_the_key_and_the_fix() {
-    let known = "known keys: pipeline, max_rounds, budget, trigger_label, min_permission, egress";
+    let known = "known keys: pipeline, max_rounds, budget, trigger_label, min_permission, egress, agent, model";
     let many: String = (0..21).map(|i| format!("- cmd {i}\n")).collect();
     let cases: Vec<(String, &str, String)> = vec![
         (
@@ -386,4 +391,67 @@ fn budget_money_and_cpu_within_the_servers_caps() {
     assert_eq!(err.key.as_deref(), Some("budget.job_usd"));
     let err = RepoConfig::parse("budget:\n  cpu_minutes: 61\n", &caps()).unwrap_err();
     assert_eq!(err.key.as_deref(), Some("budget.cpu_minutes"));
+}
+
+fn with_agents() -> ServerCaps {
+    use crate::config::{Agent, AgentKind, Agents, Preset};
+    ServerCaps {
+        agents: Agents {
+            agents: vec![
+                Agent {
+                    name: "claude".into(),
+                    kind: AgentKind::Preset(Preset::ClaudeCode),
+                    env: vec![],
+                    models: vec!["claude-sonnet-4-5".into(), "claude-haiku-4-5".into()],
+                },
+                Agent {
+                    name: "script".into(),
+                    kind: AgentKind::Command("./go.sh".into()),
+                    env: vec![],
+                    models: vec![],
+                },
+            ],
+            default: Some("claude".into()),
+        },
+        ..caps()
+    }
+}
+
+#[test]
+fn agent_and_model_are_picked_among_the_servers() {
+    let c = RepoConfig::parse("agent: claude\nmodel: claude-haiku-4-5\n", &with_agents()).unwrap();
+    assert_eq!(
+        (c.agent.as_deref(), c.model.as_deref()),
+        (Some("claude"), Some("claude-haiku-4-5"))
+    );
+    // The model is checked against the server's default agent when `agent` is not set.
+    let c = RepoConfig::parse("model: claude-sonnet-4-5\n", &with_agents()).unwrap();
+    assert_eq!(c.model.as_deref(), Some("claude-sonnet-4-5"));
+    for (text, key, problem) in [
+        (
+            "agent: codex\n",
+            "agent",
+            "`agent` is `codex`, which this server does not offer (this server's agents: claude, script)",
+        ),
+        (
+            "model: gpt-5\n",
+            "model",
+            "`model` is `gpt-5`, which the agent `claude` does not offer (its models: claude-sonnet-4-5, claude-haiku-4-5)",
+        ),
+        (
+            "model: claude-sonnet-4-5\nagent: script\n",
+            "model",
+            "`model` is `claude-sonnet-4-5`, but the agent `script` names no models to pick from; remove `model`",
+        ),
+        ("agent: [a]\n", "agent", "`agent` must be the name of one of the server's agents, found a list"),
+    ] {
+        let err = RepoConfig::parse(text, &with_agents()).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some(key), "{text}");
+        assert_eq!(err.problem, problem, "{text}");
+    }
+    let err = RepoConfig::parse("agent: claude\n", &caps()).unwrap_err();
+    assert_eq!(
+        err.problem,
+        "`agent` is `claude`, which this server does not offer (this server has no agents)"
+    );
 }

@@ -74,16 +74,25 @@ pub async fn spawn() -> Env {
 }
 
 pub async fn spawn_with(sim: Simulator, repo_id: u64, extra: &[(&str, &str)]) -> Env {
+    spawn_configured(sim, repo_id, extra, "").await
+}
+
+/// [`spawn_with`], with `toml` as the `AGEN_CONFIG` file's text.
+pub async fn spawn_configured(
+    sim: Simulator,
+    repo_id: u64,
+    extra: &[(&str, &str)],
+    toml: &str,
+) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("agen.db").display().to_string();
     let mut pairs = config_pairs(&sim, &db);
     let data = dir.path().join("data").display().to_string();
     pairs.push(("AGEN_DATA_DIR".into(), data));
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = Config::load(&Source::from_pairs(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    ))
-    .unwrap();
+    let source =
+        Source::from_toml(toml, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+    let config = Config::load(&source).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let options = server::Options {
         retry: fast_retry(),

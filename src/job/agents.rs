@@ -1,0 +1,180 @@
+//! The agent a job runs, as a session command: a configured `command` as it is, or a preset
+//! turned into its CLI's headless invocation with the environment it needs.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Agent, AgentKind, Agents, Preset};
+
+/// Claude Code's print mode, the task file as its prompt, every tool allowed (the sandbox is
+/// the boundary), events as JSON lines for the session log.
+const CLAUDE_CODE: &str = "claude -p \"$(cat \"$AGEN_TASK_FILE\")\" --output-format stream-json \
+                           --verbose --dangerously-skip-permissions";
+
+/// What a round's agent session runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentRun {
+    pub name: String,
+    /// Given to `sh -c`.
+    pub command: String,
+    /// Added to the session's environment.
+    pub env: Vec<(String, String)>,
+    /// The program a preset needs on the host, and how to install it.
+    pub needs: Option<Preset>,
+}
+
+/// The agent `picked` (or the server's default) as a session command with `model` (or its
+/// first model); `None` when the server has no agent.
+pub fn resolve(agents: &Agents, picked: Option<&str>, model: Option<&str>) -> Option<AgentRun> {
+    let agent = agents.pick(picked)?;
+    let model = model.or(agent.models.first().map(String::as_str));
+    let mut run = match &agent.kind {
+        AgentKind::Command(command) => AgentRun {
+            name: agent.name.clone(),
+            command: command.clone(),
+            env: Vec::new(),
+            needs: None,
+        },
+        AgentKind::Preset(Preset::ClaudeCode) => claude_code(agent, model),
+    };
+    if let Some(model) = model {
+        run.env.push(("AGEN_MODEL".into(), model.to_string()));
+    }
+    run.env.extend(agent.env.iter().cloned());
+    Some(run)
+}
+
+fn claude_code(agent: &Agent, model: Option<&str>) -> AgentRun {
+    let mut env: Vec<(String, String)> = [
+        // No traffic but the model calls: no telemetry, error reports, update checks.
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+        "DISABLE_TELEMETRY",
+        "DISABLE_ERROR_REPORTING",
+        "DISABLE_AUTOUPDATER",
+        "DISABLE_BUG_COMMAND",
+    ]
+    .into_iter()
+    .map(|k| (k.to_string(), "1".to_string()))
+    .collect();
+    let mut command = CLAUDE_CODE.to_string();
+    if let Some(model) = model {
+        command.push_str(" --model \"$AGEN_MODEL\"");
+        // Its side calls (titles, subagents) stay on the models the gateway lets through: a
+        // haiku among them if there is one, else the main model.
+        let small = agent
+            .models
+            .iter()
+            .find(|m| m.contains("haiku"))
+            .map_or(model, String::as_str);
+        for (key, value) in [
+            ("ANTHROPIC_MODEL", model),
+            ("ANTHROPIC_DEFAULT_SONNET_MODEL", model),
+            ("ANTHROPIC_DEFAULT_OPUS_MODEL", model),
+            ("ANTHROPIC_DEFAULT_HAIKU_MODEL", small),
+            ("ANTHROPIC_SMALL_FAST_MODEL", small),
+            ("CLAUDE_CODE_SUBAGENT_MODEL", model),
+        ] {
+            env.push((key.into(), value.into()));
+        }
+    }
+    AgentRun {
+        name: agent.name.clone(),
+        command,
+        env,
+        needs: Some(Preset::ClaudeCode),
+    }
+}
+
+/// `program` in one of `path`'s directories (`a:b:c`), as an executable file.
+pub fn find_program(program: &str, path: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    path.split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// The line on the issue when a preset's program is not installed on the host.
+pub fn missing_program(run: &AgentRun, preset: Preset) -> String {
+    format!(
+        "the agent `{}` (preset `{}`) needs the program `{}`, which is not installed on this \
+         agen server; ask its operator to install it (`{}`)",
+        run.name,
+        preset.name(),
+        preset.program(),
+        preset.install_hint()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agents() -> Agents {
+        Agents {
+            agents: vec![
+                Agent {
+                    name: "claude".into(),
+                    kind: AgentKind::Preset(Preset::ClaudeCode),
+                    env: vec![("BASH_DEFAULT_TIMEOUT_MS".into(), "1000".into())],
+                    models: vec!["claude-sonnet-4-5".into(), "claude-haiku-4-5".into()],
+                },
+                Agent {
+                    name: "script".into(),
+                    kind: AgentKind::Command("./go.sh".into()),
+                    env: Vec::new(),
+                    models: Vec::new(),
+                },
+            ],
+            default: Some("script".into()),
+        }
+    }
+
+    #[test]
+    fn the_default_agent_runs_its_command_as_it_is() {
+        let run = resolve(&agents(), None, None).unwrap();
+        assert_eq!(run.command, "./go.sh");
+        assert!(run.env.is_empty());
+        assert_eq!(run.needs, None);
+        assert_eq!(resolve(&Agents::default(), None, None), None);
+    }
+
+    #[test]
+    fn claude_code_runs_headless_on_the_picked_model() {
+        let run = resolve(&agents(), Some("claude"), None).unwrap();
+        assert!(run
+            .command
+            .starts_with("claude -p \"$(cat \"$AGEN_TASK_FILE\")\""));
+        assert!(run.command.ends_with("--model \"$AGEN_MODEL\""));
+        let env = |k: &str| {
+            run.env
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(env("AGEN_MODEL"), Some("claude-sonnet-4-5"));
+        assert_eq!(
+            env("ANTHROPIC_DEFAULT_HAIKU_MODEL"),
+            Some("claude-haiku-4-5")
+        );
+        assert_eq!(env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"), Some("1"));
+        assert_eq!(env("BASH_DEFAULT_TIMEOUT_MS"), Some("1000"));
+        let run = resolve(&agents(), Some("claude"), Some("claude-haiku-4-5")).unwrap();
+        assert!(run
+            .env
+            .contains(&("AGEN_MODEL".into(), "claude-haiku-4-5".into())));
+    }
+
+    #[test]
+    fn programs_are_found_in_the_path() {
+        assert!(find_program("sh", "/nonexistent:/bin:/usr/bin").is_some());
+        assert_eq!(find_program("no-such-agen-program", "/bin:/usr/bin"), None);
+        let run = resolve(&agents(), Some("claude"), None).unwrap();
+        let line = missing_program(&run, Preset::ClaudeCode);
+        assert!(
+            line.contains("`claude`") && line.contains("npm install -g"),
+            "{line}"
+        );
+    }
+}

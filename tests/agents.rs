@@ -1,0 +1,171 @@
+//! Real agents end to end: the Claude Code CLI itself (installed on the host, seen read-only
+//! in the sandbox) runs as the `claude-code` preset of a named agent, against the strict model
+//! simulator through agen's gateway, edits the repository with its own tools, and the job
+//! ends with a pull request. The simulator holds the real key; the session only a job token.
+
+mod support;
+
+use agen::sim::model::{ModelCall, ModelSim, ModelSimConfig, Step};
+use agen::store::jobs::{Job, JobState};
+use serde_json::json;
+use support::jobs::{seed_repo, PIPELINE};
+use support::{seeded_sim, spawn_configured, Env, REPO};
+
+const KEY: &str = "sk-ant-api03-agents-test-real-key";
+const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
+const AGENTS: &str = r#"
+default_agent = "claude"
+
+[agents.claude]
+preset = "claude-code"
+models = ["claude-sonnet-4-5", "claude-haiku-4-5"]
+
+[agents.script]
+command = "true"
+"#;
+
+async fn spawn(toml: &str, agen_yml: &str) -> (Env, ModelSim) {
+    let model = ModelSim::start(ModelSimConfig {
+        anthropic_key: KEY.into(),
+        openai_key: "sk-openai-not-configured".into(),
+    })
+    .await
+    .unwrap();
+    let url = model.url();
+    let (sim, repo_id) = seeded_sim().await;
+    seed_repo(&sim, Some(agen_yml));
+    let pairs = [
+        ("AGEN_WORKERS", "1"),
+        ("AGEN_JOB_LEASE_SECONDS", "2"),
+        ("ANTHROPIC_API_KEY", KEY),
+        ("ANTHROPIC_BASE_URL", url.as_str()),
+    ];
+    (spawn_configured(sim, repo_id, &pairs, toml).await, model)
+}
+
+async fn run_one(env: &Env) -> Job {
+    assert_eq!(
+        env.send("issues", env.labeled_payload("agen", "maintainer"))
+            .await,
+        202
+    );
+    env.job_ended(1).await
+}
+
+fn session_log(env: &Env, job: &Job) -> String {
+    let path = env.data_dir().join(format!("logs/job-{}.log", job.id));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn summary(calls: &[ModelCall]) -> Vec<String> {
+    calls
+        .iter()
+        .map(|c| {
+            let model = c.body.get("model").and_then(|m| m.as_str()).unwrap_or("-");
+            format!("{} {} {} {model}", c.status, c.method, c.path)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn claude_code_writes_the_fix_through_the_gateway() {
+    let (env, model) = spawn(AGENTS, PIPELINE).await;
+    // What the model "decides": read the file (Claude Code writes only files it has read),
+    // write the fix with its own Write tool, then say it is done.
+    model.script(Step::tool_call(
+        "Read",
+        json!({"file_path": "/work/greeting.txt"}),
+    ));
+    model.script(Step::tool_call(
+        "Write",
+        json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
+    ));
+    model.script(Step::text("I made greeting.txt greet the world."));
+    let job = run_one(&env).await;
+    let log = session_log(&env, &job);
+    let calls = model.calls();
+    eprintln!("model calls: {:#?}", summary(&calls));
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+
+    // The change is Claude Code's own, on agen's branch, in a pull request.
+    assert_eq!(
+        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
+        Some(b"Hello, world!\n".to_vec())
+    );
+    let pulls = env.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    assert!(log.contains("\"name\":\"Write\""), "{log}");
+    assert!(log.contains("\"subtype\":\"success\""), "{log}");
+    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
+    // No traffic but model calls: nothing tried to leave through the egress proxy.
+    assert!(!log.contains("egress refused"), "{log}");
+
+    // The spend line, counting every call the CLI made.
+    let status = env.status_comment(&job);
+    let spend = env.app.store.job_spend(job.id).await.unwrap();
+    assert!(spend.model_calls >= 3, "{spend:?}");
+    assert!(
+        status.contains(&format!("{} model calls", spend.model_calls)),
+        "{status}"
+    );
+
+    // The simulator saw the real key on every call, never the job's token, and only the
+    // agent's models.
+    assert!(!calls.is_empty());
+    for call in &calls {
+        assert_eq!(call.header("x-api-key"), Some(KEY), "{call:?}");
+        let seen = format!("{:?} {}", call.headers, call.body);
+        assert!(
+            !seen.contains("agen-job-"),
+            "the job token reached the provider"
+        );
+        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
+        if let Some(m) = call.body.get("model").and_then(|m| m.as_str()) {
+            assert!(m == "claude-sonnet-4-5" || m == "claude-haiku-4-5", "{m}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_model_the_agent_does_not_name_is_refused_by_the_gateway() {
+    // The agent asks Claude Code for a model outside its list: the gateway answers 400 in
+    // Anthropic's shape naming the allowed ones, and the provider never sees the call.
+    let toml = r#"
+[agents.claude]
+command = "claude -p hello --model claude-opus-4-1 --output-format stream-json --verbose"
+models = ["claude-sonnet-4-5"]
+"#;
+    let (env, model) = spawn(toml, "max_rounds: 1\n").await;
+    let job = run_one(&env).await;
+    let log = session_log(&env, &job);
+    // Claude Code reports the API error and exits 0: the agent changed nothing.
+    assert_eq!(job.state, JobState::NoChanges, "{job:#?}\n{log}");
+    assert!(
+        log.contains("API Error: 400 agen: model claude-opus-")
+            && log.contains("is not one this job's agent may use; use one of: claude-sonnet-4-5"),
+        "{log}"
+    );
+    let generating: Vec<_> = model
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.starts_with("/v1/messages"))
+        .collect();
+    assert!(generating.is_empty(), "{:#?}", summary(&generating));
+}
+
+#[tokio::test]
+async fn an_unknown_agent_or_model_in_agen_yml_is_said_on_the_issue() {
+    let (env, model) = spawn(AGENTS, "agent: claude\nmodel: gpt-5\n").await;
+    let job = run_one(&env).await;
+    assert_eq!(job.state, JobState::Failed);
+    let status = env.status_comment(&job);
+    assert!(
+        status.contains(
+            "`model` is `gpt-5`, which the agent `claude` does not offer (its models: \
+             claude-sonnet-4-5, claude-haiku-4-5)"
+        ),
+        "{status}"
+    );
+    assert!(model.calls().is_empty());
+}

@@ -1543,3 +1543,87 @@ fn toolchains_still_work_under_the_seccomp_filter() {
     );
     assert!(out.ends_with("end\n"), "{out}");
 }
+
+/// The host cgroup paths of this process (the session's groups lie beneath them: a pool slot,
+/// `agen-sandbox-pool-<n>`, under agen's group, or, v2, beside agen's leaf), bar the root.
+fn own_cgroup_paths() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .map(|p| p.trim_end_matches("/agen").to_string())
+        .filter(|p| !p.is_empty() && p != "/")
+        .collect()
+}
+
+/// What a session reads of /proc/self/cgroup and /proc/self/mountinfo (printed by `script`, see
+/// below) names neither its host cgroups, nor the data dir, nor the host worktree's path, but
+/// for the one field the kernel always fills with it: the worktree mount's root (field 4 of
+/// its line), the path of the bound directory within its own filesystem.
+fn assert_no_host_paths(out: &str, data: &Path, worktree: &Path) {
+    let (cgroup, mountinfo) = out.split_once("---\n").expect(out);
+    assert!(cgroup.lines().count() > 0, "{out}");
+    for line in cgroup.lines() {
+        assert!(
+            line.ends_with(":/"),
+            "not the namespace's root: {line}\n{out}"
+        );
+    }
+    assert!(!out.contains("agen-sandbox-pool"), "{out}");
+    for group in own_cgroup_paths() {
+        assert!(!out.contains(&group), "host cgroup {group}: {out}");
+    }
+    let data = data.canonicalize().unwrap();
+    let data = data.to_str().unwrap();
+    let worktree = worktree.canonicalize().unwrap();
+    let worktree = worktree.to_str().unwrap();
+    assert!(!cgroup.contains(data), "{out}");
+    let mut seen_worktree = false;
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert!(fields.len() > 5, "{line}");
+        let root = fields[3];
+        if fields[4] == "/work" {
+            seen_worktree = true;
+            // The kernel's: the path within the worktree's filesystem, a tail of the host path.
+            assert!(worktree.ends_with(root), "{line}");
+        } else {
+            assert!(!root.contains(data), "{line}");
+        }
+        let rest = format!("{} {}", fields[..3].join(" "), fields[4..].join(" "));
+        assert!(!rest.contains(data), "data dir in {line}");
+        assert!(!rest.contains(worktree), "worktree in {line}");
+    }
+    assert!(seen_worktree, "{out}");
+}
+
+const WHERE_SCRIPT: &str = "cat /proc/self/cgroup; echo ---; cat /proc/self/mountinfo";
+
+#[test]
+fn a_session_does_not_learn_where_it_lives_on_the_host() {
+    let data = tempfile::tempdir().unwrap();
+    let worktree = data.path().join("worktrees").join(marker());
+    std::fs::create_dir_all(&worktree).unwrap();
+    let sandbox = Namespaces::new(NamespacesConfig {
+        agen_exe: PathBuf::from(AGEN),
+        hide: vec![data.path().to_path_buf()],
+        ..NamespacesConfig::default()
+    });
+    let report = run_on(&sandbox, &worktree, WHERE_SCRIPT, short());
+    let out = text(&report);
+    assert_eq!(report.outcome, Outcome::Exited(0), "{out}");
+    assert_no_host_paths(&out, data.path(), &worktree);
+
+    // The same through `agen sandbox run`, whose session's init is forked (as root, cloned as
+    // the session's PID 1).
+    let output = Command::new(AGEN)
+        .args(["sandbox", "run", "--worktree"])
+        .arg(&worktree)
+        .args(["--", "sh", "-c", WHERE_SCRIPT])
+        .env("AGEN_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{out}");
+    assert_no_host_paths(&out, data.path(), &worktree);
+}

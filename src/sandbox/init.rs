@@ -185,12 +185,15 @@ fn session(control: UnixStream) -> io::Result<i32> {
     } else {
         libc::CLONE_NEWNET
     };
+    // The cgroup namespace once the session's cgroups are joined (above): rooted at them, so
+    // the session's /proc/self/cgroup reads `…:/` and names no host group.
     sys::unshare(
         libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
             | libc::CLONE_NEWPID
             | libc::CLONE_NEWIPC
             | libc::CLONE_NEWUTS
+            | libc::CLONE_NEWCGROUP
             | new_net,
     )?;
     map_ids(uid, gid)?;

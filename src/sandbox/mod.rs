@@ -7,8 +7,9 @@
 //!   watches it: output (capped), wall clock, whole-tree CPU time, stop. One SIGKILL to that
 //!   init ends the whole tree.
 //! - The init joins the session's cgroups (v1 memory, pids, cpuacct), drops root for an
-//!   unprivileged host uid, unshares user, mount, PID, network, IPC and UTS namespaces (only
-//!   uid 1000 mapped) and forks PID 1 of the session (as root, from a single-threaded agen, the
+//!   unprivileged host uid, unshares user, mount, PID, network, IPC, UTS and cgroup namespaces
+//!   (only uid 1000 mapped; the cgroup namespace is rooted at the session's groups, so
+//!   /proc/self/cgroup names no host group) and forks PID 1 of the session (as root, from a single-threaded agen, the
 //!   init is PID 1 itself: it builds the root first, then drops root): a reaper that builds a
 //!   tmpfs root (host system dirs read-only, worktree at /work, private /tmp, /proc, minimal
 //!   /dev), pivots into it and starts the command with rlimits, no capabilities, no new

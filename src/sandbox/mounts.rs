@@ -3,6 +3,16 @@
 //! and the spec's programs read-only under [`PROGRAMS_INSIDE`].
 //! Anything not listed here (/root, /home, agen's data dir, keys, other worktrees) simply does
 //! not exist inside.
+//!
+//! What /proc/self/mountinfo shows inside: mount points as the session sees them, and, as each
+//! bind mount's root (field 4), the path of the bound directory or file within its own
+//! filesystem. The kernel computes that from the bound dentry itself: binding through a
+//! staging directory, another mount namespace or `/proc/self/fd/N` leaves it unchanged. So the
+//! worktree's line names the host worktree's path below the mount point of the filesystem
+//! that holds it (all of it when that is the host's root filesystem: keep agen's data dir on a
+//! filesystem of its own to show only `/worktrees/…` there), and each program's line its host
+//! file's. A masked path ([`RootPlan::hide`]) shows as a mount point, where it also shows in a
+//! listing of its shared directory.
 
 use std::fs;
 use std::io;

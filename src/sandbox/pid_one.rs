@@ -32,7 +32,12 @@ pub fn session(control: UnixStream) -> io::Result<i32> {
     init::enter_worktree(&spec)?;
     init::lend_worktree(&spec)?;
 
-    sys::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS)?;
+    // The cgroup namespace, rooted at the session's groups (joined above), so that
+    // /proc/self/cgroup names no host group. The way out was opened before: a v2 write there
+    // is checked against the namespace the file was opened in (Linux 5.16 and later).
+    sys::unshare(
+        libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP,
+    )?;
     init::build_root(&spec, (spec.host_uid, spec.host_uid))?;
     become_session_user(&spec)?;
     init::die_with_parent()?;

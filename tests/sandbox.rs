@@ -825,9 +825,11 @@ fn egress_proxy_caps_a_sessions_open_connections() {
          for t in $(seq 300); do [ \"$(cat /tmp/up 2>/dev/null | wc -l)\" -ge 70 ] && break; \
            sleep 0.1; done; \
          sleep 1; curl -sS -o /dev/null -w '%{http_code}\\n' http://blocked.example/";
+    // The wait for all 70 is up to 30 s (the emulated VM of .ci/run is slow): room for it.
     let limits = Limits {
         max_processes: 2048,
-        ..short()
+        wall_clock: Duration::from_secs(90),
+        ..Limits::default()
     };
     let report = run(script, limits);
     let out = text(&report);
@@ -1526,7 +1528,12 @@ fn toolchains_still_work_under_the_seccomp_filter() {
           node -e 'require(\"fs\").readdirSync(\".\"); require(\"child_process\").execSync(\"true\"); \
           console.log(\"node ok\")'; else echo 'SKIPPED node: not in the session'; fi; \
         echo end";
-    let report = run_in(worktree.path(), script);
+    // Compilers and node start slowly in the emulated cgroup-v2 VM of .ci/run: room to do so.
+    let limits = Limits {
+        wall_clock: Duration::from_secs(180),
+        ..Limits::default()
+    };
+    let report = run_on(&backend(), worktree.path(), script, limits);
     let out = text(&report);
     eprintln!("{out}");
     assert_eq!(report.outcome, Outcome::Exited(0), "{out}");

@@ -34,7 +34,9 @@ pub(super) async fn accept_all(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
+                    // Out of descriptors, say: wait a little rather than spin.
                     tracing::debug!(error = %e, "gateway: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },

@@ -169,3 +169,96 @@ async fn an_unknown_agent_or_model_in_agen_yml_is_said_on_the_issue() {
     );
     assert!(model.calls().is_empty());
 }
+
+const OPENAI_KEY: &str = "sk-proj-agents-test-real-openai-key";
+const CODEX_AGENTS: &str = r#"
+default_agent = "codex"
+
+[agents.codex]
+preset = "codex"
+models = ["gpt-5-codex"]
+"#;
+
+/// Like `spawn`, with only an OpenAI key: the simulator's `/v1` is agen's OpenAI upstream.
+async fn spawn_openai(toml: &str, agen_yml: &str) -> (Env, ModelSim) {
+    let model = ModelSim::start(ModelSimConfig {
+        anthropic_key: "sk-ant-not-configured".into(),
+        openai_key: OPENAI_KEY.into(),
+    })
+    .await
+    .unwrap();
+    let url = format!("{}/v1", model.url());
+    let (sim, repo_id) = seeded_sim().await;
+    seed_repo(&sim, Some(agen_yml));
+    let pairs = [
+        ("AGEN_WORKERS", "1"),
+        ("AGEN_JOB_LEASE_SECONDS", "2"),
+        ("OPENAI_API_KEY", OPENAI_KEY),
+        ("OPENAI_BASE_URL", url.as_str()),
+    ];
+    (spawn_configured(sim, repo_id, &pairs, toml).await, model)
+}
+
+#[tokio::test]
+async fn codex_writes_the_fix_through_the_gateway() {
+    let (env, model) = spawn_openai(CODEX_AGENTS, PIPELINE).await;
+    // What the model "decides" (Responses function calls): run a shell command with Codex's
+    // own `exec_command` tool, then say it is done.
+    model.script(Step::tool_call(
+        "exec_command",
+        json!({"cmd": "printf 'Hello, world!\\n' > greeting.txt"}),
+    ));
+    model.script(Step::text("I made greeting.txt greet the world."));
+    let job = run_one(&env).await;
+    let log = session_log(&env, &job);
+    let calls = model.calls();
+    eprintln!("model calls: {:#?}", summary(&calls));
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+
+    // The change is Codex's own, on agen's branch, in a pull request.
+    assert_eq!(
+        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
+        Some(b"Hello, world!\n".to_vec())
+    );
+    let pulls = env.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    assert!(log.contains("\"type\":\"turn.completed\""), "{log}");
+    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
+    assert!(!log.contains("egress refused"), "{log}");
+
+    let status = env.status_comment(&job);
+    let spend = env.app.store.job_spend(job.id).await.unwrap();
+    assert!(spend.model_calls >= 2, "{spend:?}");
+    assert!(
+        status.contains(&format!("{} model calls", spend.model_calls)),
+        "{status}"
+    );
+
+    // The simulator saw the real key on every call, never the job's token, and only the
+    // agent's model; the second call carries the tool's output back.
+    let bearer = format!("Bearer {OPENAI_KEY}");
+    assert!(calls.len() >= 2, "{:#?}", summary(&calls));
+    for call in &calls {
+        assert_eq!(
+            call.header("authorization"),
+            Some(bearer.as_str()),
+            "{call:?}"
+        );
+        let seen = format!("{:?} {}", call.headers, call.body);
+        assert!(
+            !seen.contains("agen-job-"),
+            "the job token reached the provider"
+        );
+        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
+        assert_eq!(call.path, "/v1/responses", "{:#?}", summary(&calls));
+        assert_eq!(call.body["model"], "gpt-5-codex");
+    }
+    let outputs: Vec<_> = calls[1].body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["type"] == "function_call_output")
+        .collect();
+    assert_eq!(outputs.len(), 1, "{}", calls[1].body["input"]);
+}

@@ -1,6 +1,6 @@
 //! The agents a server offers: `[agents.NAME]` tables in the `AGEN_CONFIG` file (a preset
-//! such as `claude-code`, or a shell `command`), the `default_agent`, or `AGEN_AGENT_COMMAND`
-//! as a one-agent shorthand. A repository picks among them in `.github/agen.yml`.
+//! such as `claude-code` or `codex`, or a shell `command`), the `default_agent`, or
+//! `AGEN_AGENT_COMMAND` as a one-agent shorthand. A repository picks among them in `.github/agen.yml`.
 //!
 //! ```toml
 //! default_agent = "claude"
@@ -27,7 +27,7 @@ fn at(path: String, problem: impl Into<String>) -> ConfigError {
 /// The name `AGEN_AGENT_COMMAND` goes by.
 pub const SHORTHAND_NAME: &str = "default";
 /// The presets agen knows, by the name `preset =` takes.
-pub const PRESETS: [&str; 1] = ["claude-code"];
+pub const PRESETS: [&str; 2] = ["claude-code", "codex"];
 /// Variables the gateway and agen set for every session: an agent's `env` cannot change them.
 const RESERVED: [&str; 9] = [
     "ANTHROPIC_BASE_URL",
@@ -45,12 +45,15 @@ const RESERVED: [&str; 9] = [
 pub enum Preset {
     /// Anthropic's Claude Code CLI (`claude`), headless.
     ClaudeCode,
+    /// OpenAI's Codex CLI (`codex exec`), headless.
+    Codex,
 }
 
 impl Preset {
     pub fn name(self) -> &'static str {
         match self {
             Preset::ClaudeCode => "claude-code",
+            Preset::Codex => "codex",
         }
     }
 
@@ -58,6 +61,7 @@ impl Preset {
     pub fn program(self) -> &'static str {
         match self {
             Preset::ClaudeCode => "claude",
+            Preset::Codex => "codex",
         }
     }
 
@@ -65,6 +69,7 @@ impl Preset {
     pub fn install_hint(self) -> &'static str {
         match self {
             Preset::ClaudeCode => "npm install -g @anthropic-ai/claude-code@2.1.332",
+            Preset::Codex => "npm install -g @openai/codex@0.171.0",
         }
     }
 }
@@ -225,6 +230,7 @@ fn agent(name: &str, value: &toml::Value) -> Result<Agent, ConfigError> {
         }
         (Some(preset), None) => match preset.as_str() {
             "claude-code" => AgentKind::Preset(Preset::ClaudeCode),
+            "codex" => AgentKind::Preset(Preset::Codex),
             other => {
                 return Err(at(
                     format!("agents.{name}.preset"),

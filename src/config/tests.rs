@@ -294,9 +294,9 @@ fn named_agents_come_from_the_config_file() {
 fn each_bad_agent_setting_is_named() {
     for (toml, extra, message) in [
         (
-            "[agents.a]\npreset = \"codex\"\n",
+            "[agents.a]\npreset = \"aider\"\n",
             &[][..],
-            "config: agents.a.preset is codex, which agen does not know (known presets: claude-code)",
+            "config: agents.a.preset is aider, which agen does not know (known presets: claude-code, codex)",
         ),
         (
             "[agents.a]\npreset = \"claude-code\"\nenv = { ANTHROPIC_BASE_URL = \"http://x\" }\n",
@@ -316,7 +316,7 @@ fn each_bad_agent_setting_is_named() {
         (
             "[agents.a]\nmodels = [\"m\"]\n",
             &[],
-            "config: agents.a needs preset = \"claude-code\" or command = \"...\"",
+            "config: agents.a needs preset = \"claude-code\" | \"codex\" or command = \"...\"",
         ),
         (
             "[agents.a]\ncommand = \"x\"\npreset = \"claude-code\"\n",

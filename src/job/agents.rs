@@ -35,6 +35,7 @@ pub fn resolve(agents: &Agents, picked: Option<&str>, model: Option<&str>) -> Op
             needs: None,
         },
         AgentKind::Preset(Preset::ClaudeCode) => claude_code(agent, model),
+        AgentKind::Preset(Preset::Codex) => codex(agent, model),
     };
     if let Some(model) = model {
         run.env.push(("AGEN_MODEL".into(), model.to_string()));
@@ -81,6 +82,63 @@ fn claude_code(agent: &Agent, model: Option<&str>) -> AgentRun {
         command,
         env,
         needs: Some(Preset::ClaudeCode),
+    }
+}
+
+/// Codex's `config.toml`: the gateway as its model provider (Codex ignores `OPENAI_BASE_URL`),
+/// with the session's `OPENAI_API_KEY` as the bearer token, over plain HTTP (no WebSocket);
+/// no analytics, feedback, OpenTelemetry export or update checks; no hosted web search, no
+/// plugins or connectors (their marketplace sync reaches github.com and chatgpt.com).
+const CODEX_CONFIG: [&str; 20] = [
+    "model_provider = \"agen\"",
+    "check_for_update_on_startup = false",
+    "web_search = \"disabled\"",
+    "[model_providers.agen]",
+    "name = \"agen model gateway\"",
+    "base_url = \"$OPENAI_BASE_URL\"",
+    "env_key = \"OPENAI_API_KEY\"",
+    "wire_api = \"responses\"",
+    "[analytics]",
+    "enabled = false",
+    "[feedback]",
+    "enabled = false",
+    "[otel]",
+    "exporter = \"none\"",
+    "trace_exporter = \"none\"",
+    "metrics_exporter = \"none\"",
+    "[features]",
+    "plugins = false",
+    "remote_plugin = false",
+    "apps = false",
+];
+
+/// Codex's headless `exec`, the task file as its prompt, its own sandbox and approvals off
+/// (agen's sandbox is the boundary), events as JSON lines for the session log; unknown config
+/// keys are an error, so a Codex that renamed one fails loudly rather than phoning home.
+const CODEX: &str = "codex exec --json --color never --strict-config --skip-git-repo-check \
+                     --dangerously-bypass-approvals-and-sandbox";
+
+fn codex(agent: &Agent, model: Option<&str>) -> AgentRun {
+    // The config goes where Codex looks (`$CODEX_HOME`, else `~/.codex`; HOME is writable),
+    // written by the session itself so the gateway's URL is the session's own.
+    let lines: Vec<String> = CODEX_CONFIG
+        .iter()
+        .map(|line| format!("\"{}\"", line.replace('"', "\\\"")))
+        .collect();
+    let mut command = format!(
+        "export CODEX_HOME=\"${{CODEX_HOME:-$HOME/.codex}}\" && mkdir -p \"$CODEX_HOME\" && \
+         printf '%s\\n' {} > \"$CODEX_HOME/config.toml\" && {CODEX}",
+        lines.join(" ")
+    );
+    if model.is_some() {
+        command.push_str(" -m \"$AGEN_MODEL\"");
+    }
+    command.push_str(" -- \"$(cat \"$AGEN_TASK_FILE\")\" </dev/null");
+    AgentRun {
+        name: agent.name.clone(),
+        command,
+        env: Vec::new(),
+        needs: Some(Preset::Codex),
     }
 }
 
@@ -164,6 +222,55 @@ mod tests {
         assert!(run
             .env
             .contains(&("AGEN_MODEL".into(), "claude-haiku-4-5".into())));
+    }
+
+    #[test]
+    fn codex_runs_exec_against_the_gateway() {
+        let mut agents = agents();
+        agents.agents.push(Agent {
+            name: "codex".into(),
+            kind: AgentKind::Preset(Preset::Codex),
+            env: Vec::new(),
+            models: vec!["gpt-5-codex".into()],
+        });
+        let run = resolve(&agents, Some("codex"), None).unwrap();
+        assert_eq!(run.needs, Some(Preset::Codex));
+        assert!(run.command.contains("codex exec --json"), "{}", run.command);
+        assert!(run
+            .command
+            .contains("--dangerously-bypass-approvals-and-sandbox -m \"$AGEN_MODEL\" -- "));
+        assert!(run.command.contains(r#""base_url = \"$OPENAI_BASE_URL\"""#));
+        assert!(run
+            .env
+            .contains(&("AGEN_MODEL".into(), "gpt-5-codex".into())));
+        // The config file the session writes is the one Codex reads, its lines intact.
+        let dir = tempfile::tempdir().unwrap();
+        let script = run.command.split(" && codex exec").next().unwrap();
+        let out = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("{script} && cat \"$CODEX_HOME/config.toml\""),
+            ])
+            .env("HOME", dir.path())
+            .env_remove("CODEX_HOME")
+            .env("OPENAI_BASE_URL", "http://127.0.0.1:3129/v1")
+            .output()
+            .unwrap();
+        let written = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            written.starts_with("model_provider = \"agen\"\n")
+                && written.contains("\nbase_url = \"http://127.0.0.1:3129/v1\"\n")
+                && written.ends_with(
+                    "\n[features]\nplugins = false\nremote_plugin = false\napps = false\n"
+                ),
+            "{written}"
+        );
+        assert!(dir.path().join(".codex/config.toml").is_file());
+        let line = missing_program(&run, Preset::Codex);
+        assert!(
+            line.contains("`codex`") && line.contains("@openai/codex@"),
+            "{line}"
+        );
     }
 
     #[test]

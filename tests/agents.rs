@@ -95,8 +95,22 @@ async fn claude_code_writes_the_fix_through_the_gateway() {
     let pulls = env.pulls();
     assert_eq!(pulls.len(), 1, "{pulls:#?}");
     assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    // The session log reads as steps, the raw events after them.
+    assert!(log.contains("\ntool Read greeting.txt\n"), "{log}");
+    assert!(log.contains("\ntool Write greeting.txt\n"), "{log}");
+    assert!(
+        log.contains("\nagent done (success): I made greeting.txt greet the world.\n"),
+        "{log}"
+    );
+    assert!(log.contains("==> round 1: agent (raw events)\n"), "{log}");
     assert!(log.contains("\"name\":\"Write\""), "{log}");
     assert!(log.contains("\"subtype\":\"success\""), "{log}");
+    // Claude Code wrote no summary file: its last message is the pull request's summary.
+    let body = pulls[0]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("```text\nI made greeting.txt greet the world.\n```"),
+        "{body}"
+    );
     assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
     // No traffic but model calls: nothing tried to leave through the egress proxy.
     assert!(!log.contains("egress refused"), "{log}");
@@ -139,8 +153,13 @@ models = ["claude-sonnet-4-5"]
     let (env, model) = spawn(toml, "max_rounds: 1\n").await;
     let job = run_one(&env).await;
     let log = session_log(&env, &job);
-    // Claude Code reports the API error and exits 0: the agent changed nothing.
-    assert_eq!(job.state, JobState::NoChanges, "{job:#?}\n{log}");
+    // Claude Code reports the API error: the agent failed, and the issue says why.
+    assert_eq!(job.state, JobState::Failed, "{job:#?}\n{log}");
+    let status = env.status_comment(&job);
+    assert!(
+        status.contains("API Error: 400 agen: model claude-opus-"),
+        "{status}"
+    );
     assert!(
         log.contains("API Error: 400 agen: model claude-opus-")
             && log.contains("is not one this job's agent may use; use one of: claude-sonnet-4-5"),
@@ -261,4 +280,105 @@ async fn codex_writes_the_fix_through_the_gateway() {
         .filter(|item| item["type"] == "function_call_output")
         .collect();
     assert_eq!(outputs.len(), 1, "{}", calls[1].body["input"]);
+}
+
+#[tokio::test]
+async fn a_failed_model_call_fails_the_job_with_its_error() {
+    // The provider refuses the call: Claude Code's last event says it failed (`is_error:
+    // true`; the CLI exits 1 here, 0 in some versions), so the job fails, not "no changes",
+    // with the error from that event on the issue.
+    let (env, model) = spawn(AGENTS, "max_rounds: 1\n").await;
+    // (Claude Code tries a failed call again: every try fails.)
+    for _ in 0..10 {
+        model.script(Step::error(400));
+    }
+    let job = run_one(&env).await;
+    let log = session_log(&env, &job);
+    assert_eq!(job.state, JobState::Failed, "{job:#?}\n{log}");
+    let status = env.status_comment(&job);
+    assert!(
+        status.contains("failed: the agent ")
+            && status.contains("```text\nAPI Error: 400 Scripted error\n```"),
+        "{status}"
+    );
+    assert!(log.contains("\nagent failed ("), "{log}");
+    assert!(env.pulls().is_empty());
+}
+
+/// The tool result the transcript shows for the Bash call running `command`.
+fn bash_result<'a>(log: &'a str, command: &str) -> &'a str {
+    let call = format!("tool Bash $ {command}\n");
+    let start = log
+        .find(&call)
+        .unwrap_or_else(|| panic!("no {call:?} in\n{log}"))
+        + call.len();
+    let rest = &log[start..];
+    let end = ["\ntool ", "\nmodel: ", "\nagent done", "\n==> "]
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[tokio::test]
+async fn what_the_agent_runs_cannot_leave_or_find_secrets() {
+    let (env, model) = spawn(AGENTS, PIPELINE).await;
+    let data = env.data_dir();
+    // A hostile model: through Claude Code's Bash tool, reach a host not allowed, look for
+    // git credentials and list agen's own data directory; then do the work.
+    let curl = "curl -sS --max-time 20 https://example.org/; echo \"curl exit $?\"";
+    let creds = "cat ~/.git-credentials /root/.git-credentials; echo \"cat exit $?\"";
+    let list = format!(
+        "ls -la {} {}/logs; echo \"ls exit $?\"",
+        data.display(),
+        data.display()
+    );
+    for command in [curl, creds, list.as_str()] {
+        model.script(Step::tool_call("Bash", json!({"command": command})));
+    }
+    model.script(Step::tool_call(
+        "Read",
+        json!({"file_path": "/work/greeting.txt"}),
+    ));
+    model.script(Step::tool_call(
+        "Write",
+        json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
+    ));
+    model.script(Step::text("Done."));
+    let job = run_one(&env).await;
+    let log = session_log(&env, &job);
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+
+    // The proxy refused the host, and the log says so.
+    assert!(log.contains("egress refused: example.org"), "{log}");
+    let fetched = bash_result(&log, curl);
+    assert!(!fetched.contains("curl exit 0"), "{fetched}");
+    assert!(!fetched.contains("Example Domain"), "{fetched}");
+    // No credentials in the session's home or the host's.
+    let found = bash_result(&log, creds);
+    assert!(found.contains("No such file"), "{found}");
+    assert!(!found.contains("cat exit 0"), "{found}");
+    // agen's data directory is not in the sandbox: nothing of it is listed.
+    let listed = bash_result(&log, &list)
+        .replace(&format!("{}/logs", data.display()), "DATA")
+        .replace(&data.display().to_string(), "DATA");
+    assert!(!listed.contains("ls exit 0"), "{listed}");
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .chain(std::fs::read_dir(data.join("logs")).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.is_empty());
+    for name in &names {
+        assert!(!listed.contains(name.as_str()), "{name} listed: {listed}");
+    }
+    // Nothing secret anywhere in what the agent saw (the log would show it redacted).
+    for marker in ["[redacted]", "ghs_", "agen-job-", KEY] {
+        assert!(!log.contains(marker), "{marker} in\n{log}");
+    }
+    assert_eq!(
+        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
+        Some(b"Hello, world!\n".to_vec())
+    );
 }

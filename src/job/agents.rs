@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::transcript::EventFormat;
 use crate::config::{Agent, AgentKind, Agents, Preset};
 
 /// Claude Code's print mode, the task file as its prompt, every tool allowed (the sandbox is
@@ -20,6 +21,8 @@ pub struct AgentRun {
     pub env: Vec<(String, String)>,
     /// The program a preset needs on the host, and how to install it.
     pub needs: Option<Preset>,
+    /// The machine-readable events it prints, read into the session log's transcript.
+    pub events: Option<EventFormat>,
 }
 
 /// The agent `picked` (or the server's default) as a session command with `model` (or its
@@ -33,6 +36,7 @@ pub fn resolve(agents: &Agents, picked: Option<&str>, model: Option<&str>) -> Op
             command: command.clone(),
             env: Vec::new(),
             needs: None,
+            events: None,
         },
         AgentKind::Preset(Preset::ClaudeCode) => claude_code(agent, model),
         AgentKind::Preset(Preset::Codex) => codex(agent, model),
@@ -82,6 +86,7 @@ fn claude_code(agent: &Agent, model: Option<&str>) -> AgentRun {
         command,
         env,
         needs: Some(Preset::ClaudeCode),
+        events: Some(EventFormat::ClaudeCodeStreamJson),
     }
 }
 
@@ -139,6 +144,8 @@ fn codex(agent: &Agent, model: Option<&str>) -> AgentRun {
         command,
         env: Vec::new(),
         needs: Some(Preset::Codex),
+        // Codex's `--json` events go to the log raw until a reader for them is written.
+        events: None,
     }
 }
 
@@ -195,6 +202,7 @@ mod tests {
         assert_eq!(run.command, "./go.sh");
         assert!(run.env.is_empty());
         assert_eq!(run.needs, None);
+        assert_eq!(run.events, None);
         assert_eq!(resolve(&Agents::default(), None, None), None);
     }
 
@@ -205,6 +213,7 @@ mod tests {
             .command
             .starts_with("claude -p \"$(cat \"$AGEN_TASK_FILE\")\""));
         assert!(run.command.ends_with("--model \"$AGEN_MODEL\""));
+        assert_eq!(run.events, Some(EventFormat::ClaudeCodeStreamJson));
         let env = |k: &str| {
             run.env
                 .iter()

@@ -20,5 +20,6 @@ pub mod session_log;
 pub mod target;
 pub mod task;
 pub mod timings;
+pub mod transcript;
 pub mod untrusted;
 pub mod worker;

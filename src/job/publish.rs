@@ -75,6 +75,22 @@ impl JobRun<'_> {
                     status: report::status_timed_out(self.job, &rounds, self.elapsed()),
                 });
             }
+            // An agent that failed (or said it failed) and changed nothing: the job failed.
+            if let RoundsEnd::Failed(failure) = &rounds.end {
+                if failure.command == "agent" {
+                    self.unchanged_check_run(&target, &rounds).await?;
+                    return Ok(Ending {
+                        state: JobState::Failed,
+                        detail: "the agent failed before changing anything".into(),
+                        status: report::status_agent_failed(
+                            self.job,
+                            &rounds,
+                            failure,
+                            self.elapsed(),
+                        ),
+                    });
+                }
+            }
             return self.no_changes(&target, &rounds).await;
         }
         let refusals = super::checks::refusals(
@@ -174,7 +190,7 @@ impl JobRun<'_> {
             })
             .await?;
         self.ctx.store.set_job_head(self.job.id, &sha).await?;
-        let summary = summary_text(agent_summary, changes);
+        let summary = summary_text(agent_summary, rounds.agent_message.as_deref(), changes);
         let (pr_number, pr_url) = match &target.continues {
             Some((_, number)) => (*number, self.pull_url(*number)),
             None => self.open_pull(&branch, target, rounds, &summary).await?,
@@ -313,9 +329,17 @@ impl JobRun<'_> {
     }
 }
 
-/// The agent's own summary (`AGEN_SUMMARY_FILE`) when it wrote one, else the diffstat.
-fn summary_text(agent_summary: Option<String>, changes: &Changes) -> String {
-    match agent_summary {
+/// The agent's own summary (`AGEN_SUMMARY_FILE`) when it wrote one, else its last message
+/// (when its CLI's events tell it), else the diffstat.
+fn summary_text(
+    agent_summary: Option<String>,
+    last_message: Option<&str>,
+    changes: &Changes,
+) -> String {
+    let text = agent_summary
+        .filter(|text| !text.trim().is_empty())
+        .or_else(|| last_message.map(str::to_string));
+    match text {
         Some(text) if !text.trim().is_empty() => {
             let quoted = super::untrusted::quoted(&text, super::untrusted::MAX_SUMMARY_CHARS);
             quoted.trim_end().to_string()

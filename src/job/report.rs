@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::publish::Published;
-use super::rounds::{Rounds, RoundsEnd};
+use super::rounds::{Failure, Rounds, RoundsEnd};
 use crate::budget::Cap;
 use crate::store::jobs::Job;
 use crate::store::model_calls::JobSpend;
@@ -82,6 +82,10 @@ fn pipeline_result(rounds: &Rounds) -> String {
             "no pipeline is configured in `.github/agen.yml`".into()
         }
         RoundsEnd::Passed => "the pipeline passed".into(),
+        // Exit 0 with a failure: its CLI's last event said it failed (a refused model call).
+        RoundsEnd::Failed(f) if f.command == "agent" && f.exit_code == 0 => {
+            "the agent reported an error".into()
+        }
         RoundsEnd::Failed(f) if f.command == "agent" => {
             format!("the agent failed (exit {})", f.exit_code)
         }
@@ -139,6 +143,27 @@ pub fn status_refused(job: &Job, reasons: &[String]) -> String {
         "{} finished, but nothing was pushed: the change holds what agen never pushes.\n\n{list}\n\
          Remove these from the task or the repository's setup and write `/agen retry`.",
         head(job)
+    )
+}
+
+/// The agent failed and changed nothing: what it said, quoted.
+pub fn status_agent_failed(
+    job: &Job,
+    rounds: &Rounds,
+    failure: &Failure,
+    elapsed: Duration,
+) -> String {
+    format!(
+        "{} failed: {} ({}). Nothing was pushed.\n\n{}{}",
+        head(job),
+        pipeline_result(rounds),
+        used(rounds, elapsed),
+        super::untrusted::quoted(
+            &super::task::tail(failure.output_tail.as_bytes(), 2_000),
+            2_000
+        )
+        .trim_end(),
+        spent(rounds)
     )
 }
 
@@ -233,6 +258,7 @@ pub fn commit_message(job: &Job) -> String {
 pub fn check_title(end: &RoundsEnd) -> &'static str {
     match end {
         RoundsEnd::Passed => "Pipeline passed",
+        RoundsEnd::Failed(f) if f.command == "agent" => "Agent failed",
         RoundsEnd::Failed(_) => "Pipeline failed",
         RoundsEnd::TimedOut => "Time budget ran out",
         RoundsEnd::Stopped => "Stopped",

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::agent_files::{self, DIR as AGEN_DIR, SUMMARY, TASK};
 use super::run::{JobError, JobRun};
 use super::task::{self, PipelineFailure, TaskInput};
+use super::transcript::{self, EventFormat, Transcript};
 use crate::budget::Cap;
 use crate::gateway::GATEWAY_PORT_INSIDE;
 use crate::sandbox::{Limits, LocalService, Outcome, SessionSpec, WORKTREE_INSIDE};
@@ -44,6 +45,8 @@ pub struct Rounds {
     pub pipeline: Vec<String>,
     /// What the job spent: `$0.42 of $2.00 · 12 model calls · …` (see `report::spend_line`).
     pub spend: String,
+    /// The agent's last message in the last round, when its CLI's events tell it.
+    pub agent_message: Option<String>,
 }
 
 enum Session {
@@ -79,7 +82,9 @@ impl JobRun<'_> {
         let max_rounds = self.config.max_rounds;
         // A monthly cap already reached stops the job before any session starts.
         if let Some(cap) = self.no_budget_left().await? {
-            return self.ended(RoundsEnd::Budget(cap), 0, Vec::new()).await;
+            return self
+                .ended(RoundsEnd::Budget(cap), 0, Vec::new(), None)
+                .await;
         }
         let mut previous: Option<Failure> = None;
         for round in 1..=max_rounds {
@@ -91,11 +96,20 @@ impl JobRun<'_> {
             let (recorded, reported, agent) = tokio::join!(
                 self.ctx.store.set_job_round(self.job.id, round),
                 self.status(&status),
-                self.session(worktree, round, &heading, &agent.command, &agent.env)
+                self.run_session(
+                    worktree,
+                    round,
+                    &heading,
+                    &agent.command,
+                    &agent.env,
+                    agent.events
+                )
             );
             recorded?;
             reported?;
-            let outcome = match agent? {
+            let (agent, transcript) = agent?;
+            let agent_message = transcript.and_then(|t| t.last_message);
+            let outcome = match agent {
                 // A call the budget refused: the agent's work stands, no round follows.
                 _ if self.pass.budget_hit().is_some() => {
                     Session::Budget(self.pass.budget_hit().unwrap_or(Cap::Job))
@@ -118,7 +132,7 @@ impl JobRun<'_> {
                     continue;
                 }
             };
-            return self.ended(end, round, pipeline).await;
+            return self.ended(end, round, pipeline, agent_message).await;
         }
         Err(JobError::Internal("max_rounds is 0".into()))
     }
@@ -128,12 +142,14 @@ impl JobRun<'_> {
         end: RoundsEnd,
         rounds: u32,
         pipeline: Vec<String>,
+        agent_message: Option<String>,
     ) -> Result<Rounds, JobError> {
         Ok(Rounds {
             end,
             rounds,
             pipeline,
             spend: self.spend_line().await?,
+            agent_message,
         })
     }
 
@@ -210,13 +226,31 @@ impl JobRun<'_> {
         command: &str,
         extra_env: &[(String, String)],
     ) -> Result<Session, JobError> {
+        let (session, _) = self
+            .run_session(worktree, round, heading, command, extra_env, None)
+            .await?;
+        Ok(session)
+    }
+
+    /// [`Self::session`], reading the output as `events` when the command prints them: the
+    /// session log gets the transcript, then the raw output; a final event that says the
+    /// agent failed makes the session fail with its error.
+    async fn run_session(
+        &self,
+        worktree: &Path,
+        round: u32,
+        heading: &str,
+        command: &str,
+        extra_env: &[(String, String)],
+        events: Option<EventFormat>,
+    ) -> Result<(Session, Option<Transcript>), JobError> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Ok(Session::TimedOut);
+            return Ok((Session::TimedOut, None));
         }
         let cpu_left = self.cpu_left();
         if cpu_left.is_zero() {
-            return Ok(Session::Budget(Cap::JobCpu));
+            return Ok((Session::Budget(Cap::JobCpu), None));
         }
         let inside = |name: &str| format!("{WORKTREE_INSIDE}/{AGEN_DIR}/{name}");
         let mut env = vec![
@@ -272,12 +306,23 @@ impl JobRun<'_> {
             .store
             .add_job_cpu(self.job.id, cpu_ms as i64)
             .await?;
-        self.log.append(heading, &report.output);
+        let transcript = events.map(|format| {
+            let raw = String::from_utf8_lossy(&report.output);
+            transcript::read(format, &raw, &|s: &str| self.log.redact(s))
+        });
+        match &transcript {
+            Some(t) => {
+                self.log.append(heading, t.text.as_bytes());
+                self.log
+                    .append(&format!("{heading} (raw events)"), &report.output);
+            }
+            None => self.log.append(heading, &report.output),
+        }
         for host in &report.refused_hosts {
             self.log
                 .append(heading, format!("egress refused: {host}\n").as_bytes());
         }
-        Ok(match report.outcome {
+        let session = match report.outcome {
             Outcome::Exited(0) => Session::Ok,
             Outcome::TimedOut => Session::TimedOut,
             Outcome::Stopped => Session::Stopped,
@@ -294,6 +339,20 @@ impl JobRun<'_> {
                     .log
                     .redact(&task::tail(&report.output, FAILURE_TAIL_BYTES)),
             }),
-        })
+        };
+        // `claude -p` exits 0 when its model call failed: its last event says so.
+        let session = match (session, transcript.as_ref().and_then(|t| t.error.as_ref())) {
+            (Session::Ok, Some(error)) => Session::Failed(Failure {
+                command: command.to_string(),
+                exit_code: 0,
+                output_tail: task::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
+            }),
+            (Session::Failed(f), Some(error)) => Session::Failed(Failure {
+                output_tail: task::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
+                ..f
+            }),
+            (session, _) => session,
+        };
+        Ok((session, transcript))
     }
 }

@@ -1,0 +1,301 @@
+//! An agent's machine-readable events (Claude Code's stream-JSON lines) as a transcript people
+//! read: the model's messages, each tool call and its result, clipped; the final message (the
+//! pull request's summary when the agent wrote none) and whether the agent said it failed.
+//! Pure: no I/O. Lines that are not JSON are kept as they are; unknown events are skipped
+//! (the raw output is kept beside the transcript in the session log).
+
+use serde_json::Value;
+
+/// How many characters of each message, tool input or tool result the transcript shows.
+pub const CLIP_CHARS: usize = 400;
+/// Where the worktree is inside a session: paths under it are shown relative.
+const WORKTREE_PREFIX: &str = "/work/";
+
+/// The machine-readable output a preset's CLI writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventFormat {
+    /// `claude -p … --output-format stream-json --verbose`: one JSON event a line.
+    ClaudeCodeStreamJson,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transcript {
+    /// The readable steps, one or more lines each, ending with a newline (or empty).
+    pub text: String,
+    /// The agent's last message: the `result` event's text, else its last text block.
+    pub last_message: Option<String>,
+    /// Set when the agent's final event says it failed (`is_error: true`): its error text.
+    pub error: Option<String>,
+}
+
+/// Reads `output` as `format`; every string from the output goes through `redact` before it
+/// is clipped, so no clipped secret escapes redaction.
+pub fn read(format: EventFormat, output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
+    match format {
+        EventFormat::ClaudeCodeStreamJson => claude_code(output, redact),
+    }
+}
+
+fn claude_code(output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
+    let mut t = Transcript::default();
+    let clip = |s: &str| clip(&redact(s), CLIP_CHARS);
+    for line in output.lines() {
+        let event = match serde_json::from_str::<Value>(line) {
+            Ok(event @ Value::Object(_)) => event,
+            _ => {
+                if !line.trim().is_empty() {
+                    t.text.push_str(&redact(line));
+                    t.text.push('\n');
+                }
+                continue;
+            }
+        };
+        match str_at(&event, "type") {
+            Some("system") if str_at(&event, "subtype") == Some("init") => {
+                let model = str_at(&event, "model").unwrap_or("?");
+                t.text
+                    .push_str(&format!("session started (model {})\n", clip(model)));
+            }
+            Some("assistant") => {
+                for block in blocks(&event) {
+                    match str_at(block, "type") {
+                        Some("text") => {
+                            let text = str_at(block, "text").unwrap_or_default();
+                            if !text.trim().is_empty() {
+                                t.text.push_str(&prefixed("model: ", &clip(text.trim())));
+                                t.last_message = Some(redact(text.trim()));
+                            }
+                        }
+                        Some("tool_use") => {
+                            let name = str_at(block, "name").unwrap_or("?");
+                            let input = block.get("input").unwrap_or(&Value::Null);
+                            let what = tool_input(name, input);
+                            t.text.push_str(&prefixed(
+                                &format!("tool {} ", clip(name)),
+                                &clip(&what),
+                            ));
+                        }
+                        Some("thinking") => {
+                            let text = str_at(block, "thinking").unwrap_or_default();
+                            if !text.trim().is_empty() {
+                                t.text.push_str(&prefixed("thinking: ", &clip(text.trim())));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Some("user") => {
+                for block in blocks(&event) {
+                    if str_at(block, "type") != Some("tool_result") {
+                        continue;
+                    }
+                    let head = if block.get("is_error").and_then(Value::as_bool) == Some(true) {
+                        "  error: "
+                    } else {
+                        "  result: "
+                    };
+                    let content = tool_result_text(block.get("content"));
+                    t.text.push_str(&prefixed(head, &clip(content.trim_end())));
+                }
+            }
+            Some("result") => {
+                let failed = event.get("is_error").and_then(Value::as_bool) == Some(true);
+                let subtype = str_at(&event, "subtype").unwrap_or("?");
+                let text = str_at(&event, "result")
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty());
+                let head = if failed {
+                    format!("agent failed ({}): ", clip(subtype))
+                } else {
+                    format!("agent done ({}): ", clip(subtype))
+                };
+                t.text
+                    .push_str(&prefixed(&head, &clip(text.unwrap_or("(no message)"))));
+                if failed {
+                    let error =
+                        text.map_or_else(|| format!("the agent ended with {subtype}"), redact);
+                    t.error = Some(error);
+                } else if let Some(text) = text {
+                    t.last_message = Some(redact(text));
+                }
+            }
+            _ => {}
+        }
+    }
+    t
+}
+
+fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+/// The content blocks of an `assistant` or `user` event's message.
+fn blocks(event: &Value) -> &[Value] {
+    event
+        .get("message")
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// What a tool call does, in a few words: the file it touches, the command it runs.
+fn tool_input(name: &str, input: &Value) -> String {
+    let field = |k: &str| str_at(input, k);
+    let relative = |p: &str| p.strip_prefix(WORKTREE_PREFIX).unwrap_or(p).to_string();
+    match name {
+        "Read" | "Write" | "Edit" | "MultiEdit" => field("file_path").map(relative),
+        "NotebookEdit" => field("notebook_path").map(relative),
+        "Bash" => field("command").map(|c| format!("$ {c}")),
+        "Glob" | "Grep" => field("pattern").map(|p| match field("path") {
+            Some(path) => format!("{p} in {}", relative(path)),
+            None => p.to_string(),
+        }),
+        "WebFetch" => field("url").map(str::to_string),
+        "WebSearch" => field("query").map(str::to_string),
+        _ => None,
+    }
+    .unwrap_or_else(|| input.to_string())
+}
+
+/// A tool result's content: a string, or text blocks.
+fn tool_result_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|p| match str_at(p, "text") {
+                Some(text) => text.to_string(),
+                None => format!("[{}]", str_at(p, "type").unwrap_or("?")),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// `text` cut to `max` characters, saying so.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!(
+            "{}… ({} more characters)",
+            &text[..cut],
+            text[cut..].chars().count()
+        ),
+        None => text.to_string(),
+    }
+}
+
+/// `head` before the first line of `text`, later lines indented under it.
+fn prefixed(head: &str, text: &str) -> String {
+    let indent = format!("{}  ", &head[..head.len() - head.trim_start().len()]);
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            out.push_str(head);
+        } else {
+            out.push_str(&indent);
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if out.is_empty() {
+        out.push_str(head.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = include_str!("transcript_sample.jsonl");
+
+    fn same(s: &str) -> String {
+        s.to_string()
+    }
+
+    #[test]
+    fn a_recorded_claude_code_run_reads_as_steps() {
+        let t = read(EventFormat::ClaudeCodeStreamJson, SAMPLE, &same);
+        eprintln!("{}", t.text);
+        assert!(
+            t.text
+                .contains("session started (model claude-sonnet-4-5)\n"),
+            "{}",
+            t.text
+        );
+        assert!(t.text.contains("tool Read greeting.txt\n"), "{}", t.text);
+        assert!(t.text.contains("tool Write greeting.txt\n"), "{}", t.text);
+        assert!(
+            t.text
+                .contains("model: I made greeting.txt greet the world.\n"),
+            "{}",
+            t.text
+        );
+        assert!(
+            t.text
+                .contains("agent done (success): I made greeting.txt greet the world.\n"),
+            "{}",
+            t.text
+        );
+        assert!(!t.text.contains("\"type\""), "{}", t.text);
+        assert_eq!(
+            t.last_message.as_deref(),
+            Some("I made greeting.txt greet the world.")
+        );
+        assert_eq!(t.error, None);
+    }
+
+    #[test]
+    fn an_error_result_is_a_failure_with_its_text() {
+        let out = r#"{"type":"system","subtype":"init","model":"claude-opus-4-1"}
+{"type":"assistant","message":{"content":[{"type":"text","text":"API Error: 400 agen: model refused"}]}}
+{"type":"result","subtype":"success","is_error":true,"result":"API Error: 400 agen: model refused"}
+"#;
+        let t = read(EventFormat::ClaudeCodeStreamJson, out, &same);
+        assert_eq!(
+            t.error.as_deref(),
+            Some("API Error: 400 agen: model refused")
+        );
+        assert!(
+            t.text.contains("agent failed (success): API Error: 400"),
+            "{}",
+            t.text
+        );
+    }
+
+    #[test]
+    fn other_lines_stay_and_unknown_events_are_skipped() {
+        let out = "npm warn something\n{\"type\":\"stream_event\",\"x\":1}\n[1,2]\n{not json\n\
+                   {\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"tool_use\",\
+                   \"name\":\"Bash\",\"input\":{\"command\":\"curl https://example.org/\"}},\
+                   {\"type\":\"tool_use\",\"name\":\"Mystery\",\"input\":{\"a\":1}}]}}\n\
+                   {\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"tool_result\",\
+                   \"is_error\":true,\"content\":[{\"type\":\"text\",\"text\":\"exit 56\\nline 2\"}]}]}}\n";
+        let t = read(EventFormat::ClaudeCodeStreamJson, out, &same);
+        assert_eq!(
+            t.text,
+            "npm warn something\n[1,2]\n{not json\ntool Bash $ curl https://example.org/\n\
+             tool Mystery {\"a\":1}\n  error: exit 56\n    line 2\n"
+        );
+        assert_eq!(t.last_message, None);
+        assert_eq!(t.error, None);
+    }
+
+    #[test]
+    fn long_strings_are_clipped_after_redaction() {
+        let secret = "s3cr3t";
+        let long = format!("{}{secret}", "x".repeat(CLIP_CHARS - 3));
+        let out = serde_json::json!({"type":"user","message":{"content":[
+            {"type":"tool_result","content": long}]}})
+        .to_string();
+        let t = read(EventFormat::ClaudeCodeStreamJson, &out, &|s: &str| {
+            s.replace(secret, "[redacted]")
+        });
+        assert!(!t.text.contains("s3c"), "{}", t.text);
+        assert!(t.text.contains("xxx[re… (7 more characters)"), "{}", t.text);
+    }
+}

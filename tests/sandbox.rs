@@ -273,13 +273,16 @@ fn fork_bomb_is_contained() {
     };
     let started = Instant::now();
     let handle = std::thread::spawn(move || run("b() { b | b & }; b; sleep 60", limits));
-    // The host stays responsive meanwhile.
+    // The host can still start processes meanwhile (with the bomb loose, the spawn would fail
+    // for want of pids or hang). The bound only catches a hang: the cgroup-v2 pass of .ci/run
+    // is a software-emulated VM, where a loaded machine makes one spawn take seconds.
     std::thread::sleep(Duration::from_secs(1));
     let probe = Instant::now();
     assert!(Command::new("true").status().unwrap().success());
     assert!(
-        probe.elapsed() < Duration::from_secs(2),
-        "host unresponsive"
+        probe.elapsed() < Duration::from_secs(10),
+        "host unresponsive: starting `true` took {:?}",
+        probe.elapsed()
     );
     let report = handle.join().unwrap();
     assert!(started.elapsed() < Duration::from_secs(30));

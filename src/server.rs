@@ -132,6 +132,7 @@ pub async fn spawn_workers(
     }
     let mut sandbox = NamespacesConfig {
         hide: config.jobs.sandbox_hidden.clone(),
+        mounts: config.jobs.environment.mounts.clone(),
         egress_allow: Allowlist::new(config.jobs.egress_allow.iter().cloned()),
         egress_allow_private: config.jobs.egress_allow_private.clone(),
         ..NamespacesConfig::default()

@@ -41,6 +41,20 @@ const RESERVED: [&str; 9] = [
     "HOME",
 ];
 
+/// A variable agen sets itself for every session (the gateway's, the proxy's, `PATH`, `HOME`,
+/// `AGEN_*`) or a key (`*_API_KEY`): no configured environment may set it.
+pub(super) fn reserved_variable(var: &str) -> bool {
+    let upper = var.to_ascii_uppercase();
+    upper.ends_with("_API_KEY") || upper.starts_with("AGEN_") || RESERVED.contains(&upper.as_str())
+}
+
+/// A shell variable name: letters, digits and `_`, not starting with a digit.
+pub(super) fn variable_name(var: &str) -> bool {
+    !var.is_empty()
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !var.starts_with(|c: char| c.is_ascii_digit())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preset {
     /// Anthropic's Claude Code CLI (`claude`), headless.
@@ -263,11 +277,7 @@ fn env(name: &str, value: Option<&toml::Value>) -> Result<Vec<(String, String)>,
     };
     let mut out = BTreeMap::new();
     for (var, value) in table {
-        let upper = var.to_ascii_uppercase();
-        if upper.ends_with("_API_KEY")
-            || upper.starts_with("AGEN_")
-            || RESERVED.contains(&upper.as_str())
-        {
+        if reserved_variable(var) {
             return Err(at(
                 format!("agents.{name}.env"),
                 format!(
@@ -276,9 +286,7 @@ fn env(name: &str, value: Option<&toml::Value>) -> Result<Vec<(String, String)>,
                 ),
             ));
         }
-        let valid = !var.is_empty()
-            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !var.starts_with(|c: char| c.is_ascii_digit());
+        let valid = variable_name(var);
         match value {
             toml::Value::String(s) if valid && !s.contains('\0') => {
                 out.insert(var.clone(), s.clone());

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{err, Agents, ConfigError, Source};
+use super::{err, Agents, ConfigError, SessionEnvironment, Source};
 
 #[derive(Clone, Debug)]
 pub struct JobSettings {
@@ -32,6 +32,9 @@ pub struct JobSettings {
     pub egress_allow_private: Vec<ipnet::IpNet>,
     /// Paths no session may see (data dir, database, key, config file).
     pub sandbox_hidden: Vec<PathBuf>,
+    /// `AGEN_SANDBOX_MOUNTS`, `AGEN_SANDBOX_PATH`, `AGEN_SANDBOX_ENV`: what every session
+    /// gets from the host beside its system directories.
+    pub environment: SessionEnvironment,
 }
 
 impl JobSettings {
@@ -48,6 +51,7 @@ impl JobSettings {
             egress_allow: src.egress_allow(),
             egress_allow_private: src.egress_allow_private()?,
             sandbox_hidden: src.sandbox_hidden_paths(),
+            environment: SessionEnvironment::load(src)?,
         })
     }
 }

@@ -11,10 +11,12 @@ use jsonwebtoken::EncodingKey;
 use crate::policy::Permission;
 
 mod agents;
+mod environment;
 mod jobs;
 mod models;
 mod serve;
 pub use agents::{Agent, AgentKind, Agents, Preset, PRESETS};
+pub use environment::SessionEnvironment;
 pub use jobs::JobSettings;
 pub use models::{ModelSettings, Upstream};
 pub use serve::ServeLimits;

@@ -73,7 +73,7 @@ impl JobRun<'_> {
         })?;
         // A preset whose program is missing would fail in every round: say so at once.
         if let Some(preset) = agent.needs {
-            if super::agents::find_program(preset.program(), PATH).is_none() {
+            if super::agents::find_program(preset.program(), &self.session_path()).is_none() {
                 return Err(JobError::User(super::agents::missing_program(
                     &agent, preset,
                 )));
@@ -217,6 +217,11 @@ impl JobRun<'_> {
             .map_err(|e| JobError::Internal(format!("cannot write the task file: {e}")))
     }
 
+    /// The session's `PATH`: `AGEN_SANDBOX_PATH`, then the system's.
+    fn session_path(&self) -> String {
+        self.ctx.settings.environment.session_path(PATH)
+    }
+
     /// One command in one fresh session, with what is left of the job's time.
     async fn session(
         &self,
@@ -253,14 +258,16 @@ impl JobRun<'_> {
             return Ok((Session::Budget(Cap::JobCpu), None));
         }
         let inside = |name: &str| format!("{WORKTREE_INSIDE}/{AGEN_DIR}/{name}");
-        let mut env = vec![
-            ("PATH".into(), PATH.into()),
+        // The server's variables first: agen's own below always win (config refuses clashes).
+        let mut env = self.ctx.settings.environment.env.clone();
+        env.extend([
+            ("PATH".into(), self.session_path()),
             ("HOME".into(), "/tmp".into()),
             ("LANG".into(), "C.UTF-8".into()),
             ("AGEN_TASK_FILE".into(), inside(TASK)),
             ("AGEN_SUMMARY_FILE".into(), inside(SUMMARY)),
             ("AGEN_ROUND".into(), round.to_string()),
-        ];
+        ]);
         // The agent's own variables (config checked that none is the gateway's or agen's).
         for (key, value) in extra_env {
             env.retain(|(k, _)| k != key);

@@ -26,8 +26,9 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,13 @@ pub struct InitSpec {
     pub env: Vec<(String, String)>,
     pub limits: Limits,
     pub hide: Vec<PathBuf>,
+    /// Host directories to show read-only at the same path (resolved; see
+    /// [`super::NamespacesConfig::mounts`]).
+    pub mounts: Vec<PathBuf>,
+    /// Where each of `mounts` is bound from: the host path itself, or (as root) its staging
+    /// place (see [`stage_mounts`]). Set by the init, not sent.
+    #[serde(skip)]
+    pub mount_sources: Vec<PathBuf>,
     /// cgroup files to join before anything else (`tasks`, or v2 `cgroup.procs`).
     pub cgroup_tasks: Vec<PathBuf>,
     /// With [`InitSpec::leave_first`]: the files that take PID 1 back into agen's own groups
@@ -153,7 +161,7 @@ fn session(control: UnixStream) -> io::Result<i32> {
     } else {
         None
     };
-    let (spec, egress_channel) = read_spec(&control)?;
+    let (mut spec, egress_channel) = read_spec(&control)?;
     wait_for_go(&control)?;
     join_cgroups(&spec)?;
     if network.is_some() {
@@ -166,6 +174,7 @@ fn session(control: UnixStream) -> io::Result<i32> {
         // Root inside a user namespace mapped onto host root could read root-owned host
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
         lend_worktree(&spec)?;
+        spec.mount_sources = stage_mounts(&spec.mounts)?;
         sys::drop_to(spec.host_uid, spec.host_uid)?;
         // Changing credentials cleared "dumpable", which would make /proc/self/{uid_map,fd}
         // belong to root.
@@ -239,6 +248,50 @@ pub(super) fn open_way_out(spec: &InitSpec) -> io::Result<Vec<fs::File>> {
     spec.cgroup_home
         .iter()
         .map(|file| fs::OpenOptions::new().write(true).open(file))
+        .collect()
+}
+
+/// Where [`stage_mounts`] binds the host directories, in a private mount namespace.
+const STAGING: &str = "/tmp";
+
+/// As root, before dropping root: the host directories to show may lie where the session's
+/// uid cannot reach (e.g. under a 0700 /root). In a private mount namespace of root's (the
+/// session's namespaces are made from it), each is bound at `STAGING/<index>` on a tmpfs,
+/// reachable by anyone (the new root covers it later, after [`super::mounts`] opened them).
+/// Returns where each is bound from then.
+pub(super) fn stage_mounts(mounts: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    if mounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    sys::unshare(libc::CLONE_NEWNS)?;
+    // Nothing done from here on propagates back to the host.
+    sys::mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
+    let staging = Path::new(STAGING);
+    let flags = libc::MS_NOSUID | libc::MS_NODEV;
+    sys::mount(
+        None,
+        staging,
+        Some("tmpfs"),
+        flags,
+        Some("mode=0755,size=64k"),
+    )?;
+    mounts
+        .iter()
+        .enumerate()
+        .map(|(index, host)| {
+            let place = staging.join(index.to_string());
+            fs::create_dir(&place)?;
+            fs::set_permissions(&place, fs::Permissions::from_mode(0o755))?;
+            sys::mount(Some(host), &place, None, libc::MS_BIND | libc::MS_REC, None)
+                .map_err(|e| io::Error::new(e.kind(), format!("mount {}: {e}", host.display())))?;
+            Ok(place)
+        })
         .collect()
 }
 
@@ -380,8 +433,16 @@ pub(super) fn build_root(spec: &InitSpec, owner: (u32, u32)) -> io::Result<()> {
         Some(_) => Worktree::CurrentDir,
         None => Worktree::Fresh { owner },
     };
+    // Unstaged (not root, or root building the root itself): bound from the host paths.
+    let sources = if spec.mount_sources.len() == spec.mounts.len() {
+        &spec.mount_sources
+    } else {
+        &spec.mounts
+    };
     enter_new_root(&RootPlan {
         hide: &spec.hide,
+        mounts: &spec.mounts,
+        mount_sources: sources,
         tmp_bytes: spec.limits.memory_bytes,
         worktree,
         programs: &spec.programs,

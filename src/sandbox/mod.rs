@@ -25,6 +25,10 @@
 //!   own loopback port the same way, handed over at the start, which the caller serves.
 //! - Programs ([`SessionSpec::programs`]): host files bind-mounted read-only under
 //!   [`PROGRAMS_INSIDE`].
+//! - Host directories ([`NamespacesConfig::mounts`], e.g. toolchains): bind-mounted read-only,
+//!   nosuid, nodev at their own path. As root, the init binds them at a staging place in a
+//!   private mount namespace of root's before it drops root (the session's uid may not be
+//!   able to reach them, e.g. under a 0700 /root).
 //!
 //! Call [`Sandbox::run`] from a thread that lives until it returns (e.g. `spawn_blocking`):
 //! the session is tied to that thread through the parent-death signal.
@@ -50,7 +54,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use egress::{Allowlist, EGRESS_PORT_INSIDE};
-pub use namespaces::{Namespaces, NamespacesConfig};
+pub use namespaces::{reserved_inside, Namespaces, NamespacesConfig};
 
 /// Where the worktree appears inside every session.
 pub const WORKTREE_INSIDE: &str = "/work";

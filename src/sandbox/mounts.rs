@@ -1,6 +1,7 @@
 //! The session's filesystem: a fresh tmpfs root with the host's system directories read-only,
 //! the worktree read-write at [`WORKTREE_INSIDE`], private /tmp, /proc and a minimal /dev,
-//! and the spec's programs read-only under [`PROGRAMS_INSIDE`].
+//! the spec's programs read-only under [`PROGRAMS_INSIDE`], and the configured host
+//! directories read-only at their own paths.
 //! Anything not listed here (/root, /home, agen's data dir, keys, other worktrees) simply does
 //! not exist inside.
 //!
@@ -44,6 +45,10 @@ pub struct RootPlan<'a> {
     pub worktree: Worktree,
     /// Host files (resolved paths) to mount read-only under [`PROGRAMS_INSIDE`].
     pub programs: &'a [Program],
+    /// Host directories (resolved paths) shown read-only at the same path.
+    pub mounts: &'a [PathBuf],
+    /// Where each of `mounts` is bound from (the host path, or its staging place).
+    pub mount_sources: &'a [PathBuf],
 }
 
 /// What appears at [`WORKTREE_INSIDE`].
@@ -67,6 +72,7 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
     )?;
     // Before the new root covers NEW_ROOT, where a program may lie.
     let programs = open_programs(plan.programs)?;
+    let mounts = open_mounts(plan)?;
     let root = Path::new(NEW_ROOT);
     sys::mount(None, root, Some("tmpfs"), flags, Some("mode=0755,size=1m"))?;
 
@@ -123,6 +129,8 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
 
     mount_programs(root, plan.programs, &programs)?;
     drop(programs);
+    mount_host_dirs(root, plan.mounts, &mounts)?;
+    drop(mounts);
 
     let tmp = root.join("tmp");
     fs::create_dir(&tmp)?;
@@ -199,6 +207,57 @@ fn mount_programs(root: &Path, programs: &[Program], opened: &[fs::File]) -> io:
             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         )
         .map_err(&named)?;
+    }
+    Ok(())
+}
+
+/// Each host directory to show, opened as a path only, while its source can still be reached
+/// (a staging place lies under [`NEW_ROOT`]).
+fn open_mounts(plan: &RootPlan) -> io::Result<Vec<fs::File>> {
+    plan.mount_sources
+        .iter()
+        .zip(plan.mounts)
+        .map(|(source, shown)| {
+            fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(source)
+                .map_err(|e| io::Error::new(e.kind(), format!("mount {}: {e}", shown.display())))
+        })
+        .collect()
+}
+
+/// Bind-mounts each host directory (`opened`, see [`open_mounts`]) read-only, nosuid, nodev
+/// at its own path under `root`, making the mount point (and any directory on the way, open
+/// to the session's uid) where the root has none yet.
+fn mount_host_dirs(root: &Path, mounts: &[PathBuf], opened: &[fs::File]) -> io::Result<()> {
+    for (shown, file) in mounts.iter().zip(opened) {
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("mount {}: {e}", shown.display()));
+        let inside = root.join(shown.strip_prefix("/").unwrap_or(shown));
+        let mut missing: Vec<&Path> = inside
+            .ancestors()
+            .take_while(|d| *d != root && fs::symlink_metadata(d).is_err())
+            .collect();
+        missing.reverse();
+        for dir in missing {
+            fs::create_dir(dir).map_err(named)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(named)?;
+        }
+        let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        sys::mount(
+            Some(&source),
+            &inside,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .map_err(named)?;
+        sys::mount_setattr_recursive(
+            &inside,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        )
+        .map_err(named)?;
     }
     Ok(())
 }

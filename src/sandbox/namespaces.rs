@@ -18,6 +18,7 @@ use super::init::{self, InitSpec, INIT_ARG, LISTENER_SENT, MAX_SERVICES, SETUP_F
 use super::ownership;
 use super::{
     LocalService, Outcome, Program, Report, Sandbox, SandboxError, SessionSpec, StopHandle,
+    PROGRAMS_INSIDE, WORKTREE_INSIDE,
 };
 
 /// How often the watcher wakes, at the latest, to check the CPU time and the stop handle
@@ -36,6 +37,10 @@ pub struct NamespacesConfig {
     /// Host paths that must never show inside, even if they lie in a shared system directory
     /// (agen's data dir, database, private key).
     pub hide: Vec<PathBuf>,
+    /// Host directories shown read-only (nosuid, nodev) at the same path in every session
+    /// (`AGEN_SANDBOX_MOUNTS`: toolchains such as `/root/.rustup`). Each must be an absolute
+    /// path to a directory, outside the places the session mounts itself ([`reserved_inside`]).
+    pub mounts: Vec<PathBuf>,
     /// The host uid/gid sessions run as when agen runs as root.
     pub host_uid: u32,
     /// Hosts the egress proxy lets sessions reach (`AGEN_EGRESS_ALLOW`).
@@ -60,6 +65,7 @@ impl Default for NamespacesConfig {
         NamespacesConfig {
             agen_exe: PathBuf::from("/proc/self/exe"),
             hide: Vec::new(),
+            mounts: Vec::new(),
             host_uid: 100_000,
             egress_allow: Allowlist::default(),
             egress_allow_private: Vec::new(),
@@ -151,6 +157,8 @@ impl Sandbox for Namespaces {
             env: with_proxy_env(&spec.env),
             limits: spec.limits.clone(),
             hide: self.config.hide.clone(),
+            mounts: host_mounts(&self.config.mounts)?,
+            mount_sources: Vec::new(),
             cgroup_tasks: cgroups.tasks_files(),
             cgroup_home: self.cgroups.home.clone(),
             host_uid: self.config.host_uid,
@@ -263,6 +271,44 @@ fn host_programs(programs: &[Program], as_root: bool) -> Result<Vec<Program>, Sa
         });
     }
     Ok(resolved)
+}
+
+/// Where the session mounts something of its own: no host directory may be shown there.
+pub fn reserved_inside(path: &Path) -> bool {
+    path == Path::new("/")
+        || [WORKTREE_INSIDE, PROGRAMS_INSIDE, "/tmp", "/proc", "/dev"]
+            .iter()
+            .any(|own| path.starts_with(own) || Path::new(own).starts_with(path))
+}
+
+/// The host directories to show, each resolved (the init mounts it at its resolved path).
+fn host_mounts(mounts: &[PathBuf]) -> Result<Vec<PathBuf>, SandboxError> {
+    mounts
+        .iter()
+        .map(|dir| {
+            let shown = dir.display();
+            if !dir.is_absolute() {
+                return Err(SandboxError::Invalid(format!(
+                    "mount {shown}: not an absolute path"
+                )));
+            }
+            let resolved = dir
+                .canonicalize()
+                .map_err(SandboxError::io(format!("mount {shown}")))?;
+            if !resolved.is_dir() {
+                return Err(SandboxError::Invalid(format!(
+                    "mount {shown}: not a directory"
+                )));
+            }
+            if reserved_inside(&resolved) {
+                return Err(SandboxError::Invalid(format!(
+                    "mount {shown}: the session mounts its own {} there",
+                    resolved.display()
+                )));
+            }
+            Ok(resolved)
+        })
+        .collect()
 }
 
 /// `dir`, absolute and with symbolic links resolved (the init enters it by that path), if it

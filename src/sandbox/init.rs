@@ -264,14 +264,7 @@ pub(super) fn stage_mounts(mounts: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
         return Ok(Vec::new());
     }
     sys::unshare(libc::CLONE_NEWNS)?;
-    // Nothing done from here on propagates back to the host.
-    sys::mount(
-        None,
-        Path::new("/"),
-        None,
-        libc::MS_REC | libc::MS_PRIVATE,
-        None,
-    )?;
+    super::mounts::make_private()?;
     let staging = Path::new(STAGING);
     let flags = libc::MS_NOSUID | libc::MS_NODEV;
     sys::mount(

@@ -59,17 +59,22 @@ pub enum Worktree {
     Fresh { owner: (u32, u32) },
 }
 
-/// Builds the new root and makes it `/`. Must run in the new mount and PID namespaces.
-pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
-    let flags = libc::MS_NOSUID | libc::MS_NODEV;
-    // Nothing done from here on propagates back to the host.
+/// Makes every mount of this (new) mount namespace private: nothing done from here on
+/// propagates back to the host.
+pub(super) fn make_private() -> io::Result<()> {
     sys::mount(
         None,
         Path::new("/"),
         None,
         libc::MS_REC | libc::MS_PRIVATE,
         None,
-    )?;
+    )
+}
+
+/// Builds the new root and makes it `/`. Must run in the new mount and PID namespaces.
+pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV;
+    make_private()?;
     // Before the new root covers NEW_ROOT, where a program may lie.
     let programs = open_programs(plan.programs)?;
     let mounts = open_mounts(plan)?;

@@ -28,11 +28,15 @@
 //! - HTML comments `<!-- ... -->`, which may span lines or appear several times on a line.
 //!   Text outside them still counts: `<!-- x --> /agen stop` is a command line.
 //!
-//! Input normalisation: `\r\n` and `\r` are line breaks, and invisible characters (zero-width
-//! space/joiners U+200B–U+200D, word joiner U+2060, BOM U+FEFF, bidi controls U+200E, U+200F,
-//! U+202A–U+202E, U+2066–U+2069) are removed from the whole body before anything else. So a
+//! Input normalisation: the body is read as [`markdown::strip_invisible`] leaves it, the same
+//! normalisation the agent's task gets, so both read the same text: `\r\n`, `\r`, U+2028 and
+//! U+2029 are line breaks, and invisible characters ([`markdown::is_invisible`]: zero-width
+//! characters, bidi controls, the BOM, soft hyphens, invisible operators, tag characters and
+//! the like) and terminal escapes are removed from the whole body before anything else. So a
 //! line that *reads* `/agen stop` is a command even if written `/ag\u{200B}en stop`, and an
 //! invisible character cannot hide a line from the code/quote/comment rules either.
+
+use crate::markdown;
 
 /// One parsed `/agen` command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +107,7 @@ const VERBS: &[Verb] = &[
 /// The first command in a comment body, if any.
 #[must_use]
 pub fn parse(body: &str) -> Option<Command> {
-    let lines = scan(&normalise(body));
+    let lines = scan(&markdown::strip_invisible(body));
     let (index, rest) = lines.iter().enumerate().find_map(|(index, line)| {
         let text = line.text.as_deref().filter(|_| line.eligible)?;
         command_rest(text).map(|rest| (index, rest))
@@ -151,18 +155,6 @@ struct Fence {
     ch: char,
     len: usize,
     indent: usize,
-}
-
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}' | '\u{2066}'..='\u{2069}'
-            | '\u{FEFF}')
-}
-
-/// Drops invisible characters (the BOM among them) and turns `\r\n` and `\r` into `\n`.
-fn normalise(body: &str) -> String {
-    let visible: String = body.chars().filter(|c| !is_invisible(*c)).collect();
-    visible.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 /// Classifies every line, tracking fences, multi-line HTML comments and quotes.
@@ -287,6 +279,24 @@ mod tests {
         Some(Command::Run {
             instructions: instructions.to_string(),
         })
+    }
+
+    /// The command parser and the agent's task read a comment the same way: for every
+    /// character, `/ag?en stop` is the stop command exactly when the task would show
+    /// `/agen stop` (the character is one both drop), and plain text otherwise.
+    #[test]
+    fn parser_and_task_agree_on_every_invisible_character() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let body = format!("/ag{c}en stop");
+            let task_reads = crate::markdown::sanitize(&body) == "/agen stop";
+            let parsed = parse(&body);
+            assert_eq!(
+                parsed == Some(Command::Stop),
+                task_reads,
+                "U+{:04X}",
+                c as u32
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod github;
 pub mod ids;
 pub mod job;
+pub mod markdown;
 pub mod policy;
 pub mod repo_config;
 pub mod sandbox;

@@ -26,7 +26,7 @@ use yaml_serde::{Mapping, Value};
 
 use crate::budget::MicroUsd;
 use crate::config::Agents;
-use crate::job::task::code_span;
+use crate::markdown::code_span;
 use crate::policy::Permission;
 
 mod fields;

@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::scan::{self, AddedLine};
-use super::task::code_span;
+use crate::markdown::code_span;
 use crate::workspace::{ChangeStatus, ChangedFile, Changes, MAX_LINES_BYTES};
 
 /// Every reason the change may not be pushed, one line each (paths and line numbers, never

@@ -159,7 +159,7 @@ pub fn status_agent_failed(
         pipeline_result(rounds),
         used(rounds, elapsed),
         super::untrusted::quoted(
-            &super::task::tail(failure.output_tail.as_bytes(), 2_000),
+            &super::untrusted::tail(failure.output_tail.as_bytes(), 2_000),
             2_000
         )
         .trim_end(),
@@ -208,7 +208,7 @@ pub fn unprotected_default_branch(branch: &str) -> String {
 }
 
 pub fn pull_title(job: &Job) -> String {
-    let title = super::task::sanitize(&job.title);
+    let title = crate::markdown::sanitize(&job.title);
     let title = title.trim();
     if title.is_empty() {
         format!("agen: work on #{}", job.issue)
@@ -285,7 +285,7 @@ pub fn check_text(rounds: &Rounds) -> String {
     if let RoundsEnd::Failed(f) = &rounds.end {
         text.push_str(&format!(
             "\nOutput of {} (last part):\n\n{}",
-            super::task::code_span(&f.command),
+            crate::markdown::code_span(&f.command),
             super::untrusted::quoted(&f.output_tail, f.output_tail.len())
         ));
     }

@@ -344,7 +344,7 @@ impl JobRun<'_> {
                 exit_code: outcome.exit_code(),
                 output_tail: self
                     .log
-                    .redact(&task::tail(&report.output, FAILURE_TAIL_BYTES)),
+                    .redact(&super::untrusted::tail(&report.output, FAILURE_TAIL_BYTES)),
             }),
         };
         // `claude -p` exits 0 when its model call failed: its last event says so.
@@ -352,10 +352,10 @@ impl JobRun<'_> {
             (Session::Ok, Some(error)) => Session::Failed(Failure {
                 command: command.to_string(),
                 exit_code: 0,
-                output_tail: task::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
+                output_tail: super::untrusted::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
             }),
             (Session::Failed(f), Some(error)) => Session::Failed(Failure {
-                output_tail: task::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
+                output_tail: super::untrusted::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
                 ..f
             }),
             (session, _) => session,

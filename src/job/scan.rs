@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use super::task::code_span;
+use crate::markdown::code_span;
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 //! close the fence and change how agen's own text around it reads (the verdict, the links,
 //! `Closes #n` are written after and outside it).
 
-use super::task::{fenced, strip_invisible};
+use crate::markdown::{fenced, strip_invisible};
 
 /// The longest agent summary shown in a pull request body.
 pub const MAX_SUMMARY_CHARS: usize = 10_000;
@@ -19,6 +19,24 @@ pub fn quoted(text: &str, max_chars: usize) -> String {
         None => clean.to_string(),
     };
     fenced("text", &shown)
+}
+
+/// The last `max_bytes` of `output` as text (invalid UTF-8 becomes U+FFFD). When bytes were
+/// cut, the cut falls on a character boundary and a first line says how much was dropped.
+pub fn tail(output: &[u8], max_bytes: usize) -> String {
+    if output.len() <= max_bytes {
+        return String::from_utf8_lossy(output).into_owned();
+    }
+    let mut start = output.len() - max_bytes;
+    // Step past continuation bytes (at most 3) so no character is split.
+    let limit = (start + 3).min(output.len());
+    while start < limit && output[start] & 0xC0 == 0x80 {
+        start += 1;
+    }
+    format!(
+        "[… {start} earlier bytes cut]\n{}",
+        String::from_utf8_lossy(&output[start..])
+    )
 }
 
 #[cfg(test)]
@@ -49,5 +67,22 @@ mod tests {
             )
         );
         assert_eq!(quoted("\n\nshort\n\n", 10), "```text\nshort\n```\n\n");
+    }
+
+    #[test]
+    fn tail_keeps_the_end_on_a_char_boundary() {
+        let cases: [(&[u8], usize, &str); 6] = [
+            (b"short", 10, "short"),
+            (b"exactly", 7, "exactly"),
+            (b"0123456789", 4, "[\u{2026} 6 earlier bytes cut]\n6789"),
+            // "é" is two bytes; cutting inside it skips to the next character.
+            ("aé b".as_bytes(), 3, "[\u{2026} 3 earlier bytes cut]\n b"),
+            ("x😀yz".as_bytes(), 5, "[\u{2026} 5 earlier bytes cut]\nyz"),
+            (b"ok \xff\xfe end", 20, "ok \u{FFFD}\u{FFFD} end"),
+        ];
+        for (output, max, want) in cases {
+            assert_eq!(tail(output, max), want, "{output:?} {max}");
+        }
+        assert_eq!(tail(b"abc", 0), "[\u{2026} 3 earlier bytes cut]\n");
     }
 }

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::budget::MicroUsd;
 use crate::config::Agents;
-use crate::job::task::code_span;
+use crate::markdown::code_span;
 use crate::policy::Permission;
 use crate::sandbox::Allowlist;
 

@@ -10,6 +10,7 @@ use super::{
 use crate::budget::MicroUsd;
 use crate::config::Agents;
 use crate::markdown::code_span;
+pub(super) use crate::markdown::one_line;
 use crate::policy::Permission;
 use crate::sandbox::Allowlist;
 
@@ -236,10 +237,6 @@ pub(super) fn short(text: &str) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text,
     }
-}
-
-pub(super) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `agent:`: one of the server's agents.

@@ -242,7 +242,24 @@ async fn codex_writes_the_fix_through_the_gateway() {
     let pulls = env.pulls();
     assert_eq!(pulls.len(), 1, "{pulls:#?}");
     assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    // The session log reads as steps, the raw events after them.
+    assert!(
+        log.contains("\ntool shell $ /bin/bash -lc \"printf 'Hello, world")
+            && log.contains(" > greeting.txt\"\n  result:\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("\nmodel: I made greeting.txt greet the world.\n"),
+        "{log}"
+    );
+    assert!(log.contains("==> round 1: agent (raw events)\n"), "{log}");
     assert!(log.contains("\"type\":\"turn.completed\""), "{log}");
+    // Codex wrote no summary file: its last message is the pull request's summary.
+    let body = pulls[0]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("```text\nI made greeting.txt greet the world.\n```"),
+        "{body}"
+    );
     assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
     assert!(!log.contains("egress refused"), "{log}");
 
@@ -381,4 +398,104 @@ async fn what_the_agent_runs_cannot_leave_or_find_secrets() {
         env.sim.file_at(REPO, BRANCH, "greeting.txt"),
         Some(b"Hello, world!\n".to_vec())
     );
+}
+
+const AIDER_AGENTS: &str = r#"
+default_agent = "aider"
+
+[agents.aider]
+preset = "aider"
+models = ["gpt-4.1"]
+"#;
+
+#[tokio::test]
+async fn aider_writes_the_fix_through_the_gateway() {
+    let (env, model) = spawn_openai(AIDER_AGENTS, PIPELINE).await;
+    // What the model "decides": one of aider's SEARCH/REPLACE edit blocks (its `diff` edit
+    // format for gpt-4.1), which aider applies to the file itself. The first answer names a
+    // file not yet in aider's chat: aider adds it and asks again, and the answer is the same.
+    let edit = "I will make greeting.txt greet the world.\n\n\
+                greeting.txt\n```\n<<<<<<< SEARCH\nHello\n=======\nHello, world!\n\
+                >>>>>>> REPLACE\n```\n";
+    model.script(Step::text(edit));
+    model.script(Step::text(edit));
+    // Anything more aider asks gets a plain answer.
+    for _ in 0..4 {
+        model.script(Step::text("Done."));
+    }
+    let job = run_one(&env).await;
+    let log = session_log(&env, &job);
+    let calls = model.calls();
+    eprintln!("model calls: {:#?}", summary(&calls));
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+
+    // The change is aider's own edit, and nothing else: no commit of its own, no cache or
+    // history file in the worktree, no `.gitignore` edit.
+    assert_eq!(
+        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
+        Some(b"Hello, world!\n".to_vec())
+    );
+    for left in [
+        ".aider.tags.cache.v4",
+        ".aider.chat.history.md",
+        ".gitignore",
+    ] {
+        assert_eq!(env.sim.file_at(REPO, BRANCH, left), None, "{left} pushed");
+    }
+    let pulls = env.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    // Aider's own account of the edit is the session's transcript.
+    assert!(log.contains("Applied edit to greeting.txt"), "{log}");
+    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
+    // No traffic but model calls: no price list, update check or analytics left the session.
+    assert!(!log.contains("egress refused"), "{log}");
+
+    let status = env.status_comment(&job);
+    let spend = env.app.store.job_spend(job.id).await.unwrap();
+    assert!(spend.model_calls >= 1, "{spend:?}");
+    assert!(
+        status.contains(&format!("{} model calls", spend.model_calls)),
+        "{status}"
+    );
+
+    // The simulator saw the real key on every call, never the job's token, and only the
+    // agent's model.
+    let bearer = format!("Bearer {OPENAI_KEY}");
+    assert!(!calls.is_empty());
+    for call in &calls {
+        assert_eq!(
+            call.header("authorization"),
+            Some(bearer.as_str()),
+            "{call:?}"
+        );
+        let seen = format!("{:?} {}", call.headers, call.body);
+        assert!(
+            !seen.contains("agen-job-"),
+            "the job token reached the provider"
+        );
+        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
+        assert_eq!(call.path, "/v1/chat/completions", "{:#?}", summary(&calls));
+        assert_eq!(call.body["model"], "gpt-4.1");
+    }
+}
+
+#[tokio::test]
+async fn an_agent_whose_program_is_not_installed_ends_the_job_saying_so() {
+    let toml = "[agents.ghost]\ncommand = \"no-such-agent-cli --task \\\"$AGEN_TASK_FILE\\\"\"\n";
+    let (env, model) = spawn(toml, PIPELINE).await;
+    let job = run_one(&env).await;
+    assert_eq!(job.state, JobState::Failed, "{job:#?}");
+    let status = env.status_comment(&job);
+    assert!(
+        status.contains(
+            "the agent `ghost` runs the program `no-such-agent-cli`, which is not installed on \
+             this agen server"
+        ) && status.contains("fix the agent's `command` in AGEN_CONFIG"),
+        "{status}"
+    );
+    // Ended before any session: no model call, no branch, no pull request.
+    assert!(model.calls().is_empty());
+    assert!(env.pulls().is_empty());
+    assert_eq!(env.sim.file_at(REPO, BRANCH, "greeting.txt"), None);
 }

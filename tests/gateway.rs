@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use agen::budget::{Cap, MicroUsd};
+use agen::budget::{Cap, Caps, MicroUsd};
 use agen::config::{ModelSettings, Source};
 use agen::gateway::{Gateway, JobPass, SessionGuard};
 use agen::ids::{DeliveryId, InstallationId, IssueNumber, JobId, Login, RepoId, RepoName};
@@ -107,14 +107,18 @@ impl Env {
             repo_id: job.repo_id,
             repo: job.repo,
             installation: job.installation_id,
+            agent: "default".into(),
         }
     }
 
     async fn session(&self, payer: Payer, job_usd: f64) -> Session {
+        let caps = self.gateway.caps(MicroUsd::from_usd(job_usd), None);
+        self.session_under(payer, caps).await
+    }
+
+    async fn session_under(&self, payer: Payer, caps: Caps) -> Session {
         let job = payer.job;
-        let pass = self
-            .gateway
-            .open_job(payer, self.gateway.caps(MicroUsd::from_usd(job_usd)));
+        let pass = self.gateway.open_job(payer, caps);
         let (serve, guard) = pass.session();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -661,6 +665,53 @@ async fn spend_survives_a_restart_and_a_monthly_repository_cap_binds_the_next_jo
     assert_eq!(session.pass.budget_hit(), Some(Cap::RepoMonth));
     // Another repository of the same installation is not held by it.
     let elsewhere = env.session(env.job("d3", 6, 1).await, 2.0).await;
+    let (status, _) = text(elsewhere.ask(message(HAIKU, 100, false)).await).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn an_agents_monthly_cap_holds_it_across_repositories() {
+    let env = env_with(&[]).await;
+    let agent_cap = Some(MicroUsd::from_usd(0.01));
+    let capped = |payer: Payer| Payer {
+        agent: "claude".into(),
+        ..payer
+    };
+    let caps = env.gateway.caps(MicroUsd::from_usd(2.0), agent_cap);
+    let first = capped(env.job("d1", 5, 1).await);
+    let session = env.session_under(first.clone(), caps).await;
+    env.model.script(Step::text("x").usage(SimUsage {
+        input: 9000,
+        output: 100,
+        cache_write: 0,
+        cache_read: 0,
+    }));
+    let (status, _) = text(session.ask(message(HAIKU, 100, false)).await).await;
+    assert_eq!(status, 200);
+    let spent = env.spent(first.job).await;
+    assert_eq!(spent.0, 9000 + 500);
+
+    // The same agent in another repository and installation: held to what its month has left.
+    let second = capped(env.job("d2", 6, 2).await);
+    assert_eq!(
+        env.store.spent(&second).await.unwrap().agent_month.0,
+        spent.0
+    );
+    let session = env.session_under(second, caps).await;
+    let (status, body) = text(session.ask(message(HAIKU, 1000, false)).await).await;
+    assert_eq!(status, 402, "{body}");
+    let refusal = body["error"]["message"].as_str().unwrap();
+    assert!(
+        refusal.contains("this agent's monthly spend cap of $0.01 (`monthly_usd`"),
+        "{refusal}"
+    );
+    assert_eq!(session.pass.budget_hit(), Some(Cap::AgentMonth));
+    // Another agent in that repository is not held by it.
+    let other = Payer {
+        agent: "codex".into(),
+        ..env.job("d3", 6, 2).await
+    };
+    let elsewhere = env.session_under(other, caps).await;
     let (status, _) = text(elsewhere.ask(message(HAIKU, 100, false)).await).await;
     assert_eq!(status, 200);
 }

@@ -80,8 +80,9 @@ async fn gateway_process() {
         repo_id: job.repo_id,
         repo: job.repo,
         installation: job.installation_id,
+        agent: "default".into(),
     };
-    let pass = gateway.open_job(payer, gateway.caps(MicroUsd::from_usd(1000.0)));
+    let pass = gateway.open_job(payer, gateway.caps(MicroUsd::from_usd(1000.0), None));
     let (serve, _guard) = pass.session();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();

@@ -12,8 +12,8 @@ use agen::sim::model::{ModelCall, ModelSim, ModelSimConfig, SimUsage, Step};
 use agen::store::jobs::Job;
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::Value;
-use support::jobs::spawn_jobs;
-use support::{Env, INSTALLATION, ISSUE, REPO};
+use support::jobs::{seed_repo, spawn_jobs};
+use support::{seeded_sim, spawn_configured, Env, INSTALLATION, ISSUE, REPO};
 
 const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
 const HAIKU: &str = "claude-haiku-4-5";
@@ -316,6 +316,71 @@ async fn a_spent_month_stops_the_next_job_before_any_session() {
     assert!(status.contains("AGEN_REPO_MONTHLY_USD"), "{status}");
     assert!(status.contains("Nothing was pushed."), "{status}");
     assert!(status.contains("0 model calls"), "{status}");
+}
+
+#[tokio::test]
+async fn an_agents_spent_month_stops_its_job_in_any_repository() {
+    let key = canary();
+    let model = ModelSim::start(ModelSimConfig {
+        anthropic_key: key.clone(),
+        openai_key: "sk-openai-not-configured".into(),
+    })
+    .await
+    .unwrap();
+    let url = model.url();
+    let (sim, repo_id) = seeded_sim().await;
+    seed_repo(&sim, None);
+    let toml = format!(
+        "[agents.marker]\ncommand = \"{}\"\nmonthly_usd = 0.01\n",
+        MARKING_AGENT.replace('"', "\\\"")
+    );
+    let pairs = [
+        ("AGEN_WORKERS", "1"),
+        ("ANTHROPIC_API_KEY", key.as_str()),
+        ("ANTHROPIC_BASE_URL", url.as_str()),
+    ];
+    let env = spawn_configured(sim, repo_id, &pairs, &toml).await;
+
+    // The agent's $0.01 for the month went on a job of another repository and installation.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let elsewhere: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (delivery_id, installation_id, repo_id, repo, issue, is_pull_request,
+             state, trig, requested_by, instructions, created_at, updated_at, timings)
+         VALUES ('elsewhere', 77, 999, 'other/repo', 1, 0, 'succeeded', 'label', 'someone', '',
+             0, 0, '{}')
+         RETURNING id",
+    )
+    .fetch_one(env.app.store.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO model_calls (job_id, repo_id, repo, installation_id, month, provider,
+             route, model, reserved_micro, cost_micro, status, outcome, started_at, agent)
+         VALUES ($1, 999, 'other/repo', 77, $2, 'anthropic', 'messages', $3, 10000, 10000, 200,
+             'completed', $4, 'marker')",
+    )
+    .bind(elsewhere)
+    .bind(&month)
+    .bind(HAIKU)
+    .bind(chrono::Utc::now().timestamp_millis())
+    .execute(env.app.store.pool())
+    .await
+    .unwrap();
+
+    label(&env).await;
+    // (The first job in the store is that other repository's.)
+    let job = env.job_ended(2).await;
+    assert_eq!(job.repo.0, REPO);
+    assert_eq!(job.state.as_str(), "budget_exceeded", "{job:#?}");
+    assert_eq!(job.round, 0, "no round started");
+    assert!(model.calls().is_empty(), "no model call");
+    let status = env.status_comment(&job);
+    assert!(
+        status.contains("this agent's monthly spend cap of $0.01 (`monthly_usd`"),
+        "{status}"
+    );
+    assert!(status.contains("Nothing was pushed."), "{status}");
+    assert!(env.pulls().is_empty());
 }
 
 #[tokio::test]

@@ -36,6 +36,8 @@ pub enum Cap {
     Job,
     RepoMonth,
     InstallationMonth,
+    /// The job's agent's spend this month, over every repository (`monthly_usd`).
+    AgentMonth,
     /// The job's CPU time, summed over its sessions.
     JobCpu,
 }
@@ -46,6 +48,7 @@ impl Cap {
             Cap::Job => "job",
             Cap::RepoMonth => "repo_month",
             Cap::InstallationMonth => "installation_month",
+            Cap::AgentMonth => "agent_month",
             Cap::JobCpu => "job_cpu",
         }
     }
@@ -55,6 +58,7 @@ impl Cap {
             Cap::Job,
             Cap::RepoMonth,
             Cap::InstallationMonth,
+            Cap::AgentMonth,
             Cap::JobCpu,
         ]
         .into_iter()
@@ -77,6 +81,11 @@ impl Cap {
                  (AGEN_INSTALLATION_MONTHLY_USD) is reached; ask agen's operator to raise it, or \
                  wait for next month"
             ),
+            Cap::AgentMonth => format!(
+                "this agent's monthly spend cap of {limit} (`monthly_usd` of its [agents] table \
+                 in the server's AGEN_CONFIG) is reached; ask agen's operator to raise it, pick \
+                 another agent (`agent:` in `.github/agen.yml`), or wait for next month"
+            ),
             Cap::JobCpu => format!(
                 "the job's CPU budget of {limit} (`budget.cpu_minutes` in `.github/agen.yml`, at \
                  most the server's AGEN_JOB_CPU_MINUTES) is used up; raise it there"
@@ -91,6 +100,7 @@ pub struct Caps {
     pub job: MicroUsd,
     pub repo_month: Option<MicroUsd>,
     pub installation_month: Option<MicroUsd>,
+    pub agent_month: Option<MicroUsd>,
 }
 
 /// What was spent (settled, plus reserved for calls in flight) against each cap.
@@ -99,6 +109,7 @@ pub struct Spent {
     pub job: MicroUsd,
     pub repo_month: MicroUsd,
     pub installation_month: MicroUsd,
+    pub agent_month: MicroUsd,
 }
 
 impl Caps {
@@ -112,6 +123,7 @@ impl Caps {
                 spent.installation_month,
                 Cap::InstallationMonth,
             ),
+            (self.agent_month, spent.agent_month, Cap::AgentMonth),
         ] {
             if let Some(cap) = cap {
                 if cap - used < room.0 {
@@ -128,6 +140,7 @@ impl Caps {
             Cap::Job => Some(self.job),
             Cap::RepoMonth => self.repo_month,
             Cap::InstallationMonth => self.installation_month,
+            Cap::AgentMonth => self.agent_month,
             Cap::JobCpu => None,
         }
     }

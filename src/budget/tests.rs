@@ -106,14 +106,21 @@ fn the_tightest_cap_binds() {
         job: MicroUsd(2_000_000),
         repo_month: Some(MicroUsd(10_000_000)),
         installation_month: Some(MicroUsd(3_000_000)),
+        agent_month: Some(MicroUsd(50_000_000)),
     };
     let spent = Spent {
         job: MicroUsd(500_000),
         repo_month: MicroUsd(1_000_000),
         installation_month: MicroUsd(2_500_000),
+        agent_month: MicroUsd(49_700_000),
+    };
+    assert_eq!(caps.room(&spent), (MicroUsd(300_000), Cap::AgentMonth));
+    let agent_open = Caps {
+        agent_month: None,
+        ..caps
     };
     assert_eq!(
-        caps.room(&spent),
+        agent_open.room(&spent),
         (MicroUsd(500_000), Cap::InstallationMonth)
     );
     let over = Spent {
@@ -128,6 +135,7 @@ fn the_tightest_cap_binds() {
     let open = Caps {
         repo_month: None,
         installation_month: None,
+        agent_month: None,
         ..caps
     };
     assert_eq!(open.room(&spent), (MicroUsd(1_500_000), Cap::Job));

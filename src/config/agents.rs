@@ -1,5 +1,5 @@
 //! The agents a server offers: `[agents.NAME]` tables in the `AGEN_CONFIG` file (a preset
-//! such as `claude-code` or `codex`, or a shell `command`), the `default_agent`, or
+//! such as `claude-code`, `codex` or `aider`, or a shell `command`), the `default_agent`, or
 //! `AGEN_AGENT_COMMAND` as a one-agent shorthand. A repository picks among them in `.github/agen.yml`.
 //!
 //! ```toml
@@ -8,6 +8,7 @@
 //! preset = "claude-code"
 //! models = ["claude-sonnet-4-5"]      # the first is the one the preset runs with
 //! env = { BASH_DEFAULT_TIMEOUT_MS = "300000" }
+//! monthly_usd = 200                   # this agent's spend per month, all repositories together
 //! [agents.script]
 //! command = "./run-agent.sh"
 //! ```
@@ -15,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::{err, ConfigError, Source};
+use crate::budget::MicroUsd;
 
 /// An error at `path` inside the config file (`agents.claude.preset`).
 fn at(path: String, problem: impl Into<String>) -> ConfigError {
@@ -27,7 +29,7 @@ fn at(path: String, problem: impl Into<String>) -> ConfigError {
 /// The name `AGEN_AGENT_COMMAND` goes by.
 pub const SHORTHAND_NAME: &str = "default";
 /// The presets agen knows, by the name `preset =` takes.
-pub const PRESETS: [&str; 2] = ["claude-code", "codex"];
+pub const PRESETS: [&str; 3] = ["claude-code", "codex", "aider"];
 /// Variables the gateway and agen set for every session: an agent's `env` cannot change them.
 const RESERVED: [&str; 9] = [
     "ANTHROPIC_BASE_URL",
@@ -61,6 +63,8 @@ pub enum Preset {
     ClaudeCode,
     /// OpenAI's Codex CLI (`codex exec`), headless.
     Codex,
+    /// Aider (`aider --message-file`), headless.
+    Aider,
 }
 
 impl Preset {
@@ -68,6 +72,7 @@ impl Preset {
         match self {
             Preset::ClaudeCode => "claude-code",
             Preset::Codex => "codex",
+            Preset::Aider => "aider",
         }
     }
 
@@ -76,6 +81,7 @@ impl Preset {
         match self {
             Preset::ClaudeCode => "claude",
             Preset::Codex => "codex",
+            Preset::Aider => "aider",
         }
     }
 
@@ -84,6 +90,11 @@ impl Preset {
         match self {
             Preset::ClaudeCode => "npm install -g @anthropic-ai/claude-code@2.1.332",
             Preset::Codex => "npm install -g @openai/codex@0.171.0",
+            // In a virtual environment under /usr/local: sessions see /usr, not /root or /opt.
+            Preset::Aider => {
+                "python3 -m venv /usr/local/lib/aider && /usr/local/lib/aider/bin/pip install \
+                 aider-chat==0.86.2 && ln -s /usr/local/lib/aider/bin/aider /usr/local/bin/aider"
+            }
         }
     }
 }
@@ -103,6 +114,9 @@ pub struct Agent {
     pub env: Vec<(String, String)>,
     /// The models this agent may call (the first is the preset's); empty: any priced model.
     pub models: Vec<String>,
+    /// `monthly_usd`: what this agent may spend per calendar month (UTC) across every
+    /// repository; none by default.
+    pub monthly: Option<MicroUsd>,
 }
 
 /// The server's agents and the one a repository gets when it names none.
@@ -144,6 +158,7 @@ impl Agents {
                     kind: AgentKind::Command(command.to_string()),
                     env: Vec::new(),
                     models: Vec::new(),
+                    monthly: None,
                 }],
                 default: Some(SHORTHAND_NAME.into()),
             });
@@ -219,10 +234,10 @@ fn agent(name: &str, value: &toml::Value) -> Result<Agent, ConfigError> {
         }
     };
     for field in table.keys() {
-        if !["preset", "command", "env", "models"].contains(&field.as_str()) {
+        if !["preset", "command", "env", "models", "monthly_usd"].contains(&field.as_str()) {
             return Err(at(
                 format!("agents.{name}.{field}"),
-                "is not a known key (known: preset, command, env, models)",
+                "is not a known key (known: preset, command, env, models, monthly_usd)",
             ));
         }
     }
@@ -245,6 +260,7 @@ fn agent(name: &str, value: &toml::Value) -> Result<Agent, ConfigError> {
         (Some(preset), None) => match preset.as_str() {
             "claude-code" => AgentKind::Preset(Preset::ClaudeCode),
             "codex" => AgentKind::Preset(Preset::Codex),
+            "aider" => AgentKind::Preset(Preset::Aider),
             other => {
                 return Err(at(
                     format!("agents.{name}.preset"),
@@ -262,7 +278,25 @@ fn agent(name: &str, value: &toml::Value) -> Result<Agent, ConfigError> {
         kind,
         env: env(name, table.get("env"))?,
         models: models(name, table.get("models"))?,
+        monthly: monthly(name, table.get("monthly_usd"))?,
     })
+}
+
+fn monthly(name: &str, value: Option<&toml::Value>) -> Result<Option<MicroUsd>, ConfigError> {
+    let usd = match value {
+        None => return Ok(None),
+        Some(toml::Value::Integer(n)) => Some(*n as f64),
+        Some(toml::Value::Float(f)) => Some(*f),
+        Some(_) => None,
+    };
+    usd.filter(|d| d.is_finite() && *d >= 0.0 && *d <= 1e9)
+        .map(|d| Some(MicroUsd::from_usd(d)))
+        .ok_or_else(|| {
+            at(
+                format!("agents.{name}.monthly_usd"),
+                "must be an amount of US dollars, such as 200 or 12.50",
+            )
+        })
 }
 
 fn env(name: &str, value: Option<&toml::Value>) -> Result<Vec<(String, String)>, ConfigError> {

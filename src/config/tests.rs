@@ -1,5 +1,6 @@
 //! Configuration: defaults, and one clear line for each bad setting.
 use super::*;
+use crate::budget::MicroUsd;
 
 const KEY: &str = include_str!("../../fixtures/demo-app-key.pem");
 
@@ -258,17 +259,23 @@ fn named_agents_come_from_the_config_file() {
         "default_agent = \"claude\"\n\
          [agents.claude]\npreset = \"claude-code\"\n\
          models = [\"claude-sonnet-4-5\", \"claude-haiku-4-5\"]\n\
-         env = { BASH_DEFAULT_TIMEOUT_MS = \"300000\" }\n\
-         [agents.script]\ncommand = \"./agent.sh\"\n",
+         env = { BASH_DEFAULT_TIMEOUT_MS = \"300000\" }\nmonthly_usd = 12.5\n\
+         [agents.script]\ncommand = \"./agent.sh\"\n[agents.aider]\npreset = \"aider\"\n\
+         monthly_usd = 200\n",
         &[],
     )
     .unwrap();
     let agents = &c.jobs.agents;
     assert_eq!(agents.default.as_deref(), Some("claude"));
-    assert_eq!(agents.names(), ["claude", "script"]);
+    assert_eq!(agents.names(), ["aider", "claude", "script"]);
     let claude = agents.pick(None).unwrap();
     assert_eq!(claude.kind, AgentKind::Preset(Preset::ClaudeCode));
     assert_eq!(claude.models, ["claude-sonnet-4-5", "claude-haiku-4-5"]);
+    assert_eq!(claude.monthly, Some(MicroUsd::from_usd(12.5)));
+    let aider = agents.get("aider").unwrap();
+    assert_eq!(aider.kind, AgentKind::Preset(Preset::Aider));
+    assert_eq!(aider.monthly, Some(MicroUsd::from_usd(200.0)));
+    assert_eq!(agents.get("script").unwrap().monthly, None);
     assert_eq!(
         claude.env,
         [("BASH_DEFAULT_TIMEOUT_MS".to_string(), "300000".to_string())]
@@ -294,9 +301,9 @@ fn named_agents_come_from_the_config_file() {
 fn each_bad_agent_setting_is_named() {
     for (toml, extra, message) in [
         (
-            "[agents.a]\npreset = \"aider\"\n",
+            "[agents.a]\npreset = \"cursor\"\n",
             &[][..],
-            "config: agents.a.preset is aider, which agen does not know (known presets: claude-code, codex)",
+            "config: agents.a.preset is cursor, which agen does not know (known presets: claude-code, codex, aider)",
         ),
         (
             "[agents.a]\npreset = \"claude-code\"\nenv = { ANTHROPIC_BASE_URL = \"http://x\" }\n",
@@ -316,7 +323,7 @@ fn each_bad_agent_setting_is_named() {
         (
             "[agents.a]\nmodels = [\"m\"]\n",
             &[],
-            "config: agents.a needs preset = \"claude-code\" | \"codex\" or command = \"...\"",
+            "config: agents.a needs preset = \"claude-code\" | \"codex\" | \"aider\" or command = \"...\"",
         ),
         (
             "[agents.a]\ncommand = \"x\"\npreset = \"claude-code\"\n",
@@ -326,7 +333,17 @@ fn each_bad_agent_setting_is_named() {
         (
             "[agents.a]\ncommand = \"x\"\nmodel = \"m\"\n",
             &[],
-            "config: agents.a.model is not a known key (known: preset, command, env, models)",
+            "config: agents.a.model is not a known key (known: preset, command, env, models, monthly_usd)",
+        ),
+        (
+            "[agents.a]\ncommand = \"x\"\nmonthly_usd = \"lots\"\n",
+            &[],
+            "config: agents.a.monthly_usd must be an amount of US dollars, such as 200 or 12.50",
+        ),
+        (
+            "[agents.a]\ncommand = \"x\"\nmonthly_usd = -1\n",
+            &[],
+            "config: agents.a.monthly_usd must be an amount of US dollars, such as 200 or 12.50",
         ),
         (
             "[agents.a]\ncommand = \"x\"\n[agents.b]\ncommand = \"y\"\n",

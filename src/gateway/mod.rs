@@ -105,13 +105,14 @@ impl Gateway {
         self.inner.settings.anthropic.is_some() || self.inner.settings.openai.is_some()
     }
 
-    /// The caps a job runs under: its own (`budget.job_usd`, already within the server's)
-    /// and the server's monthly ones.
-    pub fn caps(&self, job: MicroUsd) -> Caps {
+    /// The caps a job runs under: its own (`budget.job_usd`, already within the server's),
+    /// the server's monthly ones and its agent's (`monthly_usd`).
+    pub fn caps(&self, job: MicroUsd, agent_month: Option<MicroUsd>) -> Caps {
         Caps {
             job,
             repo_month: self.inner.settings.repo_monthly,
             installation_month: self.inner.settings.installation_monthly,
+            agent_month,
         }
     }
 

@@ -40,6 +40,7 @@ pub fn resolve(agents: &Agents, picked: Option<&str>, model: Option<&str>) -> Op
         },
         AgentKind::Preset(Preset::ClaudeCode) => claude_code(agent, model),
         AgentKind::Preset(Preset::Codex) => codex(agent, model),
+        AgentKind::Preset(Preset::Aider) => aider(agent, model),
     };
     if let Some(model) = model {
         run.env.push(("AGEN_MODEL".into(), model.to_string()));
@@ -144,7 +145,55 @@ fn codex(agent: &Agent, model: Option<&str>) -> AgentRun {
         command,
         env: Vec::new(),
         needs: Some(Preset::Codex),
-        // Codex's `--json` events go to the log raw until a reader for them is written.
+        events: Some(EventFormat::CodexJson),
+    }
+}
+
+/// Aider's flags: the task file as its one message, every question answered yes (the
+/// sandbox is the boundary), no commits of its own (agen commits) and no `.gitignore` edit;
+/// plain output; no update checks, analytics, release notes, URL fetching or browser; its
+/// history files in the session's home, not the worktree.
+const AIDER: &str = "aider --message-file \"$AGEN_TASK_FILE\" --yes-always --no-auto-commits \
+                     --no-dirty-commits --no-gitignore --no-pretty --no-fancy-input --no-stream \
+                     --no-check-update --no-analytics --no-show-release-notes --no-detect-urls \
+                     --disable-playwright --no-show-model-warnings \
+                     --chat-history-file \"$HOME/.aider/chat.md\" \
+                     --input-history-file \"$HOME/.aider/input.txt\"";
+
+/// Aider's repository map cache, which it writes in the worktree's top directory.
+const AIDER_TAGS_CACHE: &str = ".aider.tags.cache.v4";
+
+fn aider(agent: &Agent, model: Option<&str>) -> AgentRun {
+    // Aider downloads a model price list at start unless its cache holds one: an entry of
+    // agen's own stops that (litellm's bundled list answers instead), and
+    // LITELLM_LOCAL_MODEL_COST_MAP keeps litellm from fetching its own.
+    let mut command = format!(
+        "mkdir -p \"$HOME/.aider/caches\" && \
+         echo '{{\"agen\": {{}}}}' > \"$HOME/.aider/caches/model_prices_and_context_window.json\" && \
+         {{ [ -e {AIDER_TAGS_CACHE} ] && had_cache=1; {AIDER}"
+    );
+    if let Some(model) = model {
+        // litellm picks the provider from the prefix; agen's gateway speaks both.
+        let provider = if model.starts_with("claude") {
+            "anthropic"
+        } else {
+            "openai"
+        };
+        for flag in ["--model", "--weak-model", "--editor-model"] {
+            command.push_str(&format!(" {flag} \"{provider}/$AGEN_MODEL\""));
+        }
+    }
+    // What it left in the worktree that is not the change: its map cache, unless it was there.
+    command.push_str(&format!(
+        "; status=$?; [ -n \"$had_cache\" ] || rm -rf {AIDER_TAGS_CACHE}; exit $status; }}"
+    ));
+    AgentRun {
+        name: agent.name.clone(),
+        command,
+        // litellm, aider's client, reads the gateway's OPENAI_BASE_URL / ANTHROPIC_BASE_URL
+        // and keys itself.
+        env: vec![("LITELLM_LOCAL_MODEL_COST_MAP".into(), "True".into())],
+        needs: Some(Preset::Aider),
         events: None,
     }
 }
@@ -160,16 +209,52 @@ pub fn find_program(program: &str, path: &str) -> Option<PathBuf> {
         })
 }
 
-/// The line on the issue when a preset's program is not installed on the host.
-pub fn missing_program(run: &AgentRun, preset: Preset) -> String {
-    format!(
-        "the agent `{}` (preset `{}`) needs the program `{}`, which is not installed on this \
-         agen server; ask its operator to install it (`{}`)",
-        run.name,
-        preset.name(),
-        preset.program(),
-        preset.install_hint()
-    )
+/// Words `sh` knows itself: a command starting with one runs no program of that name.
+const SHELL_WORDS: &[&str] = &[
+    ".", ":", "!", "{", "[", "[[", "alias", "break", "case", "cd", "command", "continue", "echo",
+    "eval", "exec", "exit", "export", "false", "for", "getopts", "hash", "if", "kill", "local",
+    "printf", "pwd", "read", "readonly", "return", "set", "shift", "source", "test", "time",
+    "times", "trap", "true", "type", "ulimit", "umask", "unset", "until", "wait", "while",
+];
+
+/// The program a shell command starts with, when that is a plain name `sh` looks up in PATH
+/// (not a path, a variable, an assignment, a keyword or a builtin).
+fn command_program(command: &str) -> Option<&str> {
+    let first = command.split_whitespace().next()?;
+    let plain = first
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c));
+    (plain && !SHELL_WORDS.contains(&first)).then_some(first)
+}
+
+/// The line on the issue when the agent's program is not installed on the host (looked up in
+/// the session's `path`): a preset's CLI, with its install line, or the program a configured
+/// command starts with. `None` when it is there, or when the command's program is not a plain
+/// name (a script in the repository, say).
+pub fn missing_program(run: &AgentRun, path: &str) -> Option<String> {
+    match run.needs {
+        Some(preset) => find_program(preset.program(), path).is_none().then(|| {
+            format!(
+                "the agent `{}` (preset `{}`) needs the program `{}`, which is not installed on \
+                 this agen server; ask its operator to install it (`{}`)",
+                run.name,
+                preset.name(),
+                preset.program(),
+                preset.install_hint()
+            )
+        }),
+        None => {
+            let program = command_program(&run.command)?;
+            find_program(program, path).is_none().then(|| {
+                format!(
+                    "the agent `{}` runs the program `{program}`, which is not installed on this \
+                     agen server (sessions see the host's /usr, /bin and AGEN_SANDBOX_MOUNTS); ask \
+                     its operator to install it or to fix the agent's `command` in AGEN_CONFIG",
+                    run.name
+                )
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -184,12 +269,14 @@ mod tests {
                     kind: AgentKind::Preset(Preset::ClaudeCode),
                     env: vec![("BASH_DEFAULT_TIMEOUT_MS".into(), "1000".into())],
                     models: vec!["claude-sonnet-4-5".into(), "claude-haiku-4-5".into()],
+                    monthly: None,
                 },
                 Agent {
                     name: "script".into(),
                     kind: AgentKind::Command("./go.sh".into()),
                     env: Vec::new(),
                     models: Vec::new(),
+                    monthly: None,
                 },
             ],
             default: Some("script".into()),
@@ -241,6 +328,7 @@ mod tests {
             kind: AgentKind::Preset(Preset::Codex),
             env: Vec::new(),
             models: vec!["gpt-5-codex".into()],
+            monthly: None,
         });
         let run = resolve(&agents, Some("codex"), None).unwrap();
         assert_eq!(run.needs, Some(Preset::Codex));
@@ -275,7 +363,7 @@ mod tests {
             "{written}"
         );
         assert!(dir.path().join(".codex/config.toml").is_file());
-        let line = missing_program(&run, Preset::Codex);
+        let line = missing_program(&run, "/nonexistent").unwrap();
         assert!(
             line.contains("`codex`") && line.contains("@openai/codex@"),
             "{line}"
@@ -287,10 +375,42 @@ mod tests {
         assert!(find_program("sh", "/nonexistent:/bin:/usr/bin").is_some());
         assert_eq!(find_program("no-such-agen-program", "/bin:/usr/bin"), None);
         let run = resolve(&agents(), Some("claude"), None).unwrap();
-        let line = missing_program(&run, Preset::ClaudeCode);
+        let line = missing_program(&run, "/nonexistent").unwrap();
         assert!(
             line.contains("`claude`") && line.contains("npm install -g"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn a_commands_program_is_looked_for_only_when_it_is_a_plain_name() {
+        let run = |command: &str| AgentRun {
+            name: "mine".into(),
+            command: command.into(),
+            env: Vec::new(),
+            needs: None,
+            events: None,
+        };
+        let path = "/bin:/usr/bin";
+        let line = missing_program(&run("no-such-agen-cli --go"), path).unwrap();
+        assert_eq!(
+            line,
+            "the agent `mine` runs the program `no-such-agen-cli`, which is not installed on \
+             this agen server (sessions see the host's /usr, /bin and AGEN_SANDBOX_MOUNTS); ask \
+             its operator to install it or to fix the agent's `command` in AGEN_CONFIG"
+        );
+        for there in [
+            "sh -c 'x'",
+            "./run-agent.sh",
+            "scripts/agent",
+            "cd sub && ./go",
+            "FOO=1 agent",
+            "$AGENT",
+            "printf 'Hello\\n' > greeting.txt",
+            "true",
+            "",
+        ] {
+            assert_eq!(missing_program(&run(there), path), None, "{there}");
+        }
     }
 }

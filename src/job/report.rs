@@ -72,6 +72,7 @@ pub fn budget_reason(cap: Cap) -> &'static str {
         Cap::Job => "the job's spend cap was reached",
         Cap::RepoMonth => "this repository's monthly spend cap was reached",
         Cap::InstallationMonth => "this installation's monthly spend cap was reached",
+        Cap::AgentMonth => "this agent's monthly spend cap was reached",
         Cap::JobCpu => "the job's CPU budget was used up",
     }
 }

@@ -71,13 +71,9 @@ impl JobRun<'_> {
                     .into(),
             )
         })?;
-        // A preset whose program is missing would fail in every round: say so at once.
-        if let Some(preset) = agent.needs {
-            if super::agents::find_program(preset.program(), &self.session_path()).is_none() {
-                return Err(JobError::User(super::agents::missing_program(
-                    &agent, preset,
-                )));
-            }
+        // An agent whose program is missing would fail in every round: say so at once.
+        if let Some(missing) = super::agents::missing_program(&agent, &self.session_path()) {
+            return Err(JobError::User(missing));
         }
         let max_rounds = self.config.max_rounds;
         // A monthly cap already reached stops the job before any session starts.

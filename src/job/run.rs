@@ -152,19 +152,25 @@ async fn prepare_and_run<'a>(
             .map(|t| t.expose().to_string()),
     );
     let git_token = GitToken::new(client.token().expose());
+    let agent = ctx.settings.agents.pick(config.agent.as_deref());
     let payer = Payer {
         job: job.id,
         repo_id: job.repo_id,
         repo: job.repo.clone(),
         installation: job.installation_id,
+        agent: agent.map(|a| a.name.clone()).unwrap_or_default(),
     };
-    let caps = ctx.gateway.caps(config.job_usd);
+    let caps = ctx
+        .gateway
+        .caps(config.job_usd, agent.and_then(|a| a.monthly));
     ctx.store.set_job_budget(job.id, caps.job).await?;
     ctx.store.settle_interrupted_calls(job.id).await?;
     let run = JobRun {
-        pass: ctx
-            .gateway
-            .open_job_for(payer.clone(), caps, allowed_models(ctx, &config)),
+        pass: ctx.gateway.open_job_for(
+            payer.clone(),
+            caps,
+            agent.map(|a| a.models.clone()).unwrap_or_default(),
+        ),
         payer,
         caps,
         // A job taken over after a crash keeps what its sessions used before.
@@ -189,14 +195,6 @@ async fn prepare_and_run<'a>(
 }
 
 /// The models the job's agent names (empty: any priced model).
-fn allowed_models(ctx: &JobContext, config: &RepoConfig) -> Vec<String> {
-    ctx.settings
-        .agents
-        .pick(config.agent.as_deref())
-        .map(|agent| agent.models.clone())
-        .unwrap_or_default()
-}
-
 async fn grant_still_holds(ctx: &JobContext, job: &Job) -> Result<(), JobError> {
     let installation = ctx.store.installation(job.installation_id).await?;
     let repository = ctx.store.repository(job.repo_id).await?;

@@ -15,6 +15,8 @@ pub struct Payer {
     pub repo_id: RepoId,
     pub repo: RepoName,
     pub installation: InstallationId,
+    /// The job's agent, by its name in the server's configuration.
+    pub agent: String,
 }
 
 /// A call about to go out.
@@ -98,18 +100,22 @@ impl Store {
                (SELECT COALESCE(SUM({CHARGED}), 0) FROM model_calls
                  WHERE repo_id = $2 AND month = $4) AS repo,
                (SELECT COALESCE(SUM({CHARGED}), 0) FROM model_calls
-                 WHERE installation_id = $3 AND month = $4) AS installation"
+                 WHERE installation_id = $3 AND month = $4) AS installation,
+               (SELECT COALESCE(SUM({CHARGED}), 0) FROM model_calls
+                 WHERE agent = $5 AND month = $4) AS agent"
         ))
         .bind(payer.job.0)
         .bind(payer.repo_id.0 as i64)
         .bind(payer.installation.0 as i64)
         .bind(&month)
+        .bind(&payer.agent)
         .fetch_one(self.pool())
         .await?;
         Ok(Spent {
             job: MicroUsd(row.try_get("job")?),
             repo_month: MicroUsd(row.try_get("repo")?),
             installation_month: MicroUsd(row.try_get("installation")?),
+            agent_month: MicroUsd(row.try_get("agent")?),
         })
     }
 
@@ -127,14 +133,16 @@ impl Store {
         let month = month_of(now);
         let row = sqlx::query(&format!(
             "INSERT INTO model_calls (job_id, repo_id, repo, installation_id, month, provider,
-                 route, model, reserved_micro, started_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+                 route, model, reserved_micro, started_at, agent)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $14
              WHERE (SELECT COALESCE(SUM({CHARGED}), 0) FROM model_calls WHERE job_id = $1)
                      + $9 <= $11
                AND ($12 IS NULL OR (SELECT COALESCE(SUM({CHARGED}), 0) FROM model_calls
                      WHERE repo_id = $2 AND month = $5) + $9 <= $12)
                AND ($13 IS NULL OR (SELECT COALESCE(SUM({CHARGED}), 0) FROM model_calls
                      WHERE installation_id = $4 AND month = $5) + $9 <= $13)
+               AND ($15 IS NULL OR (SELECT COALESCE(SUM({CHARGED}), 0) FROM model_calls
+                     WHERE agent = $14 AND month = $5) + $9 <= $15)
              RETURNING id"
         ))
         .bind(payer.job.0)
@@ -150,6 +158,8 @@ impl Store {
         .bind(caps.job.0)
         .bind(caps.repo_month.map(|m| m.0))
         .bind(caps.installation_month.map(|m| m.0))
+        .bind(&payer.agent)
+        .bind(caps.agent_month.map(|m| m.0))
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?)

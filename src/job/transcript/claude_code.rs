@@ -1,54 +1,17 @@
-//! An agent's machine-readable events (Claude Code's stream-JSON lines) as a transcript people
-//! read: the model's messages, each tool call and its result, clipped; the final message (the
-//! pull request's summary when the agent wrote none) and whether the agent said it failed.
-//! Pure: no I/O. Lines that are not JSON are kept as they are; unknown events are skipped
-//! (the raw output is kept beside the transcript in the session log).
+//! Claude Code's `--output-format stream-json --verbose` events: `system` (init),
+//! `assistant` (text, tool_use, thinking blocks), `user` (tool_result blocks) and the final
+//! `result`.
 
 use serde_json::Value;
 
-/// How many characters of each message, tool input or tool result the transcript shows.
-pub const CLIP_CHARS: usize = 400;
-/// Where the worktree is inside a session: paths under it are shown relative.
-const WORKTREE_PREFIX: &str = "/work/";
+use super::{clip, event, prefixed, relative, str_at, Transcript, CLIP_CHARS};
 
-/// The machine-readable output a preset's CLI writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventFormat {
-    /// `claude -p … --output-format stream-json --verbose`: one JSON event a line.
-    ClaudeCodeStreamJson,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Transcript {
-    /// The readable steps, one or more lines each, ending with a newline (or empty).
-    pub text: String,
-    /// The agent's last message: the `result` event's text, else its last text block.
-    pub last_message: Option<String>,
-    /// Set when the agent's final event says it failed (`is_error: true`): its error text.
-    pub error: Option<String>,
-}
-
-/// Reads `output` as `format`; every string from the output goes through `redact` before it
-/// is clipped, so no clipped secret escapes redaction.
-pub fn read(format: EventFormat, output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
-    match format {
-        EventFormat::ClaudeCodeStreamJson => claude_code(output, redact),
-    }
-}
-
-fn claude_code(output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
+pub(super) fn read(output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
     let mut t = Transcript::default();
     let clip = |s: &str| clip(&redact(s), CLIP_CHARS);
     for line in output.lines() {
-        let event = match serde_json::from_str::<Value>(line) {
-            Ok(event @ Value::Object(_)) => event,
-            _ => {
-                if !line.trim().is_empty() {
-                    t.text.push_str(&redact(line));
-                    t.text.push('\n');
-                }
-                continue;
-            }
+        let Some(event) = event(line, &mut t, redact) else {
+            continue;
         };
         match str_at(&event, "type") {
             Some("system") if str_at(&event, "subtype") == Some("init") => {
@@ -126,10 +89,6 @@ fn claude_code(output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
     t
 }
 
-fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str)
-}
-
 /// The content blocks of an `assistant` or `user` event's message.
 fn blocks(event: &Value) -> &[Value] {
     event
@@ -142,7 +101,7 @@ fn blocks(event: &Value) -> &[Value] {
 /// What a tool call does, in a few words: the file it touches, the command it runs.
 fn tool_input(name: &str, input: &Value) -> String {
     let field = |k: &str| str_at(input, k);
-    let relative = |p: &str| p.strip_prefix(WORKTREE_PREFIX).unwrap_or(p).to_string();
+    let relative = |p: &str| relative(p).to_string();
     match name {
         "Read" | "Write" | "Edit" | "MultiEdit" => field("file_path").map(relative),
         "NotebookEdit" => field("notebook_path").map(relative),
@@ -175,43 +134,12 @@ fn tool_result_text(content: Option<&Value>) -> String {
     }
 }
 
-/// `text` cut to `max` characters, saying so.
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!(
-            "{}… ({} more characters)",
-            &text[..cut],
-            text[cut..].chars().count()
-        ),
-        None => text.to_string(),
-    }
-}
-
-/// `head` before the first line of `text`, later lines indented under it.
-fn prefixed(head: &str, text: &str) -> String {
-    let indent = format!("{}  ", &head[..head.len() - head.trim_start().len()]);
-    let mut out = String::new();
-    for (i, line) in text.lines().enumerate() {
-        if i == 0 {
-            out.push_str(head);
-        } else {
-            out.push_str(&indent);
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if out.is_empty() {
-        out.push_str(head.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{read, EventFormat};
     use super::*;
 
-    const SAMPLE: &str = include_str!("transcript_sample.jsonl");
+    const SAMPLE: &str = include_str!("claude_code_sample.jsonl");
 
     fn same(s: &str) -> String {
         s.to_string()

@@ -843,5 +843,26 @@ fn connect(addresses: &[SocketAddr]) -> io::Result<TcpStream> {
     Err(last)
 }
 
+/// The command's environment plus the proxy variables (which override any given).
+pub fn with_proxy_env(env: &[(String, String)]) -> Vec<(String, String)> {
+    let proxy = format!("http://127.0.0.1:{EGRESS_PORT_INSIDE}");
+    let no_proxy = "localhost,127.0.0.1,::1".to_string();
+    let set = [
+        ("HTTP_PROXY", &proxy),
+        ("HTTPS_PROXY", &proxy),
+        ("http_proxy", &proxy),
+        ("https_proxy", &proxy),
+        ("NO_PROXY", &no_proxy),
+        ("no_proxy", &no_proxy),
+    ];
+    let mut out: Vec<(String, String)> = env
+        .iter()
+        .filter(|(name, _)| !set.iter().any(|(n, _)| n == name))
+        .cloned()
+        .collect();
+    out.extend(set.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+    out
+}
+
 #[cfg(test)]
 mod tests;

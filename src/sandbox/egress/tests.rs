@@ -272,3 +272,21 @@ fn the_head_limit_is_exact() {
         assert!(out.starts_with(want), "{len} bytes: {out}");
     }
 }
+
+#[test]
+fn proxy_variables_override_the_callers() {
+    let env = vec![
+        ("HTTPS_PROXY".to_string(), "http://evil:1".to_string()),
+        ("PATH".to_string(), "/bin".to_string()),
+    ];
+    let env = with_proxy_env(&env);
+    let get = |k: &str| {
+        env.iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(get("HTTPS_PROXY"), ["http://127.0.0.1:3128"]);
+    assert_eq!(get("PATH"), ["/bin"]);
+    assert_eq!(get("no_proxy"), ["localhost,127.0.0.1,::1"]);
+}

@@ -43,7 +43,6 @@ mod namespaces;
 mod output_cap;
 mod ownership;
 mod pid_one;
-mod relay;
 mod seccomp;
 mod spawn;
 mod sys;

@@ -4,7 +4,7 @@
 //! the refused hosts for the job's report.
 //!
 //! The session's PID 1 listens on `127.0.0.1:`[`EGRESS_PORT_INSIDE`] in the session's own
-//! network namespace and hands that listening socket to agen (see [`super::init`]); agen
+//! network namespace and hands that listening socket to agen (see [`crate::sandbox::init`]); agen
 //! accepts on it and serves each connection here, on the host. Hosts are matched by name (an
 //! IP literal, by address); the name is resolved here, on the host, and the proxy connects
 //! only to the addresses it resolved to that are public unicast ones (see [`classify`]) or
@@ -17,6 +17,8 @@
 //! the checked URL's, it is sent with `Connection: close`, and nothing the client sends after
 //! its body goes upstream.
 
+mod relay;
+
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
-use super::relay::relay;
+use relay::relay;
 
 /// The proxy's port on the session's own loopback.
 pub const EGRESS_PORT_INSIDE: u16 = 3128;

@@ -1,3 +1,11 @@
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::address::{classify, NonPublic};
+use super::policy::{Policy, Refusal, Stop};
+use super::request::{Body, Request, MAX_HEAD};
+use super::upstream::copy_chunked;
 use super::*;
 
 fn allows(list: &Allowlist, host: &str, port: u16, usual: u16) -> bool {

@@ -36,15 +36,18 @@
 mod cgroup;
 mod egress;
 pub mod init;
+mod init_process;
 mod limits;
 mod mounts;
 mod namespaces;
+mod output_cap;
 mod ownership;
 mod pid_one;
-mod relay;
 mod seccomp;
 mod spawn;
 mod sys;
+mod validate;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,7 +57,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use egress::{Allowlist, EGRESS_PORT_INSIDE};
-pub use namespaces::{reserved_inside, Namespaces, NamespacesConfig};
+pub use namespaces::{Namespaces, NamespacesConfig};
+pub use validate::reserved_inside;
 
 /// Where the worktree appears inside every session.
 pub const WORKTREE_INSIDE: &str = "/work";

@@ -1,3 +1,11 @@
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::address::{classify, NonPublic};
+use super::policy::{Policy, Refusal, Stop};
+use super::request::{Body, Request, MAX_HEAD};
+use super::upstream::copy_chunked;
 use super::*;
 
 fn allows(list: &Allowlist, host: &str, port: u16, usual: u16) -> bool {
@@ -271,4 +279,22 @@ fn the_head_limit_is_exact() {
         let out = response(&mut client);
         assert!(out.starts_with(want), "{len} bytes: {out}");
     }
+}
+
+#[test]
+fn proxy_variables_override_the_callers() {
+    let env = vec![
+        ("HTTPS_PROXY".to_string(), "http://evil:1".to_string()),
+        ("PATH".to_string(), "/bin".to_string()),
+    ];
+    let env = with_proxy_env(&env);
+    let get = |k: &str| {
+        env.iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(get("HTTPS_PROXY"), ["http://127.0.0.1:3128"]);
+    assert_eq!(get("PATH"), ["/bin"]);
+    assert_eq!(get("no_proxy"), ["localhost,127.0.0.1,::1"]);
 }

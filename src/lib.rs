@@ -10,9 +10,11 @@ pub mod command;
 pub mod config;
 pub mod demo;
 pub mod demo_agent;
+pub mod edge;
 pub mod event;
 pub mod gateway;
 pub mod github;
+pub mod grant;
 pub mod ids;
 pub mod job;
 pub mod markdown;
@@ -25,3 +27,6 @@ pub mod store;
 pub mod web;
 pub mod webhook;
 pub mod workspace;
+
+#[cfg(test)]
+mod layering;

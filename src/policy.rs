@@ -2,7 +2,7 @@
 //! no. The permission comes from GitHub's collaborator-permission endpoint, never from a
 //! payload's `author_association` (private org members show up there as CONTRIBUTOR).
 
-use crate::store::grants::{InstallationGrant, RepositoryGrant};
+use crate::grant::{InstallationGrant, RepositoryGrant};
 
 /// A repository role, ordered from least to most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -25,7 +25,7 @@
 use yaml_serde::{Mapping, Value};
 
 use crate::budget::MicroUsd;
-use crate::config::Agents;
+use crate::config::{Agents, Config};
 use crate::markdown::code_span;
 use crate::policy::Permission;
 
@@ -78,6 +78,22 @@ pub struct ServerCaps {
     pub min_permission: Permission,
     /// The agents a repository may pick, and the default one.
     pub agents: Agents,
+}
+
+impl ServerCaps {
+    /// What `config` allows every repository's `.github/agen.yml`.
+    pub fn of(config: &Config) -> ServerCaps {
+        ServerCaps {
+            max_rounds: config.jobs.max_rounds,
+            job_minutes: config.jobs.job_time.as_secs().div_ceil(60) as u32,
+            egress_allow: config.jobs.egress_allow.clone(),
+            trigger_label: config.trigger_label.clone(),
+            min_permission: config.min_permission,
+            job_usd: config.models.job_max,
+            cpu_minutes: config.jobs.job_cpu.as_secs().div_ceil(60) as u32,
+            agents: config.jobs.agents.clone(),
+        }
+    }
 }
 
 /// The effective settings for one repository: its file applied within the server's caps.

@@ -9,10 +9,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::edge;
 use crate::github::{GitHub, RetryPolicy};
 use crate::job::context::JobContext;
 use crate::job::intake::{Intake, IntakeSettings};
 use crate::job::worker;
+use crate::repo_config::ServerCaps;
 use crate::sandbox::{Allowlist, Namespaces, NamespacesConfig};
 use crate::store::inbox::InboxWriter;
 use crate::store::Store;
@@ -21,8 +23,6 @@ use crate::webhook::delivery::EdgeLimits;
 use crate::webhook::signature::Verifier;
 use crate::webhook::{self, WebhookState};
 use crate::workspace::{Identity, Workspaces};
-
-pub mod edge;
 
 pub struct Running {
     pub addr: SocketAddr,
@@ -172,7 +172,7 @@ pub async fn spawn_intake(
         queued,
         settings: IntakeSettings {
             app_id: config.app.app_id,
-            caps: config.server_caps(),
+            caps: ServerCaps::of(config),
         },
     };
     tokio::spawn(async move {

@@ -22,7 +22,7 @@ fn installation_event(action: &str) -> serde_json::Value {
     p
 }
 
-async fn installation_grant(env: &Env) -> agen::store::grants::InstallationGrant {
+async fn installation_grant(env: &Env) -> agen::grant::InstallationGrant {
     let id = InstallationId(INSTALLATION);
     env.app.store.installation(id).await.unwrap().unwrap()
 }

@@ -369,22 +369,6 @@ impl Config {
     }
 }
 
-impl Config {
-    /// What a repository's `.github/agen.yml` is checked against.
-    pub fn server_caps(&self) -> crate::repo_config::ServerCaps {
-        crate::repo_config::ServerCaps {
-            max_rounds: self.jobs.max_rounds,
-            job_minutes: self.jobs.job_time.as_secs().div_ceil(60) as u32,
-            egress_allow: self.jobs.egress_allow.clone(),
-            trigger_label: self.trigger_label.clone(),
-            min_permission: self.min_permission,
-            job_usd: self.models.job_max,
-            cpu_minutes: self.jobs.job_cpu.as_secs().div_ceil(60) as u32,
-            agents: self.jobs.agents.clone(),
-        }
-    }
-}
-
 fn load_private_key(src: &Source) -> Result<EncodingKey, ConfigError> {
     let (key, pem) =
         match (src.get("PRIVATE_KEY"), src.get("PRIVATE_KEY_PATH")) {

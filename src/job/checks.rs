@@ -6,9 +6,9 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use super::scan::{self, AddedLine};
+use super::scan;
 use crate::markdown::code_span;
-use crate::workspace::{ChangeStatus, ChangedFile, Changes, MAX_LINES_BYTES};
+use crate::workspace::{AddedLine, ChangeStatus, ChangedFile, Changes, MAX_LINES_BYTES};
 
 /// Every reason the change may not be pushed, one line each (paths and line numbers, never
 /// a secret's value); empty when it may.

@@ -50,7 +50,7 @@ impl JobContext {
             sandbox,
             workspaces: Arc::new(workspaces),
             settings: config.jobs.clone(),
-            caps: config.server_caps(),
+            caps: ServerCaps::of(config),
             public_url: config.public_url.clone(),
             server_secrets: config
                 .webhook_secrets

@@ -3,8 +3,8 @@
 
 use crate::event::{InstallationAction, InstallationChange, RepositoriesChange, Repository};
 use crate::github::{ApiInstallation, ApiRepository, GitHub, GitHubError};
+use crate::grant::{InstallationGrant, RepositoryGrant};
 use crate::ids::{InstallationId, RepoId};
-use crate::store::grants::{InstallationGrant, RepositoryGrant};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

@@ -10,21 +10,13 @@
 use std::ops::Range;
 
 use crate::markdown::code_span;
+use crate::workspace::AddedLine;
 
 #[cfg(test)]
 mod tests;
 
 /// Known secrets shorter than this are ignored: they would match ordinary text everywhere.
 pub const MIN_KNOWN_SECRET_CHARS: usize = 8;
-
-/// One line a commit adds, as the workspace reads it from the diff.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AddedLine {
-    pub path: String,
-    /// 1-based line number in the new file.
-    pub line: u32,
-    pub text: String,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SecretKind {

@@ -457,3 +457,25 @@ fn agent_and_model_are_picked_among_the_servers() {
         "`agent` is `claude`, which this server does not offer (this server has no agents)"
     );
 }
+
+#[test]
+fn the_servers_caps_come_from_its_configuration() {
+    let toml = "AGEN_MAX_ROUNDS = 3\nAGEN_JOB_MINUTES = 2.5\nAGEN_EGRESS_ALLOW = \"crates.io\"\n\
+                AGEN_TRIGGER_LABEL = \"bot\"\n[agents.x]\ncommand = \"true\"\n";
+    let pairs = [
+        ("APP_ID", "42"),
+        (
+            "PRIVATE_KEY",
+            include_str!("../../fixtures/demo-app-key.pem"),
+        ),
+        ("WEBHOOK_SECRET", "s"),
+    ];
+    let config = Config::load(&crate::config::Source::from_toml(toml, pairs).unwrap()).unwrap();
+    let caps = ServerCaps::of(&config);
+    assert_eq!(caps.max_rounds, 3);
+    assert_eq!(caps.job_minutes, 3, "whole minutes, rounded up");
+    assert_eq!(caps.egress_allow, ["crates.io"]);
+    assert_eq!(caps.trigger_label, "bot");
+    assert_eq!(caps.agents, config.jobs.agents);
+    assert_eq!(caps.agents.names(), ["x"]);
+}

@@ -4,24 +4,8 @@
 use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
+use crate::grant::{InstallationGrant, RepositoryGrant};
 use crate::ids::{InstallationId, RepoId, RepoName};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstallationGrant {
-    pub id: InstallationId,
-    pub account: String,
-    pub repository_selection: String,
-    pub suspended: bool,
-    pub removed: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepositoryGrant {
-    pub id: RepoId,
-    pub installation_id: InstallationId,
-    pub full_name: RepoName,
-    pub private: bool,
-}
 
 impl Store {
     pub async fn upsert_installation(&self, grant: &InstallationGrant) -> Result<(), StoreError> {

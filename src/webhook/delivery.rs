@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::signature::Verifier;
 use crate::ids::DeliveryId;
-use crate::store::inbox::{compress_body, NewDelivery};
+use crate::store::inbox::NewDelivery;
 
 /// What the edge needs to check a delivery.
 #[derive(Clone)]
@@ -86,13 +86,13 @@ where
                 format!("body is not valid JSON ({e}); GitHub sends application/json"),
             )
         })?;
-        Ok(VerifiedDelivery(NewDelivery {
-            id: DeliveryId(id),
+        Ok(VerifiedDelivery(NewDelivery::new(
+            DeliveryId(id),
             event,
-            action: envelope.action.map(|a| a.into_owned()),
-            installation_id: envelope.installation.map(|i| i.id),
-            body: compress_body(&body),
-        }))
+            envelope.action.map(|a| a.into_owned()),
+            envelope.installation.map(|i| i.id),
+            &body,
+        )))
     }
 }
 
@@ -146,7 +146,7 @@ async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Byt
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if is_limit {
             too_large()
-        } else if crate::server::edge::is_body_timeout(&e) {
+        } else if crate::edge::is_body_timeout(&e) {
             Rejection::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "the body did not arrive in time (AGEN_BODY_TIMEOUT_SECONDS)".to_string(),

@@ -40,7 +40,14 @@ pub const MAX_LINES_BYTES: u64 = 4 << 20;
 
 /// One line the change adds, with its 1-based line number in the new file: what the secret
 /// scan reads.
-pub use crate::job::scan::AddedLine;
+/// One line a commit adds, as read from the diff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedLine {
+    pub path: String,
+    /// 1-based line number in the new file.
+    pub line: u32,
+    pub text: String,
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {

@@ -30,7 +30,26 @@ pub struct NewDelivery {
     pub body: Bytes,
 }
 
-pub fn compress_body(raw: &[u8]) -> Bytes {
+impl NewDelivery {
+    /// A delivery as it arrived, its raw `body` encoded for storage.
+    pub fn new(
+        id: DeliveryId,
+        event: String,
+        action: Option<String>,
+        installation_id: Option<u64>,
+        body: &[u8],
+    ) -> NewDelivery {
+        NewDelivery {
+            id,
+            event,
+            action,
+            installation_id,
+            body: compress_body(body),
+        }
+    }
+}
+
+pub(super) fn compress_body(raw: &[u8]) -> Bytes {
     Bytes::from(lz4_flex::compress_prepend_size(raw))
 }
 

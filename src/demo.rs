@@ -110,7 +110,7 @@ pub async fn run() -> anyhow::Result<()> {
         job.round
     );
     let spend = running.store.job_spend(job.id).await?;
-    println!("spent: {}", crate::job::report::spend_line(&spend));
+    println!("spent: {}", crate::texts::report::spend_line(&spend));
     for call in model.calls() {
         let key = call
             .headers

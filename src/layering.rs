@@ -10,6 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "grant",
         "event",
+        "outcome",
         "command",
         "sandbox",
         "workspace",
@@ -20,8 +21,9 @@ const LAYERS: &[&[&str]] = &[
     &["policy", "store"],
     // The server's configuration.
     &["config"],
-    // Services: the model gateway, GitHub's API, a repository's settings, the HTTP edge.
-    &["gateway", "github", "repo_config", "edge", "web"],
+    // Services: the model gateway, GitHub's API, a repository's settings, the HTTP edge, and
+    // the texts agen posts.
+    &["gateway", "github", "repo_config", "edge", "web", "texts"],
     // The two processes' work: webhook intake at the edge, jobs in the worker.
     &["job", "webhook"],
     // The server that wires them.

@@ -507,9 +507,10 @@ async fn rate_limited_comment_is_retried_and_posted_once() {
 async fn a_comment_posted_just_before_a_crash_is_found_not_posted_again() {
     use agen::config::AppCredentials;
     use agen::github::{tokens::INTAKE, GitHub};
-    use agen::ids::{IssueNumber, RepoId, RepoName};
+    use agen::ids::{IssueNumber, JobId, RepoId, RepoName};
     use agen::job::replies::Replier;
     use agen::store::effects::EffectState;
+    use agen::texts::CommentKey;
 
     let env = spawn().await;
     let store = &env.app.store;
@@ -542,7 +543,7 @@ async fn a_comment_posted_just_before_a_crash_is_found_not_posted_again() {
 
     // An earlier run began the effect and its comment reached GitHub, then the run died
     // before recording the comment's id.
-    let key = "status:41";
+    let (status, key) = (CommentKey::Status(JobId(41)), "status:41");
     assert_eq!(store.begin_effect(key).await.unwrap(), EffectState::Fresh);
     let posted = env.sim.add_comment(
         REPO,
@@ -553,7 +554,10 @@ async fn a_comment_posted_just_before_a_crash_is_found_not_posted_again() {
     // A person quoting the marker is not agen.
     env.sim
         .add_comment(REPO, ISSUE, &format!("<!-- agen:{key} -->"), "mallory");
-    assert_eq!(replier.post_once(key, "queued").await.unwrap().0, posted);
+    assert_eq!(
+        replier.post_once(&status, "queued").await.unwrap().0,
+        posted
+    );
     assert_eq!(
         store.begin_effect(key).await.unwrap(),
         EffectState::Done(posted.to_string())
@@ -561,10 +565,10 @@ async fn a_comment_posted_just_before_a_crash_is_found_not_posted_again() {
     assert_eq!(posts(), 0);
 
     // Begun but never reached GitHub: posted now, exactly once, and remembered.
-    let key = "status:42";
+    let (status, key) = (CommentKey::Status(JobId(42)), "status:42");
     assert_eq!(store.begin_effect(key).await.unwrap(), EffectState::Fresh);
-    let first = replier.post_once(key, "queued").await.unwrap();
-    let again = replier.post_once(key, "queued").await.unwrap();
+    let first = replier.post_once(&status, "queued").await.unwrap();
+    let again = replier.post_once(&status, "queued").await.unwrap();
     assert_eq!(first, again);
     assert_eq!(posts(), 1);
 }

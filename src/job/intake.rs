@@ -19,6 +19,7 @@ use crate::repo_config::{self, RepoConfig, ServerCaps};
 use crate::store::inbox::StoredDelivery;
 use crate::store::jobs::{JobState, NewJob, Trigger};
 use crate::store::{Store, StoreError};
+use crate::texts::{self, comments, CommentKey};
 
 const BATCH: i64 = 16;
 const LEASE_MS: i64 = 60_000;
@@ -267,7 +268,7 @@ impl Intake {
         if let Verdict::Refuse(refusal) =
             policy::permission_verdict(settings.min_permission, &lookup)
         {
-            let text = super::comments::refusal(sender, &repo.full_name, &refusal);
+            let text = comments::refusal(sender, &repo.full_name, &refusal);
             replier.reply(&req.delivery, &text).await?;
             return Ok(format!("refused {sender}: {refusal:?}"));
         }
@@ -313,7 +314,6 @@ impl Intake {
         client: &RepoClient<'_>,
         replier: &Replier<'_>,
     ) -> Result<String, IntakeError> {
-        use super::comments;
         let jobs = self
             .store
             .jobs_for_issue(req.origin.repository.id, req.issue)
@@ -341,9 +341,9 @@ impl Intake {
                     {
                         if let Some(status) = job.status_comment_id {
                             let text = comments::status_cancelled(job, &req.origin.sender.login);
-                            let key = format!("status:{}", job.id);
+                            let key = CommentKey::Status(job.id);
                             client
-                                .update_comment(status, &comments::with_marker(&text, &key))
+                                .update_comment(status, &texts::with_marker(&text, &key))
                                 .await?;
                         }
                     }
@@ -406,9 +406,9 @@ impl Intake {
             })
             .await?;
         if job.status_comment_id.is_none() {
-            let key = format!("status:{}", job.id);
+            let key = CommentKey::Status(job.id);
             let comment = replier
-                .post_once(&key, &super::comments::status_queued(&job))
+                .post_once(&key, &comments::status_queued(&job))
                 .await?;
             self.store.set_status_comment(job.id, comment).await?;
         }

@@ -1,17 +1,15 @@
 //! From a stored delivery to a pull request: intake (events to commands to jobs), grant
-//! syncing, workers that run jobs (rounds in the sandbox, then publish), and every text agen
-//! writes on GitHub.
+//! syncing, and workers that run jobs (rounds in the sandbox, then publish). What they write
+//! on GitHub is [`crate::texts`].
 
 pub mod agent_files;
 pub mod agents;
 pub mod checks;
-pub mod comments;
 pub mod context;
 pub mod grants;
 pub mod intake;
 pub mod publish;
 pub mod replies;
-pub mod report;
 pub mod retention;
 pub mod rounds;
 pub mod run;
@@ -21,5 +19,4 @@ pub mod target;
 pub mod task;
 pub mod timings;
 pub mod transcript;
-pub mod untrusted;
 pub mod worker;

@@ -3,25 +3,15 @@
 //! with one completed check run. Every GitHub effect is keyed so a job run again after a
 //! crash never opens a second pull request.
 
-use super::report;
-use super::rounds::{Rounds, RoundsEnd};
 use super::run::{Ending, JobError, JobRun};
 use super::target::Target;
 use crate::github::checks::{CompletedRun, Conclusion};
 use crate::github::pulls::NewPull;
+use crate::outcome::{Published, Rounds, RoundsEnd};
 use crate::store::effects::EffectState;
 use crate::store::jobs::JobState;
+use crate::texts::{report, untrusted};
 use crate::workspace::{branch_for_issue, AgenBranch, Changes, JobWorkspace};
-
-/// What was published, for the reports.
-pub struct Published {
-    pub branch: String,
-    pub sha: String,
-    pub pr_number: u64,
-    pub pr_url: String,
-    /// Whether a rule on the default branch requires a pull request before merging.
-    pub default_branch_protected: bool,
-}
 
 impl JobRun<'_> {
     pub(super) async fn execute(&self) -> Result<Ending, JobError> {
@@ -341,7 +331,7 @@ fn summary_text(
         .or_else(|| last_message.map(str::to_string));
     match text {
         Some(text) if !text.trim().is_empty() => {
-            let quoted = super::untrusted::quoted(&text, super::untrusted::MAX_SUMMARY_CHARS);
+            let quoted = untrusted::quoted(&text, untrusted::MAX_SUMMARY_CHARS);
             quoted.trim_end().to_string()
         }
         _ => format!("```\n{}\n```", changes.diffstat.trim_end()),

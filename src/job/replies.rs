@@ -1,11 +1,11 @@
 //! Writing on an issue exactly once per effect, across crashes and re-runs.
 
-use super::comments::{marker, with_marker};
 use super::intake::IntakeError;
 use crate::github::repo::{Reaction, RepoClient};
 use crate::ids::{CommentId, DeliveryId, IssueNumber};
 use crate::store::effects::EffectState;
 use crate::store::Store;
+use crate::texts::{marker, with_marker, CommentKey};
 
 pub struct Replier<'a> {
     pub store: &'a Store,
@@ -16,7 +16,8 @@ pub struct Replier<'a> {
 impl Replier<'_> {
     /// One reply per delivery, whatever happens.
     pub async fn reply(&self, delivery: &DeliveryId, text: &str) -> Result<CommentId, IntakeError> {
-        self.post_once(&format!("reply:{delivery}"), text).await
+        self.post_once(&CommentKey::Reply(delivery.clone()), text)
+            .await
     }
 
     /// 👀 on the comment that asked. GitHub itself treats a repeated reaction as a no-op.
@@ -36,8 +37,9 @@ impl Replier<'_> {
 
     /// Posts `text` once for `key`. If an earlier attempt started but did not record its
     /// result, the comment is looked for on GitHub (by its marker) before posting again.
-    pub async fn post_once(&self, key: &str, text: &str) -> Result<CommentId, IntakeError> {
-        match self.store.begin_effect(key).await? {
+    pub async fn post_once(&self, key: &CommentKey, text: &str) -> Result<CommentId, IntakeError> {
+        let effect = key.to_string();
+        match self.store.begin_effect(&effect).await? {
             EffectState::Done(id) => {
                 if let Ok(id) = id.parse() {
                     return Ok(CommentId(id));
@@ -45,7 +47,7 @@ impl Replier<'_> {
             }
             EffectState::Started => {
                 if let Some(id) = self.find_marked(key).await? {
-                    self.store.finish_effect(key, &id.to_string()).await?;
+                    self.store.finish_effect(&effect, &id.to_string()).await?;
                     return Ok(id);
                 }
             }
@@ -56,12 +58,12 @@ impl Replier<'_> {
             .create_comment(self.issue, &with_marker(text, key))
             .await?;
         self.store
-            .finish_effect(key, &comment.id.to_string())
+            .finish_effect(&effect, &comment.id.to_string())
             .await?;
         Ok(comment.id)
     }
 
-    async fn find_marked(&self, key: &str) -> Result<Option<CommentId>, IntakeError> {
+    async fn find_marked(&self, key: &CommentKey) -> Result<Option<CommentId>, IntakeError> {
         let wanted = marker(key);
         let comments = self.client.comments(self.issue).await?;
         Ok(comments

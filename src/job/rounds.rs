@@ -11,43 +11,13 @@ use super::task::{self, PipelineFailure, TaskInput};
 use super::transcript::{self, EventFormat, Transcript};
 use crate::budget::Cap;
 use crate::gateway::GATEWAY_PORT_INSIDE;
+use crate::outcome::{Failure, Rounds, RoundsEnd};
 use crate::sandbox::{Limits, LocalService, Outcome, SessionSpec, WORKTREE_INSIDE};
+use crate::texts::{report, untrusted};
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// How much of a failing command's output the next round's task carries.
 const FAILURE_TAIL_BYTES: usize = 8 * 1024;
-
-/// A command that failed, as the next round and the reports tell it.
-#[derive(Clone, Debug)]
-pub struct Failure {
-    pub command: String,
-    pub exit_code: i32,
-    pub output_tail: String,
-}
-
-#[derive(Clone, Debug)]
-pub enum RoundsEnd {
-    /// The agent finished and every pipeline command passed.
-    Passed,
-    /// The last round still failed.
-    Failed(Failure),
-    TimedOut,
-    Stopped,
-    /// A spend or CPU cap ended the job: no further round.
-    Budget(Cap),
-}
-
-#[derive(Clone, Debug)]
-pub struct Rounds {
-    pub end: RoundsEnd,
-    pub rounds: u32,
-    /// One line per command of the last round: `✅ cargo test` / `❌ cargo test (exit 101)`.
-    pub pipeline: Vec<String>,
-    /// What the job spent: `$0.42 of $2.00 · 12 model calls · …` (see `report::spend_line`).
-    pub spend: String,
-    /// The agent's last message in the last round, when its CLI's events tell it.
-    pub agent_message: Option<String>,
-}
 
 enum Session {
     Ok,
@@ -88,7 +58,7 @@ impl JobRun<'_> {
             let mut pipeline = Vec::new();
             let heading = format!("round {round}: agent");
             // The round is reported while the agent already works.
-            let status = super::report::status_running(self.job, round, max_rounds);
+            let status = report::status_running(self.job, round, max_rounds);
             let (recorded, reported, agent) = tokio::join!(
                 self.ctx.store.set_job_round(self.job.id, round),
                 self.status(&status),
@@ -340,7 +310,7 @@ impl JobRun<'_> {
                 exit_code: outcome.exit_code(),
                 output_tail: self
                     .log
-                    .redact(&super::untrusted::tail(&report.output, FAILURE_TAIL_BYTES)),
+                    .redact(&untrusted::tail(&report.output, FAILURE_TAIL_BYTES)),
             }),
         };
         // `claude -p` exits 0 when its model call failed: its last event says so.
@@ -348,10 +318,10 @@ impl JobRun<'_> {
             (Session::Ok, Some(error)) => Session::Failed(Failure {
                 command: command.to_string(),
                 exit_code: 0,
-                output_tail: super::untrusted::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
+                output_tail: untrusted::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
             }),
             (Session::Failed(f), Some(error)) => Session::Failed(Failure {
-                output_tail: super::untrusted::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
+                output_tail: untrusted::tail(error.as_bytes(), FAILURE_TAIL_BYTES),
                 ..f
             }),
             (session, _) => session,

@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use super::context::JobContext;
-use super::report;
 use super::session_log::SessionLog;
 use super::timings::Timings;
 use crate::budget::Caps;
@@ -21,6 +20,7 @@ use crate::sandbox::StopHandle;
 use crate::store::jobs::{Job, JobState};
 use crate::store::model_calls::Payer;
 use crate::store::StoreError;
+use crate::texts::{self, comments, report, CommentKey};
 use crate::workspace::GitToken;
 
 /// Why a job could not go on.
@@ -221,7 +221,7 @@ fn requester_still_allowed(
     };
     match policy::permission_verdict(config.min_permission, &lookup) {
         Verdict::Allow => Ok(()),
-        Verdict::Refuse(refusal) => Err(JobError::User(super::comments::refusal(
+        Verdict::Refuse(refusal) => Err(JobError::User(comments::refusal(
             &job.requested_by,
             &job.repo,
             &refusal,
@@ -258,9 +258,9 @@ async fn update_status(client: &RepoClient<'_>, job: &Job, text: &str) -> Result
     let Some(comment) = job.status_comment_id else {
         return Ok(());
     };
-    let key = format!("status:{}", job.id);
+    let key = CommentKey::Status(job.id);
     client
-        .update_comment(comment, &super::comments::with_marker(text, &key))
+        .update_comment(comment, &texts::with_marker(text, &key))
         .await?;
     Ok(())
 }

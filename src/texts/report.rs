@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use super::publish::Published;
-use super::rounds::{Failure, Rounds, RoundsEnd};
 use crate::budget::Cap;
+use crate::outcome::{Failure, Published, Rounds, RoundsEnd};
 use crate::store::jobs::Job;
 use crate::store::model_calls::JobSpend;
 

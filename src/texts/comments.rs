@@ -1,20 +1,11 @@
-//! Every text agen writes on GitHub, each built by one small function. Each body ends with a
-//! hidden marker naming the effect, so agen can find its own comment again after a crash.
+//! What agen says on an issue outside a job's report: the status comment while queued or
+//! cancelled, refusals, and the answers to `/agen help`, `status`, `stop` and `retry`.
 
 use crate::command;
 use crate::ids::{JobId, Login, RepoName};
 use crate::policy::Refusal;
 use crate::store::jobs::Job;
 use crate::store::model_calls::JobSpend;
-
-/// The hidden marker that ends a comment agen wrote for `key`.
-pub fn marker(key: &str) -> String {
-    format!("<!-- agen:{key} -->")
-}
-
-pub fn with_marker(body: &str, key: &str) -> String {
-    format!("{body}\n\n{}", marker(key))
-}
 
 pub fn status_queued(job: &Job) -> String {
     format!(

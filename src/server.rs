@@ -11,9 +11,9 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::edge;
 use crate::github::{GitHub, RetryPolicy};
-use crate::job::context::JobContext;
 use crate::job::intake::{Intake, IntakeSettings};
 use crate::job::worker;
+use crate::job::worker::context::JobContext;
 use crate::repo_config::ServerCaps;
 use crate::sandbox::{Allowlist, Namespaces, NamespacesConfig};
 use crate::store::inbox::InboxWriter;
@@ -176,7 +176,8 @@ pub async fn spawn_intake(
         },
     };
     tokio::spawn(async move {
-        match crate::job::grants::reconcile_all(&intake.store, &intake.github).await {
+        match crate::job::intake::installations::reconcile_all(&intake.store, &intake.github).await
+        {
             Ok(n) => tracing::info!("grants reconciled from GitHub: {n} installations"),
             Err(e) => tracing::warn!("could not reconcile grants from GitHub at start: {e}"),
         }

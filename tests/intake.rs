@@ -508,7 +508,7 @@ async fn a_comment_posted_just_before_a_crash_is_found_not_posted_again() {
     use agen::config::AppCredentials;
     use agen::github::{tokens::INTAKE, GitHub};
     use agen::ids::{IssueNumber, JobId, RepoId, RepoName};
-    use agen::job::replies::Replier;
+    use agen::job::intake::replies::Replier;
     use agen::store::effects::EffectState;
     use agen::texts::CommentKey;
 

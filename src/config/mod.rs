@@ -12,12 +12,12 @@ use crate::policy::Permission;
 
 mod agents;
 mod environment;
-mod jobs;
+mod job_settings;
 mod models;
 mod serve;
 pub use agents::{Agent, AgentKind, Agents, Preset, PRESETS};
 pub use environment::SessionEnvironment;
-pub use jobs::JobSettings;
+pub use job_settings::JobSettings;
 pub use models::{ModelSettings, Upstream};
 pub use serve::ServeLimits;
 

@@ -1,22 +1,9 @@
-//! From a stored delivery to a pull request: intake (events to commands to jobs), grant
-//! syncing, and workers that run jobs (rounds in the sandbox, then publish). What they write
-//! on GitHub is [`crate::texts`].
+//! The two processes' work. [`intake`]: from a stored delivery to its effects (events to
+//! commands, a file per command, to queued jobs; installation syncing). [`worker`]: from a
+//! queued job to its ending (the pipeline: target, workspace, rounds in the sandbox, checks
+//! before a push, publish). What they write on GitHub is [`crate::texts`]; the one status
+//! comment both edit is [`status`].
 
-pub mod agent_files;
-pub mod agents;
-pub mod checks;
-pub mod context;
-pub mod grants;
 pub mod intake;
-pub mod publish;
-pub mod replies;
-pub mod retention;
-pub mod rounds;
-pub mod run;
-pub mod scan;
-pub mod session_log;
-pub mod target;
-pub mod task;
-pub mod timings;
-pub mod transcript;
+pub mod status;
 pub mod worker;

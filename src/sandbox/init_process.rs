@@ -3,40 +3,14 @@
 //! between the two.
 
 use std::io;
-use std::net::{Shutdown, TcpListener};
+use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::init::{self, InitSpec, INIT_ARG};
+use super::init::{self, INIT_ARG};
 use super::SandboxError;
-
-/// The spec as sent: its length (4 bytes), then as much JSON.
-pub(super) fn frame(spec: &InitSpec) -> Result<Vec<u8>, SandboxError> {
-    let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Setup(e.to_string()))?;
-    let mut framed = (json.len() as u32).to_le_bytes().to_vec();
-    framed.extend_from_slice(&json);
-    Ok(framed)
-}
-
-/// Sends the start of `framed` on `control` with `channel` attached; how much went.
-pub(super) fn send_framed(
-    control: &UnixStream,
-    channel: &UnixStream,
-    framed: &[u8],
-    flags: libc::c_int,
-) -> Result<usize, SandboxError> {
-    super::sys::send_with_fd(control.as_raw_fd(), framed, channel.as_raw_fd(), flags)
-        .map_err(SandboxError::io("sending the session spec"))
-}
-
-/// The go: the end of the control stream.
-pub(super) fn go(control: &UnixStream) -> Result<(), SandboxError> {
-    control
-        .shutdown(Shutdown::Write)
-        .map_err(SandboxError::io("starting the session"))
-}
 
 /// The session's init process: agen's child, watched through a pidfd. Killed and reaped on
 /// drop unless it already was.
@@ -190,8 +164,8 @@ impl Drop for InitProcess {
 }
 
 /// The next listener the session handed over on `channel`, with its tag (the egress
-/// listener's, [`LISTENER_SENT`](init::LISTENER_SENT), or a service's,
-/// [`init::service_tag`]); non-blocking, ready for
+/// listener's, [`LISTENER_SENT`](super::protocol::LISTENER_SENT), or a service's,
+/// [`super::protocol::service_tag`]); non-blocking, ready for
 /// [`EgressProxy::accept_all`](super::egress::EgressProxy::accept_all) or the service. One
 /// message at a time: each is one byte.
 pub(super) fn receive_listener(channel: &UnixStream) -> Option<(u8, TcpListener)> {

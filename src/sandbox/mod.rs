@@ -1,4 +1,5 @@
-//! Sessions that run untrusted commands in isolation (invariants 4 and 6 of DESIGN.md).
+//! Sessions that run untrusted commands in isolation: what runs inside sees no credential and
+//! no host file it was not lent, reaches no host it was not allowed, and ends with its session.
 //!
 //! [`Sandbox`] is the one interface; [`Namespaces`] is the default backend:
 //!
@@ -6,7 +7,8 @@
 //!   a single-threaded agen forks instead), hands it the session spec over a socket and
 //!   watches it: output (capped), wall clock, whole-tree CPU time, stop. One SIGKILL to that
 //!   init ends the whole tree.
-//! - The init joins the session's cgroups (v1 memory, pids, cpuacct), drops root for an
+//! - The init joins the session's cgroups (memory, pids and CPU accounting, cgroup v1 or v2;
+//!   module `cgroup`), drops root for an
 //!   unprivileged host uid, unshares user, mount, PID, network, IPC, UTS and cgroup namespaces
 //!   (only uid 1000 mapped; the cgroup namespace is rooted at the session's groups, so
 //!   /proc/self/cgroup names no host group) and forks PID 1 of the session (as root, from a single-threaded agen, the
@@ -43,6 +45,7 @@ mod namespaces;
 mod output_cap;
 mod ownership;
 mod pid_one;
+mod protocol;
 mod seccomp;
 mod spawn;
 mod sys;

@@ -12,8 +12,8 @@ use ipnet::IpNet;
 
 use super::cgroup::{CgroupSupport, SessionCgroups};
 use super::egress::{with_proxy_env, Allowlist, EgressProxy, HEAD_DEADLINE};
-use super::init::InitSpec;
 use super::ownership;
+use super::protocol::InitSpec;
 use super::validate::{host_mounts, host_programs, host_worktree, service_ports};
 use super::watch::Started;
 use super::{Report, Sandbox, SandboxError, SessionSpec, StopHandle};

@@ -16,7 +16,8 @@
 use std::io;
 use std::os::unix::net::UnixStream;
 
-use super::init::{self, InitSpec};
+use super::init;
+use super::protocol::{self, InitSpec};
 use super::sys;
 
 pub fn session(control: UnixStream) -> io::Result<i32> {
@@ -24,8 +25,8 @@ pub fn session(control: UnixStream) -> io::Result<i32> {
     init::die_with_parent()?;
     sys::unshare(libc::CLONE_NEWNET)?;
     let egress = init::egress_listener()?;
-    let (spec, egress_channel) = init::read_spec(&control)?;
-    init::wait_for_go(&control)?;
+    let (spec, egress_channel) = protocol::read_spec(&control)?;
+    protocol::wait_for_go(&control)?;
     init::join_cgroups(&spec)?;
     init::hand_over_services(&spec, &egress_channel)?;
     let way_out = init::open_way_out(&spec)?;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::egress::EGRESS_PORT_INSIDE;
-use super::init::MAX_SERVICES;
+use super::protocol::MAX_SERVICES;
 use super::{LocalService, Program, SandboxError, PROGRAMS_INSIDE, WORKTREE_INSIDE};
 
 /// The services' ports, as the init gets them: each a real port, none the egress proxy's, none

@@ -2,7 +2,7 @@
 //! watch to its end (output, the init's exit, listeners handed over, egress connections, the
 //! wall clock, the whole tree's CPU time and the stop handle), and how it ended.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::SessionCgroups;
 use super::egress::EgressProxy;
-use super::init::{InitSpec, LISTENER_SENT, SETUP_FAILED};
-use super::init_process::{frame, go, receive_listener, send_framed, InitProcess};
+use super::init::SETUP_FAILED;
+use super::init_process::{receive_listener, InitProcess};
 use super::output_cap::Capped;
+use super::protocol::{self, InitSpec, LISTENER_SENT};
 use super::{Outcome, Report, SandboxError, SessionSpec, StopHandle};
 
 /// How often the watcher wakes, at the latest, to check the CPU time and the stop handle
@@ -75,20 +76,16 @@ impl Started {
 
     /// Sends the spec (its length, then JSON), with the egress channel attached.
     pub(super) fn send_spec(&self, spec: &InitSpec) -> Result<(), SandboxError> {
-        let framed = frame(spec)?;
         let peer = self
             .egress_channel_peer
             .as_ref()
             .ok_or_else(|| SandboxError::Setup("the egress channel is gone".into()))?;
-        let sent = send_framed(&self.control, peer, &framed, 0)?;
-        (&self.control)
-            .write_all(&framed[sent..])
-            .map_err(SandboxError::io("sending the session spec"))
+        protocol::send_spec(&self.control, peer, spec)
     }
 
     /// Lets the init go on past the cgroups (the end of the control stream).
     pub(super) fn go(&self) -> Result<(), SandboxError> {
-        go(&self.control)
+        protocol::go(&self.control)
     }
 
     fn kill(&mut self) {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 
-use crate::store::inbox::{InboxWriter, Recorded};
+use crate::store::inbox::{Arrival, InboxWriter};
 use crate::web::Metrics;
 use delivery::{EdgeLimits, VerifiedDelivery};
 
@@ -49,8 +49,8 @@ async fn receive(
     };
     let id = delivery.id.clone();
     let (status, message) = match state.inbox.record(delivery).await {
-        Ok(Recorded::New) => (StatusCode::ACCEPTED, "recorded"),
-        Ok(Recorded::Duplicate) => (StatusCode::OK, "already recorded; nothing more to do"),
+        Ok(Arrival::New) => (StatusCode::ACCEPTED, "recorded"),
+        Ok(Arrival::Duplicate) => (StatusCode::OK, "already recorded; nothing more to do"),
         Err(e) => {
             tracing::error!(delivery = %id, "could not record delivery: {e}");
             (

@@ -1,5 +1,6 @@
 //! Git outside the sandbox: a mirror per repository, a fresh workspace per job, and the
-//! commit and push of what the agent changed (invariants 4 and 5 of DESIGN.md).
+//! commit and push of what the agent changed: git credentials never reach the agent, and
+//! only `agen/…` branches are ever pushed.
 //!
 //! Layout under the data dir:
 //!

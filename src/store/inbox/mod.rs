@@ -17,7 +17,7 @@ use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
 use crate::ids::DeliveryId;
-pub use writer::{InboxWriter, Recorded};
+pub use writer::{Arrival, InboxWriter};
 
 #[derive(Debug, Clone)]
 pub struct NewDelivery {

@@ -29,13 +29,14 @@ const MAX_BATCH: usize = 128;
 /// Larger deliveries (as records) skip the journal: rare, and they would crowd it.
 const MAX_JOURNALED: usize = 1 << 20;
 
+/// What the inbox made of a delivery: the first with its id, or one it already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
+pub enum Arrival {
     New,
     Duplicate,
 }
 
-type Reply = oneshot::Sender<Result<Recorded, String>>;
+type Reply = oneshot::Sender<Result<Arrival, String>>;
 
 /// Handle to the writer thread. Cloning is cheap.
 #[derive(Clone)]
@@ -86,7 +87,7 @@ impl InboxWriter {
     }
 
     /// Returns once the delivery is durably stored (or known from before).
-    pub async fn record(&self, delivery: NewDelivery) -> Result<Recorded, StoreError> {
+    pub async fn record(&self, delivery: NewDelivery) -> Result<Arrival, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((delivery, reply))
@@ -216,7 +217,7 @@ impl Writer {
             if known.insert(stamped.delivery.id.0.clone()) {
                 new.push((stamped, reply));
             } else {
-                let _ = reply.send(Ok(Recorded::Duplicate));
+                let _ = reply.send(Ok(Arrival::Duplicate));
             }
         }
         new
@@ -239,7 +240,7 @@ impl Writer {
             self.seen.insert(&s.delivery.id.0);
         }
         drop(set);
-        answer(replies, Ok(Recorded::New));
+        answer(replies, Ok(Arrival::New));
         // The copier only stops with the process; if it is gone, restart copies these.
         let _ = copier.blocking_send(Copied {
             rows: stamped,
@@ -255,7 +256,7 @@ impl Writer {
                 for (s, _) in &deliveries {
                     self.seen.insert(&s.delivery.id.0);
                 }
-                answer(deliveries.into_iter().map(|(_, r)| r), Ok(Recorded::New));
+                answer(deliveries.into_iter().map(|(_, r)| r), Ok(Arrival::New));
                 self.arrived.notify_one();
             }
             Err(e) => answer(deliveries.into_iter().map(|(_, r)| r), Err(e.to_string())),
@@ -285,7 +286,7 @@ fn append_in_chunks(journal: &mut Journal, deliveries: &[Stamped]) -> std::io::R
     Ok(generation)
 }
 
-fn answer(replies: impl IntoIterator<Item = Reply>, result: Result<Recorded, String>) {
+fn answer(replies: impl IntoIterator<Item = Reply>, result: Result<Arrival, String>) {
     for reply in replies {
         let _ = reply.send(result.clone());
     }

@@ -51,24 +51,18 @@ async fn new_deliveries_are_journaled_then_copied_and_repeats_are_duplicates() {
     let writer = InboxWriter::start(&store, Arc::new(Notify::new()))
         .await
         .unwrap();
-    assert_eq!(writer.record(small("a")).await.unwrap(), Recorded::New);
+    assert_eq!(writer.record(small("a")).await.unwrap(), Arrival::New);
     // Straight away (journaled, maybe not copied yet) and after the copy: a duplicate.
-    assert_eq!(
-        writer.record(small("a")).await.unwrap(),
-        Recorded::Duplicate
-    );
+    assert_eq!(writer.record(small("a")).await.unwrap(), Arrival::Duplicate);
     assert_eq!(until_copied(&store, 1).await, ["a"]);
-    assert_eq!(
-        writer.record(small("a")).await.unwrap(),
-        Recorded::Duplicate
-    );
+    assert_eq!(writer.record(small("a")).await.unwrap(), Arrival::Duplicate);
     assert!(store.inbox_journal_dir().unwrap().is_dir());
 
     // Concurrent repeats of one id in one batch: exactly one is new.
     let answers = futures_util::future::join_all((0..20).map(|_| writer.record(small("b")))).await;
     let new = answers
         .iter()
-        .filter(|a| matches!(a, Ok(Recorded::New)))
+        .filter(|a| matches!(a, Ok(Arrival::New)))
         .count();
     assert_eq!(new, 1, "{answers:?}");
     assert_eq!(until_copied(&store, 2).await, ["a", "b"]);
@@ -96,10 +90,7 @@ async fn what_the_journal_holds_at_start_is_copied_before_anything_new() {
         .await
         .unwrap();
     assert_eq!(table_ids(&store).await, ["x", "y"], "copied during start");
-    assert_eq!(
-        writer.record(small("x")).await.unwrap(),
-        Recorded::Duplicate
-    );
+    assert_eq!(writer.record(small("x")).await.unwrap(), Arrival::Duplicate);
     // And they are not copied a second time at the next start.
     drop(writer);
     let _again = InboxWriter::start(&store, Arc::new(Notify::new()))
@@ -118,7 +109,7 @@ async fn a_delivery_too_large_for_the_journal_is_committed_directly() {
     let big = Bytes::from(vec![7u8; MAX_JOURNALED + 1]);
     assert_eq!(
         writer.record(delivery("big", big.clone())).await.unwrap(),
-        Recorded::New
+        Arrival::New
     );
     // In the table as soon as it is answered, byte for byte.
     let stored: Vec<u8> = sqlx::query_scalar("SELECT body FROM inbox WHERE delivery_id = 'big'")
@@ -128,7 +119,7 @@ async fn a_delivery_too_large_for_the_journal_is_committed_directly() {
     assert_eq!(stored, big);
     assert_eq!(
         writer.record(delivery("big", big)).await.unwrap(),
-        Recorded::Duplicate
+        Arrival::Duplicate
     );
 }
 
@@ -140,7 +131,7 @@ async fn ids_stored_before_a_restart_are_duplicates_after_it() {
         .await
         .unwrap();
     for id in ["r1", "r2", "r3"] {
-        assert_eq!(writer.record(small(id)).await.unwrap(), Recorded::New);
+        assert_eq!(writer.record(small(id)).await.unwrap(), Arrival::New);
     }
     until_copied(&store, 3).await;
     drop(writer);
@@ -149,9 +140,9 @@ async fn ids_stored_before_a_restart_are_duplicates_after_it() {
         .await
         .unwrap();
     for id in ["r1", "r2", "r3"] {
-        assert_eq!(again.record(small(id)).await.unwrap(), Recorded::Duplicate);
+        assert_eq!(again.record(small(id)).await.unwrap(), Arrival::Duplicate);
     }
-    assert_eq!(again.record(small("r4")).await.unwrap(), Recorded::New);
+    assert_eq!(again.record(small("r4")).await.unwrap(), Arrival::New);
 }
 
 #[tokio::test]

@@ -1,13 +1,16 @@
 //! Intake: from a stored delivery to its effects. At least once: a delivery may be processed
 //! again after a crash, so every effect is keyed and happens once.
 
+mod commands;
+pub mod installations;
+pub mod replies;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
-use super::grants::{self, SyncError};
-use super::replies::Replier;
 use crate::command::{self, Command};
 use crate::event::{CheckRunRequested, CommentCreated, Event, IssueLabeled, Origin};
 use crate::github::repo::RepoClient;
@@ -17,9 +20,11 @@ use crate::ids::{CommentId, DeliveryId, IssueNumber, JobId};
 use crate::policy::{self, Permission, PermissionLookup, Verdict};
 use crate::repo_config::{self, RepoConfig, ServerCaps};
 use crate::store::inbox::StoredDelivery;
-use crate::store::jobs::{JobState, NewJob, Trigger};
+use crate::store::jobs::Trigger;
 use crate::store::{Store, StoreError};
-use crate::texts::{self, comments, CommentKey};
+use crate::texts::comments;
+use installations::SyncError;
+use replies::Replier;
 
 const BATCH: i64 = 16;
 const LEASE_MS: i64 = 60_000;
@@ -107,7 +112,9 @@ impl Intake {
                 return Ok(());
             }
             for delivery in &batch {
-                self.settle(delivery).await?;
+                let span =
+                    tracing::info_span!("delivery", id = %delivery.id, event = %delivery.event);
+                self.settle(delivery).instrument(span).await?;
             }
         }
     }
@@ -115,23 +122,23 @@ impl Intake {
     async fn settle(&self, d: &StoredDelivery) -> Result<(), StoreError> {
         match self.process(d).await {
             Ok(outcome) => {
-                tracing::info!(delivery = %d.id, event = %d.event, "{outcome}");
+                tracing::info!("{outcome}");
                 self.store.finish_delivery(d.seq, &outcome).await
             }
             Err(e) if e.is_permanent() => {
-                tracing::warn!(delivery = %d.id, "GitHub refused: {e}");
+                tracing::warn!("GitHub refused: {e}");
                 let outcome = format!("refused by GitHub: {e}");
                 self.store.finish_delivery(d.seq, &outcome).await
             }
             Err(e) if d.attempts >= MAX_ATTEMPTS => {
-                tracing::error!(delivery = %d.id, "giving up after {} attempts: {e}", d.attempts);
+                tracing::error!("giving up after {} attempts: {e}", d.attempts);
                 self.store
                     .finish_delivery(d.seq, &format!("gave up: {e}"))
                     .await
             }
             Err(e) => {
                 let wait = 1_000i64 << d.attempts.clamp(0, 9);
-                tracing::warn!(delivery = %d.id, "will retry in {wait} ms: {e}");
+                tracing::warn!("will retry in {wait} ms: {e}");
                 self.store
                     .retry_delivery_later(d.seq, wait, &e.to_string())
                     .await
@@ -143,10 +150,10 @@ impl Intake {
         let gh = &self.github;
         match Event::parse(&d.event, &d.body) {
             Event::Installation(change) => {
-                Ok(grants::apply_installation(&self.store, gh, &change).await?)
+                Ok(installations::apply_installation(&self.store, gh, &change).await?)
             }
             Event::InstallationRepositories(change) => {
-                Ok(grants::apply_repositories(&self.store, &change).await?)
+                Ok(installations::apply_repositories(&self.store, &change).await?)
             }
             Event::IssueLabeled(e) => self.on_labeled(d, e).await,
             Event::CommentCreated(e) => self.on_comment(d, e).await,
@@ -275,7 +282,7 @@ impl Intake {
         if let Some(comment) = req.comment {
             replier.acknowledge(&req.delivery, comment).await?;
         }
-        self.perform(&req, &client, &replier).await
+        commands::perform(self, &req, &client, &replier).await
     }
 
     /// The trigger label and minimum permission, as the repository's `.github/agen.yml` (on
@@ -297,7 +304,7 @@ impl Intake {
     async fn grant_verdict(&self, origin: &Origin) -> Result<Verdict, IntakeError> {
         let mut installation = self.store.installation(origin.installation).await?;
         if installation.is_none()
-            && grants::reconcile_one(&self.store, &self.github, origin.installation).await?
+            && installations::reconcile_one(&self.store, &self.github, origin.installation).await?
         {
             installation = self.store.installation(origin.installation).await?;
         }
@@ -306,113 +313,5 @@ impl Intake {
             installation.as_ref(),
             repository.as_ref(),
         ))
-    }
-
-    async fn perform(
-        &self,
-        req: &Request,
-        client: &RepoClient<'_>,
-        replier: &Replier<'_>,
-    ) -> Result<String, IntakeError> {
-        let jobs = self
-            .store
-            .jobs_for_issue(req.origin.repository.id, req.issue)
-            .await?;
-        match &req.command {
-            Command::Run { instructions } => self.queue(req, instructions, replier).await,
-            Command::Retry => match jobs.first() {
-                Some(last) => {
-                    let instructions = last.instructions.clone();
-                    self.queue(req, &instructions, replier).await
-                }
-                None => {
-                    replier
-                        .reply(&req.delivery, &comments::nothing_to_retry())
-                        .await?;
-                    Ok("retry: nothing to retry".into())
-                }
-            },
-            Command::Stop => match jobs.iter().find(|j| j.state.is_active()) {
-                Some(job) => {
-                    if self
-                        .store
-                        .end_active_job(job.id, JobState::Cancelled)
-                        .await?
-                    {
-                        if let Some(status) = job.status_comment_id {
-                            let text = comments::status_cancelled(job, &req.origin.sender.login);
-                            let key = CommentKey::Status(job.id);
-                            client
-                                .update_comment(status, &texts::with_marker(&text, &key))
-                                .await?;
-                        }
-                    }
-                    replier
-                        .reply(&req.delivery, &comments::stopped(job.id))
-                        .await?;
-                    Ok(format!("stop: job {} cancelled", job.id))
-                }
-                None => {
-                    replier
-                        .reply(&req.delivery, &comments::nothing_to_stop())
-                        .await?;
-                    Ok("stop: nothing to stop".into())
-                }
-            },
-            Command::Status => {
-                let mut with_spend = Vec::new();
-                for job in jobs {
-                    let spend = self.store.job_spend(job.id).await?;
-                    with_spend.push((job, spend));
-                }
-                replier
-                    .reply(&req.delivery, &comments::status_report(&with_spend))
-                    .await?;
-                Ok("status answered".into())
-            }
-            Command::Help => {
-                replier.reply(&req.delivery, &comments::help()).await?;
-                Ok("help answered".into())
-            }
-        }
-    }
-
-    async fn queue(
-        &self,
-        req: &Request,
-        instructions: &str,
-        replier: &Replier<'_>,
-    ) -> Result<String, IntakeError> {
-        let repo = &req.origin.repository;
-        let job = self
-            .store
-            .create_job(&NewJob {
-                delivery: req.delivery.clone(),
-                installation: req.origin.installation,
-                repo_id: repo.id,
-                repo: repo.full_name.clone(),
-                issue: req.issue,
-                is_pull_request: req.is_pull_request,
-                trigger: if req.command == Command::Retry && req.trigger == Trigger::Comment {
-                    Trigger::Retry
-                } else {
-                    req.trigger
-                },
-                requested_by: req.origin.sender.login.clone(),
-                requested_by_id: req.origin.sender.id,
-                instructions: instructions.to_string(),
-                title: req.title.clone(),
-                body: req.body.clone(),
-            })
-            .await?;
-        if job.status_comment_id.is_none() {
-            let key = CommentKey::Status(job.id);
-            let comment = replier
-                .post_once(&key, &comments::status_queued(&job))
-                .await?;
-            self.store.set_status_comment(job.id, comment).await?;
-        }
-        self.queued.notify_one();
-        Ok(format!("job {} queued", job.id))
     }
 }

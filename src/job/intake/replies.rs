@@ -1,6 +1,6 @@
 //! Writing on an issue exactly once per effect, across crashes and re-runs.
 
-use super::intake::IntakeError;
+use super::IntakeError;
 use crate::github::repo::{Reaction, RepoClient};
 use crate::ids::{CommentId, DeliveryId, IssueNumber};
 use crate::store::effects::EffectState;

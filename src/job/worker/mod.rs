@@ -2,17 +2,34 @@
 //! and watches for `/agen stop`. A job whose worker died (its lease ran out) is taken over
 //! once; a job that was taken over and died again ends as failed.
 
+mod agent_files;
+mod agents;
+pub mod context;
+mod grant_sweep;
+mod job_run;
+mod pipeline;
+mod publish;
+mod refusals;
+mod rounds;
+mod run;
+mod scan;
+mod session_log;
+mod target;
+mod task;
+mod timings;
+mod transcript;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
-use super::context::JobContext;
-use super::{retention, run};
 use crate::ids::JobId;
 use crate::sandbox::StopHandle;
 use crate::store::jobs::{Job, JobState};
 use crate::store::Store;
+use context::JobContext;
 
 /// How long a claim holds without renewal (`AGEN_JOB_LEASE_SECONDS`). A job whose worker
 /// died waits this long before another worker takes it over.
@@ -38,16 +55,17 @@ pub fn spawn_workers(ctx: Arc<JobContext>, queued: Arc<Notify>) {
 
 async fn work(ctx: Arc<JobContext>, queued: Arc<Notify>) {
     let now = std::time::Instant::now();
-    let mut pruned = now.checked_sub(retention::EVERY).unwrap_or(now);
+    let mut pruned = now.checked_sub(grant_sweep::EVERY).unwrap_or(now);
     loop {
         match ctx.store.claim_job(lease_ms(&ctx)).await {
             Ok(Some(job)) => {
                 // Another worker may find more.
                 queued.notify_one();
-                run_claimed(&ctx, job).await;
+                let span = tracing::info_span!("job", id = %job.id, repo = %job.repo);
+                run_claimed(&ctx, job).instrument(span).await;
             }
             Ok(None) => {
-                retention::prune_when_due(&ctx, &mut pruned).await;
+                grant_sweep::prune_when_due(&ctx, &mut pruned).await;
                 let _ = tokio::time::timeout(Duration::from_secs(2), queued.notified()).await;
             }
             Err(e) => {
@@ -59,22 +77,18 @@ async fn work(ctx: Arc<JobContext>, queued: Arc<Notify>) {
 }
 
 async fn run_claimed(ctx: &JobContext, job: Job) {
-    let id = job.id;
     if job.attempts > MAX_ATTEMPTS {
-        tracing::error!(job = %id, "job was interrupted twice; ending it as failed");
+        tracing::error!("job was interrupted twice; ending it as failed");
         run::end_interrupted(ctx, &job).await;
         return;
     }
     if job.attempts > 1 {
-        tracing::warn!(job = %id, "taking over a job whose worker stopped");
+        tracing::warn!("taking over a job whose worker stopped");
     }
     let stop = StopHandle::new();
-    let watcher = tokio::spawn(watch(
-        ctx.store.clone(),
-        job.id,
-        lease_ms(ctx),
-        stop.clone(),
-    ));
+    let watcher = tokio::spawn(
+        watch(ctx.store.clone(), job.id, lease_ms(ctx), stop.clone()).in_current_span(),
+    );
     run::run_job(ctx, job, stop).await;
     watcher.abort();
 }
@@ -88,7 +102,7 @@ async fn watch(store: Store, job: JobId, lease_ms: i64, stop: StopHandle) {
         let running = match store.job_state(job).await {
             Ok(state) => state == Some(JobState::Running),
             Err(e) => {
-                tracing::warn!(job = %job, "cannot read the job's state: {e}");
+                tracing::warn!("cannot read the job's state: {e}");
                 true
             }
         };
@@ -100,7 +114,7 @@ async fn watch(store: Store, job: JobId, lease_ms: i64, stop: StopHandle) {
         if since_renewal >= Duration::from_millis(lease_ms as u64 / 4) {
             since_renewal = Duration::ZERO;
             if let Err(e) = store.renew_job_lease(job, lease_ms).await {
-                tracing::warn!(job = %job, "cannot renew the job's lease: {e}");
+                tracing::warn!("cannot renew the job's lease: {e}");
             }
         }
     }

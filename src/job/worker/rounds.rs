@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::agent_files::{self, DIR as AGEN_DIR, SUMMARY, TASK};
-use super::run::{JobError, JobRun};
+use super::job_run::{JobError, JobRun};
 use super::task::{self, PipelineFailure, TaskInput};
 use super::transcript::{self, EventFormat, Transcript};
 use crate::budget::Cap;

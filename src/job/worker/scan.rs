@@ -1,6 +1,6 @@
 //! What must never be pushed, and what must never be shown: the last check before agen pushes
-//! an agent's work (invariant 4 of DESIGN.md: the agent never holds a credential, and a
-//! secret it found or was given must not leave through a commit), and the redaction applied
+//! an agent's work (the agent never holds a credential, and a secret it found or was given
+//! must not leave through a commit), and the redaction applied
 //! to session logs, comments and check-run output. Pure: no I/O.
 //!
 //! Matchers are hand-written (no `regex` crate in the tree): each pattern starts with a fixed

@@ -2,7 +2,7 @@
 //! branch; `/agen` on agen's own pull request continues on its branch; on a person's pull
 //! request agen opens its own pull request against that branch and never pushes to it.
 
-use super::run::{JobError, JobRun};
+use super::job_run::{JobError, JobRun};
 
 #[derive(Debug, Clone)]
 pub struct Target {

@@ -6,70 +6,19 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use super::context::JobContext;
+use super::job_run::{Ending, JobError, JobRun};
 use super::session_log::SessionLog;
 use super::timings::Timings;
-use crate::budget::Caps;
-use crate::gateway::JobPass;
-use crate::github::contents::RepoInfo;
-use crate::github::repo::RepoClient;
 use crate::github::tokens::JOB;
 use crate::github::GitHubError;
+use crate::job::status::update_status;
 use crate::policy::{self, PermissionLookup, Verdict};
 use crate::repo_config::{RepoConfig, PATH};
 use crate::sandbox::StopHandle;
 use crate::store::jobs::{Job, JobState};
 use crate::store::model_calls::Payer;
-use crate::store::StoreError;
-use crate::texts::{self, comments, report, CommentKey};
+use crate::texts::{comments, report};
 use crate::workspace::GitToken;
-
-/// Why a job could not go on.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// Something the people on the issue can fix; said as it is on the issue.
-    #[error("{0}")]
-    User(String),
-    #[error(transparent)]
-    GitHub(#[from] GitHubError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
-}
-
-/// How a job ended, before it is written down.
-#[derive(Debug, Clone)]
-pub struct Ending {
-    pub state: JobState,
-    /// One line for the store and `jobs list`.
-    pub detail: String,
-    /// The status comment's new text.
-    pub status: String,
-}
-
-/// A job being run: everything its steps share.
-pub struct JobRun<'a> {
-    pub ctx: &'a JobContext,
-    pub job: &'a Job,
-    pub client: RepoClient<'a>,
-    pub stop: StopHandle,
-    pub config: RepoConfig,
-    pub deadline: Instant,
-    pub started: Instant,
-    pub log: SessionLog,
-    /// The repository's settings on GitHub: default branch, clone URL.
-    pub info: RepoInfo,
-    /// The job's token, for git over HTTP outside the sandbox.
-    pub git_token: GitToken,
-    pub timings: &'a Timings,
-    /// Who the job's model calls are charged to, and under which caps.
-    pub payer: Payer,
-    pub caps: Caps,
-    /// The job's token for the model gateway, valid while this run lasts.
-    pub pass: JobPass,
-    /// CPU its sessions used so far (the job's CPU budget counts against it).
-    pub cpu_used_ms: AtomicU64,
-}
 
 pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {
     let started = Instant::now();
@@ -77,7 +26,7 @@ pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {
     let ending = match prepare_and_run(ctx, &job, stop, &timings).await {
         Ok(ending) => ending,
         Err(e) => {
-            tracing::warn!(job = %job.id, "job failed: {e}");
+            tracing::warn!("job failed: {e}");
             let detail = match &e {
                 JobError::User(text) => text.clone(),
                 other => format!("agen hit an error: {other}"),
@@ -92,7 +41,6 @@ pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {
     conclude(ctx, &job, &ending).await;
     let spent = timings.spent(started.elapsed());
     tracing::info!(
-        job = %job.id,
         total_ms = spent.total_ms,
         git_ms = spent.git_ms,
         sandbox_ms = spent.sandbox_ms,
@@ -101,7 +49,7 @@ pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {
     );
     let json = serde_json::to_string(&spent).unwrap_or_default();
     if let Err(e) = ctx.store.set_job_timings(job.id, &json).await {
-        tracing::warn!(job = %job.id, "cannot record the job's timings: {e}");
+        tracing::warn!("cannot record the job's timings: {e}");
     }
 }
 
@@ -194,7 +142,6 @@ async fn prepare_and_run<'a>(
     run.execute().await
 }
 
-/// The models the job's agent names (empty: any priced model).
 async fn grant_still_holds(ctx: &JobContext, job: &Job) -> Result<(), JobError> {
     let installation = ctx.store.installation(job.installation_id).await?;
     let repository = ctx.store.repository(job.repo_id).await?;
@@ -230,41 +177,6 @@ fn requester_still_allowed(
     }
 }
 
-impl JobRun<'_> {
-    /// Edits the job's status comment.
-    pub async fn status(&self, text: &str) -> Result<(), JobError> {
-        update_status(&self.client, self.job, text).await?;
-        Ok(())
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    /// The job's CPU time over all its sessions: the server's, or less if the repository says.
-    pub fn cpu_budget(&self) -> Duration {
-        let repo = Duration::from_secs(u64::from(self.config.cpu_minutes) * 60);
-        self.ctx.settings.job_cpu.min(repo)
-    }
-
-    /// What the job has spent so far, as the reports say it.
-    pub async fn spend_line(&self) -> Result<String, JobError> {
-        let spend = self.ctx.store.job_spend(self.job.id).await?;
-        Ok(report::spend_line(&spend))
-    }
-}
-
-async fn update_status(client: &RepoClient<'_>, job: &Job, text: &str) -> Result<(), GitHubError> {
-    let Some(comment) = job.status_comment_id else {
-        return Ok(());
-    };
-    let key = CommentKey::Status(job.id);
-    client
-        .update_comment(comment, &texts::with_marker(text, &key))
-        .await?;
-    Ok(())
-}
-
 /// Writes the ending down and tells the issue. A job cancelled meanwhile stays cancelled.
 async fn conclude(ctx: &JobContext, job: &Job, ending: &Ending) {
     let moved = match ctx
@@ -274,14 +186,14 @@ async fn conclude(ctx: &JobContext, job: &Job, ending: &Ending) {
     {
         Ok(moved) => moved,
         Err(e) => {
-            tracing::error!(job = %job.id, "cannot record the job's end: {e}");
+            tracing::error!("cannot record the job's end: {e}");
             return;
         }
     };
     if !moved {
         // Cancelled by `/agen stop`: intake already said so on the issue; keep the reason.
         if let Err(e) = ctx.store.set_job_detail(job.id, &ending.detail).await {
-            tracing::warn!(job = %job.id, "cannot record why the job ended: {e}");
+            tracing::warn!("cannot record why the job ended: {e}");
         }
         return;
     }
@@ -292,12 +204,12 @@ async fn conclude(ctx: &JobContext, job: &Job, ending: &Ending) {
     {
         Ok(client) => client,
         Err(e) => {
-            tracing::warn!(job = %job.id, "cannot report the job's end: {e}");
+            tracing::warn!("cannot report the job's end: {e}");
             return;
         }
     };
     if let Err(e) = update_status(&client, job, &ending.status).await {
-        tracing::warn!(job = %job.id, "cannot update the status comment: {e}");
+        tracing::warn!("cannot update the status comment: {e}");
     }
-    tracing::info!(job = %job.id, state = ending.state.as_str(), "{}", ending.detail);
+    tracing::info!(state = ending.state.as_str(), "{}", ending.detail);
 }

@@ -75,7 +75,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             max_processes: args.pids,
             ..Limits::default()
         },
-        egress_only: Vec::new(),
+        egress_only: None,
         services: Vec::new(),
         programs: Vec::new(),
     };

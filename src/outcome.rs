@@ -17,6 +17,8 @@ pub enum RoundsEnd {
     Passed,
     /// The last round still failed.
     Failed(Failure),
+    /// A setup step failed: no round ran.
+    SetupFailed(Failure),
     TimedOut,
     Stopped,
     /// A spend or CPU cap ended the job: no further round.

@@ -11,6 +11,8 @@
 //! trigger_label: agen      # default: the server's
 //! min_permission: write    # read|triage|write|maintain|admin (default: the server's)
 //! egress: [crates.io]      # hosts the sandbox may reach, within the server's allowlist
+//! setup: [npm ci]          # run once per job before the first round (default: none)
+//! setup_egress: [registry.npmjs.org]  # hosts only setup may reach besides `egress`
 //! agent: claude            # one of the server's agents (default: its default_agent)
 //! model: claude-sonnet-4-5 # one of that agent's models (default: its first)
 //! ```
@@ -34,8 +36,8 @@ mod fields;
 mod tests;
 
 use fields::{
-    agent, capped, capped_usd, check_model, describe, egress, label, model_name, must, one_line,
-    permission, pipeline, short, text,
+    agent, capped, capped_usd, check_model, commands, describe, hosts, label, model_name, must,
+    one_line, permission, short, text,
 };
 
 pub const PATH: &str = ".github/agen.yml";
@@ -44,8 +46,10 @@ pub const MAX_PIPELINE_COMMANDS: usize = 20;
 pub const MAX_EGRESS_HOSTS: usize = 50;
 /// GitHub's own limit on a label's name.
 pub const MAX_LABEL_CHARS: usize = 50;
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 10] = [
     "pipeline",
+    "setup",
+    "setup_egress",
     "max_rounds",
     "budget",
     "trigger_label",
@@ -100,6 +104,12 @@ impl ServerCaps {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoConfig {
     pub pipeline: Vec<String>,
+    /// Commands run once per job, before the first round, in sessions that may also reach
+    /// [`RepoConfig::setup_egress`] (and not the model gateway).
+    pub setup: Vec<String>,
+    /// Hosts only the setup sessions may reach besides [`RepoConfig::egress`], all within
+    /// [`ServerCaps::egress_allow`].
+    pub setup_egress: Vec<String>,
     pub max_rounds: u32,
     pub job_minutes: u32,
     pub job_usd: MicroUsd,
@@ -140,6 +150,8 @@ impl RepoConfig {
     pub fn defaults(caps: &ServerCaps) -> RepoConfig {
         RepoConfig {
             pipeline: Vec::new(),
+            setup: Vec::new(),
+            setup_egress: Vec::new(),
             max_rounds: caps.max_rounds,
             job_minutes: caps.job_minutes,
             job_usd: caps.job_usd,
@@ -179,7 +191,9 @@ impl RepoConfig {
                 continue;
             }
             match key {
-                "pipeline" => config.pipeline = pipeline(value)?,
+                "pipeline" => config.pipeline = commands(key, value)?,
+                "setup" => config.setup = commands(key, value)?,
+                "setup_egress" => config.setup_egress = hosts(key, value, caps)?,
                 "max_rounds" => config.max_rounds = capped(key, value, caps.max_rounds)?,
                 "budget" => {
                     let Value::Mapping(budget) = value else {
@@ -205,7 +219,7 @@ impl RepoConfig {
                 }
                 "trigger_label" => config.trigger_label = label(value)?,
                 "min_permission" => config.min_permission = permission(value, caps)?,
-                "egress" => config.egress = egress(value, caps)?,
+                "egress" => config.egress = hosts(key, value, caps)?,
                 "agent" => config.agent = Some(agent(value, &caps.agents)?),
                 "model" => config.model = Some(model_name(value)?),
                 _ => unreachable!("known_keys yields only KEYS"),

@@ -42,7 +42,7 @@ fn spec(worktree: &Path, script: &str, limits: Limits) -> SessionSpec {
         command: vec!["sh".into(), "-c".into(), script.into()],
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         limits,
-        egress_only: Vec::new(),
+        egress_only: None,
         services: Vec::new(),
         programs: Vec::new(),
     }
@@ -870,7 +870,7 @@ fn a_session_egress_list_narrows_and_never_widens_the_servers() {
     );
     let run_with = |server: &[&str], session: &[&str]| {
         let mut spec = spec(worktree.path(), &script, short());
-        spec.egress_only = session.iter().map(|h| format!("{h}:{port}")).collect();
+        spec.egress_only = Some(session.iter().map(|h| format!("{h}:{port}")).collect());
         let server: Vec<String> = server.iter().map(|h| format!("{h}:{port}")).collect();
         let server: Vec<&str> = server.iter().map(String::as_str).collect();
         backend_allowing(&server)

@@ -14,9 +14,10 @@ pub(super) use crate::markdown::one_line;
 use crate::policy::Permission;
 use crate::sandbox::Allowlist;
 
-pub(super) fn pipeline(value: &Value) -> Result<Vec<String>, RepoConfigError> {
+/// A list of shell commands under `key` (`pipeline`, `setup`).
+pub(super) fn commands(key: &str, value: &Value) -> Result<Vec<String>, RepoConfigError> {
     let what = "a list of shell commands (`- cargo test`)";
-    let entries = list("pipeline", what, value, MAX_PIPELINE_COMMANDS)?;
+    let entries = list(key, what, value, MAX_PIPELINE_COMMANDS)?;
     let mut commands = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         match text(entry) {
@@ -25,11 +26,8 @@ pub(super) fn pipeline(value: &Value) -> Result<Vec<String>, RepoConfigError> {
             }
             _ => {
                 let found = describe(entry);
-                let problem = format!(
-                    "`pipeline` entry {} must be a command, found {found}",
-                    i + 1
-                );
-                return fail("pipeline", problem);
+                let problem = format!("`{key}` entry {} must be a command, found {found}", i + 1);
+                return fail(key, problem);
             }
         }
     }
@@ -120,9 +118,14 @@ pub(super) fn permission(value: &Value, caps: &ServerCaps) -> Result<Permission,
     Ok(wanted)
 }
 
-pub(super) fn egress(value: &Value, caps: &ServerCaps) -> Result<Vec<String>, RepoConfigError> {
+/// Hosts under `key` (`egress`, `setup_egress`), each within the server's allowlist.
+pub(super) fn hosts(
+    key: &str,
+    value: &Value,
+    caps: &ServerCaps,
+) -> Result<Vec<String>, RepoConfigError> {
     let entries = list(
-        "egress",
+        key,
         "a list of host names (`- crates.io`)",
         value,
         MAX_EGRESS_HOSTS,
@@ -134,21 +137,21 @@ pub(super) fn egress(value: &Value, caps: &ServerCaps) -> Result<Vec<String>, Re
         let Some(host) = host.filter(|h| is_host_pattern(h)) else {
             let what = "a host name like `crates.io`, `*.example.com` or `example.com:8443`";
             let problem = format!(
-                "each `egress` entry must be {what}, found {}",
+                "each `{key}` entry must be {what}, found {}",
                 describe(entry)
             );
-            return fail("egress", problem);
+            return fail(key, problem);
         };
         // The server's list must cover the whole pattern, port included: `*.example.com`
         // covers `a.example.com` and `*.a.example.com` alike, `example.com` only itself, and
         // `example.com:8443` only `example.com:8443`.
         if !allow.covers(&host) {
             let problem = format!(
-                "`egress` host {} is not in this server's allowlist; remove it or ask the \
+                "`{key}` host {} is not in this server's allowlist; remove it or ask the \
                  server's operator to allow it",
                 code_span(&host)
             );
-            return fail("egress", problem);
+            return fail(key, problem);
         }
         if !hosts.contains(&host) {
             hosts.push(host);

@@ -28,6 +28,8 @@ fn absent_empty_and_null_mean_the_servers_defaults() {
         defaults,
         RepoConfig {
             pipeline: vec![],
+            setup: vec![],
+            setup_egress: vec![],
             max_rounds: 5,
             job_minutes: 30,
             job_usd: MicroUsd::from_usd(5.0),
@@ -74,6 +76,8 @@ egress:
   - index.crates.io
   - \"*.npmjs.org\"
   - \"*.registry.npmjs.org\"
+setup: [npm ci]
+setup_egress: [registry.npmjs.org, crates.io]
 ";
     assert_eq!(
         RepoConfig::parse(text, &caps()),
@@ -82,6 +86,8 @@ egress:
                 "cargo fmt --check".into(),
                 "cargo build\ncargo test\n".into()
             ],
+            setup: vec!["npm ci".into()],
+            setup_egress: vec!["registry.npmjs.org".into(), "crates.io".into()],
             max_rounds: 2,
             job_minutes: 15,
             job_usd: MicroUsd::from_usd(5.0),
@@ -110,7 +116,7 @@ egress:
 
 #[test]
 fn every_mistake_names_the_key_and_the_fix() {
-    let known = "known keys: pipeline, max_rounds, budget, trigger_label, min_permission, egress, agent, model";
+    let known = "known keys: pipeline, setup, setup_egress, max_rounds, budget, trigger_label, min_permission, egress, agent, model";
     let many: String = (0..21).map(|i| format!("- cmd {i}\n")).collect();
     let cases: Vec<(String, &str, String)> = vec![
         (
@@ -232,6 +238,18 @@ fn every_mistake_names_the_key_and_the_fix() {
             "egress: [evil.com]".into(),
             "egress",
             not_allowed("evil.com"),
+        ),
+        (
+            "setup_egress: [evil.com]".into(),
+            "setup_egress",
+            "`setup_egress` host `evil.com` is not in this server's allowlist; remove it or ask \
+             the server's operator to allow it"
+                .into(),
+        ),
+        (
+            "setup: [npm ci, 3]".into(),
+            "setup",
+            "`setup` entry 2 must be a command, found `3`".into(),
         ),
         (
             "egress: [evil.crates.io.evil.com]".into(),

@@ -110,9 +110,10 @@ pub struct SessionSpec {
     /// The whole environment of the command: nothing of agen's own is inherited.
     pub env: Vec<(String, String)>,
     pub limits: Limits,
-    /// When not empty, the session may reach only these of the hosts the backend allows
-    /// (a repository narrowing the server's list; it can never widen it).
-    pub egress_only: Vec<String>,
+    /// When given, the session may reach only these of the hosts the backend allows (a
+    /// repository narrowing the server's list; it can never widen it); `Some` of an empty
+    /// list: none at all. `None`: all the backend allows.
+    pub egress_only: Option<Vec<String>>,
     /// Loopback ports the host serves inside the session, beside the egress proxy.
     pub services: Vec<LocalService>,
     /// Host files mounted read-only at `PROGRAMS_INSIDE/<name>`.

@@ -199,14 +199,9 @@ impl Namespaces {
     /// The server's allowlist, narrowed to `spec.egress_only` when that is given.
     fn session_allowlist(&self, spec: &SessionSpec) -> Allowlist {
         let server = &self.config.egress_allow;
-        if spec.egress_only.is_empty() {
+        let Some(only) = &spec.egress_only else {
             return server.clone();
-        }
-        Allowlist::new(
-            spec.egress_only
-                .iter()
-                .filter(|entry| server.covers(entry))
-                .cloned(),
-        )
+        };
+        Allowlist::new(only.iter().filter(|entry| server.covers(entry)).cloned())
     }
 }

@@ -90,6 +90,12 @@ fn pipeline_result(rounds: &Rounds) -> String {
             format!("the agent failed (exit {})", f.exit_code)
         }
         RoundsEnd::Failed(f) => format!("`{}` failed (exit {})", f.command, f.exit_code),
+        RoundsEnd::SetupFailed(f) => {
+            format!(
+                "the setup step `{}` failed (exit {})",
+                f.command, f.exit_code
+            )
+        }
         RoundsEnd::TimedOut => "the job's time budget ran out".into(),
         RoundsEnd::Stopped => "the job was stopped".into(),
         RoundsEnd::Budget(cap) => budget_reason(*cap).into(),
@@ -99,6 +105,15 @@ fn pipeline_result(rounds: &Rounds) -> String {
 pub fn status_running(job: &Job, round: u32, max_rounds: u32) -> String {
     format!(
         "{} is running: round {round} of {max_rounds}.\n\n\
+         Requested by @{}. `/agen stop` cancels it, `/agen status` shows where it is.",
+        head(job),
+        job.requested_by
+    )
+}
+
+pub fn status_setting_up(job: &Job) -> String {
+    format!(
+        "{} is running the repository's setup steps.\n\n\
          Requested by @{}. `/agen stop` cancels it, `/agen status` shows where it is.",
         head(job),
         job.requested_by
@@ -146,8 +161,8 @@ pub fn status_refused(job: &Job, reasons: &[String]) -> String {
     )
 }
 
-/// The agent failed and changed nothing: what it said, quoted.
-pub fn status_agent_failed(
+/// The agent or a setup step failed and nothing changed: what it said, quoted.
+pub fn status_failed_unchanged(
     job: &Job,
     rounds: &Rounds,
     failure: &Failure,
@@ -260,6 +275,7 @@ pub fn check_title(end: &RoundsEnd) -> &'static str {
         RoundsEnd::Passed => "Pipeline passed",
         RoundsEnd::Failed(f) if f.command == "agent" => "Agent failed",
         RoundsEnd::Failed(_) => "Pipeline failed",
+        RoundsEnd::SetupFailed(_) => "Setup failed",
         RoundsEnd::TimedOut => "Time budget ran out",
         RoundsEnd::Stopped => "Stopped",
         RoundsEnd::Budget(Cap::JobCpu) => "CPU budget used up",
@@ -282,7 +298,7 @@ pub fn check_summary(job: &Job, rounds: &Rounds, elapsed: Duration) -> String {
 /// Each pipeline command of the last round, then the tail of the failing one's output.
 pub fn check_text(rounds: &Rounds) -> String {
     let mut text = pipeline_lines(rounds);
-    if let RoundsEnd::Failed(f) = &rounds.end {
+    if let RoundsEnd::Failed(f) | RoundsEnd::SetupFailed(f) = &rounds.end {
         text.push_str(&format!(
             "\nOutput of {} (last part):\n\n{}",
             crate::markdown::code_span(&f.command),

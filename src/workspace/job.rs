@@ -19,6 +19,8 @@ pub struct JobWorkspace {
     pub(crate) work: PathBuf,
     pub(crate) base_sha: String,
     pub(crate) git: Git,
+    /// The tree the job's setup steps left, once [`JobWorkspace::mark_setup`] recorded it.
+    pub(crate) setup_tree: Option<String>,
     // Held (locked) for the life of the workspace, so sweeps leave it alone.
     _lock: fsutil::Lock,
 }
@@ -68,6 +70,7 @@ impl JobWorkspace {
             dir,
             base_sha: base_sha.to_string(),
             git: git.clone(),
+            setup_tree: None,
             _lock: lock,
         };
         let spared = owner.spares && spare::take(root, repo, base_sha, &ws.dir)?;

@@ -6,6 +6,10 @@
 //! repository on the host, leaking its commit id into this one; one without commits makes
 //! `git add` fail outright. They are found before git walks the tree and excluded by
 //! literal pathspecs, so git never looks inside them.
+//!
+//! What the job's setup steps wrote ([`JobWorkspace::mark_setup`]) is kept out too: a path
+//! goes into the change only if it differs from what setup left, so installed dependencies or
+//! a regenerated lock file reach the commit only when the agent changed them.
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -19,24 +23,10 @@ impl JobWorkspace {
     /// Stages every change in the worktree against the base commit (new, changed, deleted
     /// files; never a `.git` entry, never a nested repository) and describes the result.
     pub fn stage(&self) -> Result<Changes, WorkspaceError> {
-        let mut nested = Vec::new();
-        find_nested_repos(&self.work, &mut Vec::new(), &mut nested)
-            .map_err(|e| WorkspaceError::io(format!("walking {}", self.work.display()), e))?;
-        let mut pathspecs = b":/\0".to_vec();
-        for path in &nested {
-            pathspecs.extend_from_slice(b":(exclude,literal)");
-            pathspecs.extend_from_slice(path);
-            pathspecs.push(0);
+        let nested = self.add_all()?;
+        if let Some(setup) = &self.setup_tree {
+            self.unstage_setup_only(setup)?;
         }
-        self.trusted()
-            .args([
-                "add",
-                "--all",
-                "--pathspec-file-nul",
-                "--pathspec-from-file=-",
-            ])
-            .stdin(pathspecs)
-            .run()?;
         let mut skipped: Vec<String> = nested
             .iter()
             .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -61,6 +51,85 @@ impl JobWorkspace {
             diffstat: String::from_utf8_lossy(&diffstat).into_owned(),
             skipped_nested_repos: skipped,
         })
+    }
+
+    /// Records what the worktree holds now (after the job's setup steps) as the baseline the
+    /// agent's change is taken against; see the module's doc.
+    pub fn mark_setup(&mut self) -> Result<(), WorkspaceError> {
+        self.add_all()?;
+        let tree = self.trusted().args(["write-tree"]).run()?;
+        self.setup_tree = Some(String::from_utf8_lossy(&tree).trim().to_string());
+        Ok(())
+    }
+
+    /// `git add --all` of the worktree in agen's index, nested repositories excluded; which
+    /// those were.
+    fn add_all(&self) -> Result<Vec<Vec<u8>>, WorkspaceError> {
+        let mut nested = Vec::new();
+        find_nested_repos(&self.work, &mut Vec::new(), &mut nested)
+            .map_err(|e| WorkspaceError::io(format!("walking {}", self.work.display()), e))?;
+        let mut pathspecs = b":/\0".to_vec();
+        for path in &nested {
+            pathspecs.extend_from_slice(b":(exclude,literal)");
+            pathspecs.extend_from_slice(path);
+            pathspecs.push(0);
+        }
+        self.trusted()
+            .args([
+                "add",
+                "--all",
+                "--pathspec-file-nul",
+                "--pathspec-from-file=-",
+            ])
+            .stdin(pathspecs)
+            .run()?;
+        Ok(nested)
+    }
+
+    /// Puts back the base's entry (or none) for every staged path that is as setup left it.
+    fn unstage_setup_only(&self, setup: &str) -> Result<(), WorkspaceError> {
+        let changed = |since: &str| -> Result<Vec<Vec<u8>>, WorkspaceError> {
+            let out = self
+                .trusted()
+                .args([
+                    "diff-index",
+                    "--cached",
+                    "--name-only",
+                    "-z",
+                    "--no-renames",
+                ])
+                .arg(since)
+                .args(["--", ":/"])
+                .run()?;
+            Ok(out
+                .split(|&b| b == 0)
+                .filter(|p| !p.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect())
+        };
+        let by_agent = changed(setup)?;
+        let mut paths = Vec::new();
+        for path in changed(&self.base_sha)? {
+            if !by_agent.contains(&path) {
+                paths.extend_from_slice(&path);
+                paths.push(0);
+            }
+        }
+        if paths.is_empty() {
+            return Ok(());
+        }
+        self.trusted()
+            .arg("--literal-pathspecs")
+            .args([
+                "reset",
+                "--quiet",
+                "--pathspec-file-nul",
+                "--pathspec-from-file=-",
+            ])
+            .arg(&self.base_sha)
+            .stdin(paths)
+            .run()?;
+        Ok(())
     }
 
     /// Second line of defence: any new or changed gitlink still staged goes back to what

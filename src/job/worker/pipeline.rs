@@ -14,8 +14,9 @@ use crate::texts::report;
 impl JobRun<'_> {
     /// Runs the job to its ending.
     pub(super) async fn execute(&self) -> Result<Ending, JobError> {
+        let agent = self.agent()?;
         let target = self.target().await?;
-        let workspace = {
+        let mut workspace = {
             let (workspaces, token, url) = (
                 self.ctx.workspaces.clone(),
                 self.git_token.clone(),
@@ -25,13 +26,34 @@ impl JobRun<'_> {
             self.git(move || workspaces.prepare(repo, job, &url, &token, &base))
                 .await?
         };
-        let rounds = self.rounds(workspace.worktree()).await?;
+        let rounds = match self.setup(workspace.worktree()).await? {
+            Some(ended) => ended,
+            None => {
+                if !self.config.setup.is_empty() {
+                    workspace = self
+                        .git(move || {
+                            workspace.mark_setup()?;
+                            Ok(workspace)
+                        })
+                        .await?;
+                }
+                self.rounds(workspace.worktree(), &agent).await?
+            }
+        };
         if let RoundsEnd::Stopped = rounds.end {
             let detail = "stopped before anything was pushed".to_string();
             return Ok(Ending {
                 state: JobState::Cancelled,
                 status: report::status_cancelled_run(self.job, &rounds, self.elapsed()),
                 detail,
+            });
+        }
+        if let RoundsEnd::SetupFailed(failure) = &rounds.end {
+            self.unchanged_check_run(&target, &rounds).await?;
+            return Ok(Ending {
+                state: JobState::Failed,
+                detail: format!("the setup step `{}` failed", failure.command),
+                status: report::status_failed_unchanged(self.job, &rounds, failure, self.elapsed()),
             });
         }
         let summary = super::agent_files::read_summary(workspace.worktree());
@@ -71,7 +93,7 @@ impl JobRun<'_> {
                     return Ok(Ending {
                         state: JobState::Failed,
                         detail: "the agent failed before changing anything".into(),
-                        status: report::status_agent_failed(
+                        status: report::status_failed_unchanged(
                             self.job,
                             &rounds,
                             failure,
@@ -153,7 +175,7 @@ impl JobRun<'_> {
 fn job_state(end: &RoundsEnd) -> JobState {
     match end {
         RoundsEnd::Passed => JobState::Succeeded,
-        RoundsEnd::Failed(_) => JobState::Failed,
+        RoundsEnd::Failed(_) | RoundsEnd::SetupFailed(_) => JobState::Failed,
         RoundsEnd::TimedOut => JobState::TimedOut,
         RoundsEnd::Stopped => JobState::Cancelled,
         RoundsEnd::Budget(_) => JobState::BudgetExceeded,

@@ -204,7 +204,7 @@ fn summary_text(
 pub(super) fn conclusion(end: &RoundsEnd) -> Conclusion {
     match end {
         RoundsEnd::Passed => Conclusion::Success,
-        RoundsEnd::Failed(_) => Conclusion::Failure,
+        RoundsEnd::Failed(_) | RoundsEnd::SetupFailed(_) => Conclusion::Failure,
         RoundsEnd::TimedOut => Conclusion::TimedOut,
         RoundsEnd::Stopped => Conclusion::Cancelled,
         RoundsEnd::Budget(_) => Conclusion::Failure,

@@ -1,0 +1,140 @@
+//! The repository's setup steps (`setup:` and `setup_egress:` in `.github/agen.yml`): run once
+//! before the first round with a wider egress list than the agent's, what they write kept for
+//! the pipeline and never pushed unless the agent changed it, and a failing step said on the
+//! issue with its output.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use agen::store::jobs::{Job, JobState};
+use support::jobs::spawn_jobs;
+use support::{Env, REPO};
+
+const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
+
+/// A plain HTTP server on the host's loopback standing in for a package registry: answers
+/// every request with `body` and counts them.
+fn registry(body: &'static str) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut head = [0u8; 4096];
+            let _ = conn.read(&mut head);
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, served)
+}
+
+async fn run_one(env: &Env) -> Job {
+    assert_eq!(
+        env.send("issues", env.labeled_payload("agen", "maintainer"))
+            .await,
+        202
+    );
+    env.job_ended(1).await
+}
+
+fn session_log(env: &Env, job: &Job) -> String {
+    let path = env.data_dir().join(format!("logs/job-{}.log", job.id));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test]
+async fn setup_reaches_its_own_hosts_and_its_files_serve_the_pipeline_but_are_not_pushed() {
+    let (port, served) = registry("dependency v1\n");
+    let host = format!("localhost:{port}");
+    // The session's NO_PROXY names localhost (the gateway's): unset, so curl uses the proxy.
+    let fetch = format!("unset NO_PROXY no_proxy; curl -sSf --max-time 20 http://{host}/dep");
+    let yml = format!(
+        "setup:\n  - {fetch} -o dependency.txt\n  - printf 'setup rewrote this\\n' > README.md\n\
+         setup_egress: [\"{host}\"]\n\
+         pipeline:\n  - sh check.sh\n  - grep -q 'dependency v1' dependency.txt\nmax_rounds: 1\n"
+    );
+    // The agent tries the setup's host too, then does its work.
+    let agent = format!(
+        "{{ {fetch} || echo \"agent fetch failed: $?\"; }} > agent-fetch.txt 2>&1; \
+         printf 'Hello, world!\\n' > greeting.txt"
+    );
+    let env = spawn_jobs(
+        &agent,
+        Some(&yml),
+        &[
+            ("AGEN_EGRESS_ALLOW", host.as_str()),
+            ("AGEN_EGRESS_ALLOW_PRIVATE", "127.0.0.0/8"),
+        ],
+    )
+    .await;
+    let job = run_one(&env).await;
+    let log = session_log(&env, &job);
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+
+    // Setup reached the registry once; the agent's session was refused it.
+    assert_eq!(served.load(Ordering::SeqCst), 1, "{log}");
+    assert!(
+        log.contains(&format!("==> setup: {fetch} -o dependency.txt\n")),
+        "{log}"
+    );
+    assert!(log.contains("egress refused: localhost"), "{log}");
+    let fetched = env.sim.file_at(REPO, BRANCH, "agent-fetch.txt").unwrap();
+    let fetched = String::from_utf8_lossy(&fetched);
+    assert!(fetched.contains("agent fetch failed"), "{fetched}");
+    assert!(!fetched.contains("dependency v1"), "{fetched}");
+
+    // The pipeline saw what setup wrote; the pull request holds only the agent's change.
+    assert_eq!(
+        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
+        Some(b"Hello, world!\n".to_vec())
+    );
+    assert_eq!(env.sim.file_at(REPO, BRANCH, "dependency.txt"), None);
+    assert_eq!(
+        env.sim.file_at(REPO, BRANCH, "README.md"),
+        Some(b"# app\n".to_vec()),
+        "setup's rewrite is not pushed"
+    );
+    assert_eq!(env.pulls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_setup_step_ends_the_job_with_its_output_on_the_issue() {
+    let yml = "setup:\n  - echo 'npm ERR! @mallory missing peer' && exit 3\n\
+               pipeline:\n  - sh check.sh\n";
+    let env = spawn_jobs("printf 'Hello, world!\\n' > greeting.txt", Some(yml), &[]).await;
+    let job = run_one(&env).await;
+    let log = session_log(&env, &job);
+    assert_eq!(job.state, JobState::Failed, "{job:#?}\n{log}");
+    assert_eq!(job.round, 0, "no round ran");
+    let status = env.status_comment(&job);
+    assert!(
+        status.contains(
+            "failed: the setup step `echo 'npm ERR! @mallory missing peer' && exit 3` failed \
+             (exit 3)"
+        ),
+        "{status}"
+    );
+    // Its output, inert: in a fenced block, so the mention notifies no one.
+    assert!(
+        status.contains("```text\nnpm ERR! @mallory missing peer\n```"),
+        "{status}"
+    );
+    assert!(env.pulls().is_empty());
+    assert!(env.agen_branches().is_empty());
+    // Every ending has its check run: on the base commit, saying the setup failed.
+    let runs = env.sim.check_runs(REPO);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["conclusion"], "failure");
+    assert_eq!(runs[0]["output"]["title"], "Setup failed");
+    assert!(!log.contains("==> round 1"), "{log}");
+}

@@ -129,3 +129,77 @@ fn spend_table(rows: &[SpendRow], by_installation: bool) -> String {
     }
     out
 }
+
+/// `agen audit …`: the audit log, read from `DATABASE_URL`.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum AuditCmd {
+    /// Checks the whole chain and the head file; names the first bad entry (exit 1).
+    Verify,
+    /// Writes entries as JSON lines.
+    Export {
+        /// Only entries on or after this day (`YYYY-MM-DD`, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this repository's (`owner/name`).
+        #[arg(long)]
+        repo: Option<String>,
+    },
+    /// The last entries, oldest first.
+    Tail {
+        /// How many.
+        #[arg(short, default_value_t = 20)]
+        n: i64,
+    },
+}
+
+/// Runs `agen audit …`; `false` when `verify` found the chain broken.
+pub async fn audit(cmd: AuditCmd) -> anyhow::Result<bool> {
+    let store = open_store().await?;
+    match cmd {
+        AuditCmd::Verify => match store.verify_audit().await? {
+            Ok(n) => {
+                println!("audit log intact: {n} entries");
+                Ok(true)
+            }
+            Err(broken) => {
+                println!("audit log broken at {broken}");
+                Ok(false)
+            }
+        },
+        AuditCmd::Export { since, repo } => {
+            let since = match since.as_deref() {
+                None => None,
+                Some(day) => Some(
+                    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                        .map_err(|_| {
+                            anyhow::anyhow!("--since {day} is not a day; write it as YYYY-MM-DD")
+                        })?
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap_or_default()
+                        .and_utc()
+                        .timestamp_millis(),
+                ),
+            };
+            for entry in store.audit_entries(since, repo.as_deref()).await? {
+                println!("{}", serde_json::to_string(&entry)?);
+            }
+            Ok(true)
+        }
+        AuditCmd::Tail { n } => {
+            for e in store.audit_tail(n).await? {
+                let at = chrono::DateTime::from_timestamp_millis(e.at).unwrap_or_default();
+                let job = e.job.map(|j| format!(" job {j}")).unwrap_or_default();
+                let repo = e.repo.map(|r| format!(" {r}")).unwrap_or_default();
+                let actor = e.actor.map(|a| format!(" by @{a}")).unwrap_or_default();
+                println!(
+                    "{:>6}  {}  {}{repo}{job}{actor}  {}",
+                    e.seq,
+                    at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    e.kind,
+                    e.detail
+                );
+            }
+            Ok(true)
+        }
+    }
+}

@@ -41,6 +41,11 @@ enum Cmd {
     DemoAgent,
     /// Model spend by month and repository (or installation).
     Spend(agen::cli::SpendArgs),
+    /// Read and check the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: agen::cli::AuditCmd,
+    },
     /// Inspect jobs.
     Jobs {
         #[command(subcommand)]
@@ -106,6 +111,13 @@ fn main() -> ExitCode {
                 command: JobsCmd::List { json },
             } => agen::cli::jobs_list(json).await,
             Cmd::Spend(args) => agen::cli::spend(args).await,
+            Cmd::Audit { command } => match agen::cli::audit(command).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(anyhow::anyhow!(
+                    "the audit log does not verify; the entry named above is the first bad one"
+                )),
+                Err(e) => Err(e),
+            },
             Cmd::Sandbox { .. } => Err(anyhow::anyhow!("agen sandbox runs before the runtime")),
         }
     });

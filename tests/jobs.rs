@@ -55,6 +55,19 @@ async fn labeled_issue_becomes_a_pull_request_with_a_passing_check() {
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "succeeded", "{job:#?}");
     assert_eq!((job.round, job.attempts), (1, 1));
+    // Every decision of the job, in the audit log, in order.
+    assert_eq!(
+        env.audit_kinds(&job).await,
+        [
+            "job_queued",
+            "job_started",
+            "token_minted",
+            "pushed",
+            "pull_request_opened",
+            "check_run_written",
+            "job_ended"
+        ]
+    );
 
     // The branch holds the change, on top of main, by the bot, co-authored by the requester.
     let head = env

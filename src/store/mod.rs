@@ -1,6 +1,7 @@
 //! The durable store: SQLite (WAL) through sqlx; a webhook delivery is durable in the inbox
 //! journal before it reaches its table (see [`inbox`]). Postgres joins when agen scales out; the SQL here stays portable (`$n` parameters, no SQLite-only functions).
 
+pub mod audit;
 pub mod effects;
 pub mod grants;
 pub mod inbox;

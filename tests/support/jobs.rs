@@ -47,17 +47,32 @@ impl Env {
     }
 
     /// Waits until there are `n` jobs and job `n` has ended and its worker is done with it
-    /// (it records the job's timings last); returns it.
+    /// (it records the job's timings last); returns it. The audit log verifies by then.
     pub async fn job_ended(&self, n: usize) -> Job {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let jobs = self.jobs().await;
             if jobs.len() >= n && jobs[n - 1].timings.is_some() {
+                let verified = self.app.store.verify_audit().await.unwrap();
+                assert!(
+                    verified.is_ok(),
+                    "the audit log does not verify: {verified:?}"
+                );
                 return jobs[n - 1].clone();
             }
             assert!(Instant::now() < deadline, "job {n} did not end: {jobs:#?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The kinds of the audit log's entries about `job`, in order.
+    pub async fn audit_kinds(&self, job: &Job) -> Vec<String> {
+        let entries = self.app.store.audit_entries(None, None).await.unwrap();
+        entries
+            .into_iter()
+            .filter(|e| e.job == Some(job.id.0))
+            .map(|e| e.kind)
+            .collect()
     }
 
     /// Waits until job `n` is running round `round`.

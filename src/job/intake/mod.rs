@@ -8,6 +8,7 @@ pub mod replies;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
@@ -19,6 +20,7 @@ use crate::github::{GitHub, GitHubError};
 use crate::ids::{CommentId, DeliveryId, IssueNumber, JobId};
 use crate::policy::{self, Permission, PermissionLookup, Verdict};
 use crate::repo_config::{self, RepoConfig, ServerCaps};
+use crate::store::audit::{AuditKind, NewAudit};
 use crate::store::inbox::StoredDelivery;
 use crate::store::jobs::Trigger;
 use crate::store::{Store, StoreError};
@@ -123,6 +125,15 @@ impl Intake {
         match self.process(d).await {
             Ok(outcome) => {
                 tracing::info!("{outcome}");
+                self.store
+                    .audit(NewAudit {
+                        kind: AuditKind::DeliveryAccepted,
+                        repo: None,
+                        job: None,
+                        actor: None,
+                        detail: json!({"delivery": d.id.0, "event": d.event, "outcome": outcome}),
+                    })
+                    .await?;
                 self.store.finish_delivery(d.seq, &outcome).await
             }
             Err(e) if e.is_permanent() => {
@@ -272,9 +283,33 @@ impl Intake {
             Ok(p) => PermissionLookup::Known(p),
             Err(e) => PermissionLookup::Unknown(e.to_string()),
         };
-        if let Verdict::Refuse(refusal) =
-            policy::permission_verdict(settings.min_permission, &lookup)
-        {
+        let verdict = policy::permission_verdict(settings.min_permission, &lookup);
+        let permission = match &lookup {
+            PermissionLookup::Known(p) => p.as_str().to_string(),
+            PermissionLookup::Unknown(why) => format!("unknown ({why})"),
+        };
+        let (kind, rule) = match &verdict {
+            Verdict::Refuse(refusal) => (AuditKind::TriggerRefused, format!("{refusal:?}")),
+            _ => (
+                AuditKind::TriggerAccepted,
+                format!("at least {}", settings.min_permission.as_str()),
+            ),
+        };
+        self.store
+            .audit(NewAudit {
+                kind,
+                repo: Some(&repo.full_name.0),
+                job: None,
+                actor: Some(&sender.0),
+                detail: json!({
+                    "delivery": req.delivery.0,
+                    "command": format!("{:?}", req.command),
+                    "permission": permission,
+                    "rule": rule,
+                }),
+            })
+            .await?;
+        if let Verdict::Refuse(refusal) = verdict {
             let text = comments::refusal(sender, &repo.full_name, &refusal);
             replier.reply(&req.delivery, &text).await?;
             return Ok(format!("refused {sender}: {refusal:?}"));

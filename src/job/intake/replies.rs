@@ -4,6 +4,9 @@ use super::IntakeError;
 use crate::github::repo::{Reaction, RepoClient};
 use crate::ids::{CommentId, DeliveryId, IssueNumber};
 use crate::store::effects::EffectState;
+use serde_json::json;
+
+use crate::store::audit::{AuditKind, NewAudit};
 use crate::store::Store;
 use crate::texts::{marker, with_marker, CommentKey};
 
@@ -59,6 +62,15 @@ impl Replier<'_> {
             .await?;
         self.store
             .finish_effect(&effect, &comment.id.to_string())
+            .await?;
+        self.store
+            .audit(NewAudit {
+                kind: AuditKind::CommentWritten,
+                repo: Some(&self.client.repo().0),
+                job: None,
+                actor: None,
+                detail: json!({"issue": self.issue.0, "comment": comment.id.0, "key": effect}),
+            })
             .await?;
         Ok(comment.id)
     }

@@ -16,6 +16,7 @@ use crate::github::GitHubError;
 use crate::job::status::update_status;
 use crate::repo_config::RepoConfig;
 use crate::sandbox::StopHandle;
+use crate::store::audit::{AuditKind, NewAudit};
 use crate::store::jobs::{Job, JobState};
 use crate::store::model_calls::Payer;
 use crate::store::StoreError;
@@ -106,4 +107,33 @@ impl JobRun<'_> {
         self.timings.git(since);
         result
     }
+
+    /// Appends `kind` to the audit log for this job, with `detail`.
+    pub(super) async fn audit(
+        &self,
+        kind: AuditKind,
+        detail: serde_json::Value,
+    ) -> Result<(), JobError> {
+        audit_job(self.ctx, self.job, kind, detail).await?;
+        Ok(())
+    }
+}
+
+/// Appends `kind` to the audit log for `job`, with `detail`.
+pub(super) async fn audit_job(
+    ctx: &JobContext,
+    job: &Job,
+    kind: AuditKind,
+    detail: serde_json::Value,
+) -> Result<(), StoreError> {
+    ctx.store
+        .audit(NewAudit {
+            kind,
+            repo: Some(&job.repo.0),
+            job: Some(job.id.0),
+            actor: Some(&job.requested_by.0),
+            detail,
+        })
+        .await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ use super::publish::conclusion;
 use super::target::Target;
 use crate::github::checks::Conclusion;
 use crate::outcome::{Rounds, RoundsEnd};
+use crate::store::audit::AuditKind;
 use crate::store::jobs::JobState;
 use crate::texts::report;
 
@@ -40,6 +41,11 @@ impl JobRun<'_> {
                 self.rounds(workspace.worktree(), &agent).await?
             }
         };
+        if let RoundsEnd::Budget(cap) = rounds.end {
+            let limit = self.caps.limit(cap).map(|m| m.to_string());
+            let hit = serde_json::json!({"cap": cap.as_str(), "limit": limit});
+            self.audit(AuditKind::BudgetHit, hit).await?;
+        }
         if let RoundsEnd::Stopped = rounds.end {
             let detail = "stopped before anything was pushed".to_string();
             return Ok(Ending {

@@ -8,6 +8,9 @@ use super::target::Target;
 use crate::github::checks::{CompletedRun, Conclusion};
 use crate::github::pulls::NewPull;
 use crate::outcome::{Published, Rounds, RoundsEnd};
+use serde_json::json;
+
+use crate::store::audit::AuditKind;
 use crate::store::effects::EffectState;
 use crate::texts::{report, untrusted};
 use crate::workspace::{branch_for_issue, AgenBranch, Changes, JobWorkspace};
@@ -43,6 +46,19 @@ impl JobRun<'_> {
             })
             .await?;
         self.ctx.store.set_job_head(self.job.id, &sha).await?;
+        // A new branch comes from nothing (all zeros, as git says it); a pull request that
+        // is continued moves on from its head, the job's base.
+        let old = match target.continues {
+            Some(_) => target.base_sha.as_str(),
+            None => "0000000000000000000000000000000000000000",
+        };
+        let pushed = json!({
+            "ref": branch.refname(),
+            "old": old,
+            "new": sha,
+            "replaced": replace,
+        });
+        self.audit(AuditKind::Pushed, pushed).await?;
         let summary = summary_text(agent_summary, rounds.agent_message.as_deref(), changes);
         let (pr_number, pr_url) = match &target.continues {
             Some((_, number)) => (*number, self.pull_url(*number)),
@@ -137,6 +153,9 @@ impl JobRun<'_> {
                     .store
                     .finish_effect(&key, &pull.number.to_string())
                     .await?;
+                let opened = json!({"number": pull.number, "head": branch.as_str(),
+                    "base": target.base_branch, "draft": !matches!(rounds.end, RoundsEnd::Passed)});
+                self.audit(AuditKind::PullRequestOpened, opened).await?;
                 pull
             }
         };
@@ -178,6 +197,8 @@ impl JobRun<'_> {
             .store
             .finish_effect(&key, &run.id.to_string())
             .await?;
+        let written = json!({"check_run": run.id, "head_sha": sha, "conclusion": format!("{conclusion:?}"), "title": title});
+        self.audit(AuditKind::CheckRunWritten, written).await?;
         Ok(())
     }
 }

@@ -6,7 +6,9 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use super::context::JobContext;
-use super::job_run::{Ending, JobError, JobRun};
+use serde_json::json;
+
+use super::job_run::{audit_job, Ending, JobError, JobRun};
 use super::session_log::SessionLog;
 use super::timings::Timings;
 use crate::github::tokens::JOB;
@@ -15,6 +17,7 @@ use crate::job::status::update_status;
 use crate::policy::{self, PermissionLookup, Verdict};
 use crate::repo_config::{RepoConfig, PATH};
 use crate::sandbox::StopHandle;
+use crate::store::audit::AuditKind;
 use crate::store::jobs::{Job, JobState};
 use crate::store::model_calls::Payer;
 use crate::texts::{comments, report};
@@ -73,11 +76,26 @@ async fn prepare_and_run<'a>(
     timings: &'a Timings,
 ) -> Result<Ending, JobError> {
     let started = Instant::now();
+    let kind = if job.attempts > 1 {
+        AuditKind::JobTakenOver
+    } else {
+        AuditKind::JobStarted
+    };
+    audit_job(ctx, job, kind, json!({"attempt": job.attempts})).await?;
     grant_still_holds(ctx, job).await?;
     let client = ctx
         .github
         .repo(job.installation_id, job.repo_id, job.repo.clone(), JOB)
         .await?;
+    let minted = json!({
+        "installation": job.installation_id.0,
+        "repository_ids": [job.repo_id.0],
+        "permissions": JOB
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect::<serde_json::Map<_, _>>(),
+    });
+    audit_job(ctx, job, AuditKind::TokenMinted, minted).await?;
     // Independent questions, asked at once. The config comes from the default branch (no
     // `ref`): a pull request cannot change what runs on itself.
     let (info, file, permission) = tokio::join!(
@@ -88,8 +106,14 @@ async fn prepare_and_run<'a>(
     let (info, caps) = (info?, &ctx.caps);
     let config = match file? {
         None => RepoConfig::defaults(caps),
-        Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(&bytes), caps)
-            .map_err(|e| JobError::User(e.to_string()))?,
+        Some(bytes) => match RepoConfig::parse(&String::from_utf8_lossy(&bytes), caps) {
+            Ok(config) => config,
+            Err(e) => {
+                let detail = json!({"file": PATH, "key": e.key, "problem": e.problem});
+                audit_job(ctx, job, AuditKind::ConfigError, detail).await?;
+                return Err(JobError::User(e.to_string()));
+            }
+        },
     };
     requester_still_allowed(job, &config, permission)?;
     let mut secrets = ctx.server_secrets.clone();
@@ -190,6 +214,11 @@ async fn conclude(ctx: &JobContext, job: &Job, ending: &Ending) {
             return;
         }
     };
+    let detail =
+        json!({"state": ending.state.as_str(), "detail": ending.detail, "recorded": moved});
+    if let Err(e) = audit_job(ctx, job, AuditKind::JobEnded, detail).await {
+        tracing::error!("cannot write the job's end to the audit log: {e}");
+    }
     if !moved {
         // Cancelled by `/agen stop`: intake already said so on the issue; keep the reason.
         if let Err(e) = ctx.store.set_job_detail(job.id, &ending.detail).await {

@@ -13,6 +13,7 @@ use crate::budget::Cap;
 use crate::gateway::GATEWAY_PORT_INSIDE;
 use crate::outcome::Failure;
 use crate::sandbox::{Limits, LocalService, Outcome, SessionSpec, WORKTREE_INSIDE};
+use crate::store::audit::AuditKind;
 use crate::texts::untrusted;
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -164,6 +165,8 @@ impl JobRun<'_> {
         for host in &report.refused_hosts {
             self.log
                 .append(heading, format!("egress refused: {host}\n").as_bytes());
+            let refused = serde_json::json!({"host": host, "step": heading});
+            self.audit(AuditKind::EgressRefused, refused).await?;
         }
         let session = match report.outcome {
             Outcome::Exited(0) => Session::Ok,

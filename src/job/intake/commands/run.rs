@@ -4,6 +4,9 @@
 use super::super::replies::Replier;
 use super::super::{Intake, IntakeError, Request};
 use crate::command::Command;
+use serde_json::json;
+
+use crate::store::audit::{AuditKind, NewAudit};
 use crate::store::jobs::{NewJob, Trigger};
 use crate::texts::{comments, CommentKey};
 
@@ -36,6 +39,20 @@ pub(super) async fn queue(
         })
         .await?;
     if job.status_comment_id.is_none() {
+        intake
+            .store
+            .audit(NewAudit {
+                kind: AuditKind::JobQueued,
+                repo: Some(&job.repo.0),
+                job: Some(job.id.0),
+                actor: Some(&job.requested_by.0),
+                detail: json!({
+                    "issue": job.issue.0,
+                    "trigger": job.trigger.as_str(),
+                    "delivery": job.delivery_id.0,
+                }),
+            })
+            .await?;
         let key = CommentKey::Status(job.id);
         let comment = replier
             .post_once(&key, &comments::status_queued(&job))

@@ -35,8 +35,13 @@ enum Cmd {
     /// Run queued jobs (for `serve` processes with AGEN_WORKERS=0 on the same database).
     Worker,
     /// Run the whole flow against the built-in GitHub simulator (no account, no network).
+    #[cfg_attr(
+        not(feature = "sim"),
+        command(about = "Run the whole flow against the GitHub simulator (not in this build)")
+    )]
     Demo,
     /// The agent `agen demo` runs in its sandbox (asks the model through the gateway).
+    #[cfg(feature = "sim")]
     #[command(hide = true)]
     DemoAgent,
     /// Model spend by month and repository (or installation).
@@ -90,6 +95,14 @@ fn main() -> ExitCode {
         } => return sandbox_run(args),
         command => command,
     };
+    #[cfg(not(feature = "sim"))]
+    if let Cmd::Demo = command {
+        eprintln!(
+            "agen: this agen was built without the simulator; build with the default features \
+             (cargo build) to run agen demo"
+        );
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -105,7 +118,11 @@ fn main() -> ExitCode {
             Cmd::Serve { web_only } => serve(web_only).await,
             Cmd::Intake => intake().await,
             Cmd::Worker => worker().await,
+            #[cfg(feature = "sim")]
             Cmd::Demo => agen::demo::run().await,
+            #[cfg(not(feature = "sim"))]
+            Cmd::Demo => Err(anyhow::anyhow!("agen demo needs the simulator")),
+            #[cfg(feature = "sim")]
             Cmd::DemoAgent => agen::demo_agent::run().await,
             Cmd::Jobs {
                 command: JobsCmd::List { json },

@@ -1,5 +1,5 @@
 //! The gateway's pure parts: routes, request reading and rewriting, usage metering. Whole
-//! calls through a real listener against the model simulator are in `tests/gateway.rs`.
+//! calls through a real listener against the model simulator are in `tests/api/gateway.rs`.
 
 use http::{HeaderMap, Method, Uri};
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@
 # command's status. Software emulation (no KVM needed): a
 # boot takes seconds, a command runs several times slower than here.
 #
-#   tests/vm/run.sh target/debug/deps/sandbox-<hash>      # the sandbox tests, on cgroup v2
+#   tests/vm/run.sh target/debug/deps/api-<hash> sandbox:: sandbox_cli::   # the sandbox tests, on cgroup v2
 #
 # Needs Debian's qemu-system-x86, linux-image-amd64 and busybox-static.
 set -euo pipefail

@@ -1,14 +1,12 @@
 //! Where a job's wall time goes, in a simulator job (issue 4): agen's own share (everything
 //! but git, the sandbox and the agent) against the whole. A benchmark, not a test:
-//! `cargo test --release --test job_bench -- --ignored --nocapture`.
+//! `cargo test --release --test api job_bench -- --ignored --nocapture`.
 //! `AGEN_BENCH_JOBS` sets how many jobs run one after another (default 10).
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::jobs::spawn_jobs;
 use serde::Deserialize;
-use support::jobs::spawn_jobs;
 
 #[derive(Deserialize, Debug, Clone, Copy)]
 struct Spent {

@@ -1,10 +1,21 @@
 //! `spawn()`: the real server on port 0 with a fresh SQLite file, against a fresh simulator
 //! seeded with one organisation installation, one private repository and a few people.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
-
 pub mod jobs;
 pub mod raw_http;
+
+/// The name the test harness knows test `$name` of the calling module by: `sandbox::$name`
+/// (each module of this binary is one topic), for a test that runs this binary again with
+/// `--exact` to run that one test alone.
+#[macro_export]
+macro_rules! test_path {
+    ($name:expr) => {
+        match module_path!().split_once("::") {
+            Some((_, module)) => format!("{module}::{}", $name),
+            None => $name.to_string(),
+        }
+    };
+}
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +29,7 @@ use serde_json::{json, Value};
 pub const INSTALLATION: u64 = 11;
 pub const REPO: &str = "acme/app";
 pub const ISSUE: u64 = 7;
-pub const KEY: &str = include_str!("../../fixtures/demo-app-key.pem");
+pub const KEY: &str = include_str!("../../../fixtures/demo-app-key.pem");
 
 pub struct Env {
     pub sim: Simulator,

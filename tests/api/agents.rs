@@ -3,13 +3,11 @@
 //! simulator through agen's gateway, edits the repository with its own tools, and the job
 //! ends with a pull request. The simulator holds the real key; the session only a job token.
 
-mod support;
-
+use crate::support::jobs::{seed_repo, PIPELINE};
+use crate::support::{seeded_sim, spawn_configured, Env, REPO};
 use agen::sim::model::{ModelCall, ModelSim, ModelSimConfig, Step};
 use agen::store::jobs::{Job, JobState};
 use serde_json::json;
-use support::jobs::{seed_repo, PIPELINE};
-use support::{seeded_sim, spawn_configured, Env, REPO};
 
 const KEY: &str = "sk-ant-api03-agents-test-real-key";
 const BRANCH: &str = "agen/issue-7-login-test-is-flaky";

@@ -1,12 +1,12 @@
 //! Intake against the simulator: one test per rule, each asserting exactly what agen wrote
 //! on GitHub and which jobs exist.
 
-mod support;
+use crate::support;
 
+use crate::support::{spawn, Env, INSTALLATION, ISSUE, REPO};
 use agen::ids::InstallationId;
 use agen::sim::{AuthKind, Fault};
 use serde_json::json;
-use support::{spawn, Env, INSTALLATION, ISSUE, REPO};
 
 const HELP_MARKER: &str = "<!-- agen:reply:";
 

@@ -1,6 +1,6 @@
 //! Launch-to-exit of `true` with all isolation on, beside bwrap and unshare (issue 3).
 //! A benchmark, not a test:
-//! `cargo test --release --test sandbox_bench -- --ignored --nocapture`.
+//! `cargo test --release --test api sandbox_bench -- --ignored --nocapture`.
 //! Runs are interleaved so that load from elsewhere on the machine hits all three alike;
 //! bwrap is only measured when installed.
 

@@ -1,10 +1,10 @@
 //! The HTTP edge: every answer the contract promises, and every real payload accepted.
 
-mod support;
+use crate::support;
 
+use crate::support::raw_http::post;
+use crate::support::spawn;
 use agen::webhook::signature::sign;
-use support::raw_http::post;
-use support::spawn;
 
 const SECRET: &[u8] = b"demo-secret";
 

@@ -1258,7 +1258,12 @@ fn services_programs_and_cpu_time_on_the_pid_one_path() {
     }
     if std::env::var_os(CHILD).is_none() {
         let out = Command::new(std::env::current_exe().unwrap())
-            .args([NAME, "--exact", "--test-threads=1", "--nocapture"])
+            .args([
+                crate::test_path!(NAME).as_str(),
+                "--exact",
+                "--test-threads=1",
+                "--nocapture",
+            ])
             .env(CHILD, "1")
             .output()
             .unwrap();

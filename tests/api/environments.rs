@@ -2,11 +2,9 @@
 //! (`AGEN_SANDBOX_MOUNTS`), `AGEN_SANDBOX_PATH` and `AGEN_SANDBOX_ENV`, proven with a real
 //! Rust crate whose pipeline is `cargo test --offline`.
 
-mod support;
-
 use std::path::Path;
 
-use support::{seeded_sim, spawn_with, Env, REPO};
+use crate::support::{seeded_sim, spawn_with, Env, REPO};
 
 const RUST_PIPELINE: &str = "pipeline:\n  - cargo test --offline\nmax_rounds: 1\n";
 const AGENT: &str = "printf 'notes\\n' > NOTES.md";
@@ -121,7 +119,10 @@ fn a_mount_of_the_data_dir_is_refused_at_start() {
         .arg("serve")
         .env_clear()
         .env("APP_ID", "1")
-        .env("PRIVATE_KEY", include_str!("../fixtures/demo-app-key.pem"))
+        .env(
+            "PRIVATE_KEY",
+            include_str!("../../fixtures/demo-app-key.pem"),
+        )
         .env("WEBHOOK_SECRET", "s")
         .env(
             "DATABASE_URL",

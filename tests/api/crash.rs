@@ -2,14 +2,14 @@
 //! answered 2xx to many concurrent deliveries, restarted on the same database, and every
 //! accepted delivery ends as exactly one job and one status comment.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::{seeded_sim, REPO};
 use agen::sim::Simulator;
 use agen::store::Store;
-use support::{seeded_sim, REPO};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 

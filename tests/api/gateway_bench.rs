@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]==1.100.5'
-//! LITELLM=/tmp/litellm/bin/litellm cargo test --release --test gateway_bench -- --ignored --nocapture
+//! LITELLM=/tmp/litellm/bin/litellm cargo test --release --test api gateway_bench -- --ignored --nocapture
 //! ```
 //!
 //! Time to first byte of a streamed Anthropic Messages answer, directly and through each
@@ -127,7 +127,12 @@ fn rss_kib(pid: u32) -> u64 {
 
 fn start_agen(upstream: &str) -> Proxy {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "gateway_process", "--nocapture"])
+        .args([
+            "--ignored",
+            "--exact",
+            crate::test_path!("gateway_process").as_str(),
+            "--nocapture",
+        ])
         .env(CHILD, upstream)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

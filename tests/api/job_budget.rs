@@ -2,18 +2,16 @@
 //! the strict model simulator as the upstream provider, and agents that hunt for the real key,
 //! loop on the model until refused, find the month already spent, or spin on the CPU.
 
-mod support;
-
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::support::jobs::{seed_repo, spawn_jobs};
+use crate::support::{seeded_sim, spawn_configured, Env, INSTALLATION, ISSUE, REPO};
 use agen::budget::MicroUsd;
 use agen::sim::model::{ModelCall, ModelSim, ModelSimConfig, SimUsage, Step};
 use agen::store::jobs::Job;
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::Value;
-use support::jobs::{seed_repo, spawn_jobs};
-use support::{seeded_sim, spawn_configured, Env, INSTALLATION, ISSUE, REPO};
 
 const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
 const HAIKU: &str = "claude-haiku-4-5";

@@ -2,11 +2,11 @@
 //! `agen/…` branch, with real git over smart HTTP against the simulator and the agent in the
 //! real sandbox. Every test also fails on any violation (merge, approve, push to main, …).
 
-mod support;
+use crate::support;
 
+use crate::support::jobs::{spawn_jobs, stable, GOOD_AGENT, PIPELINE};
+use crate::support::{Env, INSTALLATION, ISSUE, REPO};
 use serde_json::Value;
-use support::jobs::{spawn_jobs, stable, GOOD_AGENT, PIPELINE};
-use support::{Env, INSTALLATION, ISSUE, REPO};
 
 const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
 

@@ -7,7 +7,7 @@ use agen::store::jobs::Job;
 
 use super::{seeded_sim, spawn_with, Env, REPO};
 
-pub const CHECK: &str = include_str!("../../fixtures/demo-repo/check.sh");
+pub const CHECK: &str = include_str!("../../../fixtures/demo-repo/check.sh");
 /// Passes the demo repository's check.
 pub const GOOD_AGENT: &str = "printf 'Hello, world!\\n' > greeting.txt";
 pub const PIPELINE: &str = "pipeline:\n  - sh check.sh\nmax_rounds: 2\n";

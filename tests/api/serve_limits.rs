@@ -2,12 +2,10 @@
 //! trickle their body, neither hold a descriptor past their deadline nor keep real deliveries
 //! and `/healthz` out once the connection cap is reached.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use support::{seeded_sim, spawn_with, Env};
+use crate::support::{seeded_sim, spawn_with, Env};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

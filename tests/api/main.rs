@@ -20,4 +20,5 @@ mod sandbox;
 mod sandbox_bench;
 mod sandbox_cli;
 mod serve_limits;
+mod setup_steps;
 mod webhook_http;

@@ -3,16 +3,14 @@
 //! the pipeline and never pushed unless the agent changed it, and a failing step said on the
 //! issue with its output.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use agen::store::jobs::{Job, JobState};
-use support::jobs::spawn_jobs;
-use support::{Env, REPO};
+use crate::support::jobs::spawn_jobs;
+use crate::support::{Env, REPO};
 
 const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
 

@@ -8,9 +8,9 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use agen::store::jobs::{Job, JobState};
 use crate::support::jobs::spawn_jobs;
 use crate::support::{Env, REPO};
+use agen::store::jobs::{Job, JobState};
 
 const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
 

@@ -78,6 +78,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         egress_only: Vec::new(),
         services: Vec::new(),
         programs: Vec::new(),
+        system: None,
+        workdir: None,
     };
     let sandbox = Namespaces::new(NamespacesConfig {
         hide: source.sandbox_hidden_paths(),

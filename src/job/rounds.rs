@@ -293,6 +293,8 @@ impl JobRun<'_> {
             egress_only: self.config.egress.clone(),
             services,
             programs: self.ctx.programs.clone(),
+            system: None,
+            workdir: None,
         };
         let (sandbox, stop) = (self.ctx.sandbox.clone(), self.stop.clone());
         let since = Instant::now();

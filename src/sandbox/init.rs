@@ -26,7 +26,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -36,7 +36,7 @@ use super::egress::EGRESS_PORT_INSIDE;
 use super::mounts::{enter_new_root, RootPlan, Worktree};
 use super::ownership::chown_tree;
 use super::{spawn, sys};
-use super::{Limits, Program, UID_INSIDE, WORKTREE_INSIDE};
+use super::{Limits, Program, UID_INSIDE};
 
 /// The hidden subcommand agen re-executes itself with.
 pub const INIT_ARG: &str = "__sandbox-init";
@@ -71,6 +71,15 @@ pub struct InitSpec {
     /// place (see [`stage_mounts`]). Set by the init, not sent.
     #[serde(skip)]
     pub mount_sources: Vec<PathBuf>,
+    /// The system root directory in place of the host's system directories (resolved; see
+    /// [`super::SessionSpec::system`]).
+    pub system: Option<PathBuf>,
+    /// Where `system` is bound from: as root, its staging place (see [`stage_mounts`]). Set
+    /// by the init, not sent.
+    #[serde(skip)]
+    pub system_source: Option<PathBuf>,
+    /// Where the command starts, inside.
+    pub workdir: PathBuf,
     /// cgroup files to join before anything else (`tasks`, or v2 `cgroup.procs`).
     pub cgroup_tasks: Vec<PathBuf>,
     /// With [`InitSpec::leave_first`]: the files that take PID 1 back into agen's own groups
@@ -174,7 +183,11 @@ fn session(control: UnixStream) -> io::Result<i32> {
         // Root inside a user namespace mapped onto host root could read root-owned host
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
         lend_worktree(&spec)?;
-        spec.mount_sources = stage_mounts(&spec.mounts)?;
+        let staged: Vec<PathBuf> = spec.mounts.iter().chain(&spec.system).cloned().collect();
+        spec.mount_sources = stage_mounts(&staged)?;
+        if spec.system.is_some() {
+            spec.system_source = spec.mount_sources.pop();
+        }
         sys::drop_to(spec.host_uid, spec.host_uid)?;
         // Changing credentials cleared "dumpable", which would make /proc/self/{uid_map,fd}
         // belong to root.
@@ -254,7 +267,7 @@ pub(super) fn open_way_out(spec: &InitSpec) -> io::Result<Vec<fs::File>> {
 /// Where [`stage_mounts`] binds the host directories, in a private mount namespace.
 const STAGING: &str = "/tmp";
 
-/// As root, before dropping root: the host directories to show may lie where the session's
+/// As root, before dropping root: the host directories to show (and the system root) may lie where the session's
 /// uid cannot reach (e.g. under a 0700 /root). In a private mount namespace of root's (the
 /// session's namespaces are made from it), each is bound at `STAGING/<index>` on a tmpfs,
 /// reachable by anyone (the new root covers it later, after [`super::mounts`] opened them).
@@ -265,6 +278,21 @@ pub(super) fn stage_mounts(mounts: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     }
     sys::unshare(libc::CLONE_NEWNS)?;
     super::mounts::make_private()?;
+    let named = |host: &Path| {
+        let host = host.display().to_string();
+        move |e: io::Error| io::Error::new(e.kind(), format!("mount {host}: {e}"))
+    };
+    // Opened first: one may lie under STAGING, which the tmpfs below covers.
+    let opened = mounts
+        .iter()
+        .map(|host| {
+            fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(host)
+                .map_err(named(host))
+        })
+        .collect::<io::Result<Vec<_>>>()?;
     let staging = Path::new(STAGING);
     let flags = libc::MS_NOSUID | libc::MS_NODEV;
     sys::mount(
@@ -276,13 +304,21 @@ pub(super) fn stage_mounts(mounts: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     )?;
     mounts
         .iter()
+        .zip(&opened)
         .enumerate()
-        .map(|(index, host)| {
+        .map(|(index, (host, file))| {
             let place = staging.join(index.to_string());
             fs::create_dir(&place)?;
             fs::set_permissions(&place, fs::Permissions::from_mode(0o755))?;
-            sys::mount(Some(host), &place, None, libc::MS_BIND | libc::MS_REC, None)
-                .map_err(|e| io::Error::new(e.kind(), format!("mount {}: {e}", host.display())))?;
+            let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            sys::mount(
+                Some(&source),
+                &place,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )
+            .map_err(named(host))?;
             Ok(place)
         })
         .collect()
@@ -432,7 +468,9 @@ pub(super) fn build_root(spec: &InitSpec, owner: (u32, u32)) -> io::Result<()> {
     } else {
         &spec.mounts
     };
+    let system = spec.system_source.as_ref().or(spec.system.as_ref());
     enter_new_root(&RootPlan {
+        system: system.map(PathBuf::as_path),
         hide: &spec.hide,
         mounts: &spec.mounts,
         mount_sources: sources,
@@ -467,7 +505,7 @@ pub(super) fn run_command(
     let child = spawn::spawn(
         &spec.command,
         &spec.env,
-        WORKTREE_INSIDE,
+        &spec.workdir,
         &spec.limits,
         spec.limit_address_space,
     )?;

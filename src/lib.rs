@@ -14,6 +14,7 @@ pub mod event;
 pub mod gateway;
 pub mod github;
 pub mod ids;
+pub mod image;
 pub mod job;
 pub mod markdown;
 pub mod policy;

@@ -1,0 +1,122 @@
+//! Container images as a session's system: a repository's `environment: { image: REF }` (or
+//! the server's `AGEN_DEFAULT_IMAGE`) is pulled outside the sandbox, only from a registry in
+//! `AGEN_IMAGE_REGISTRIES` (checked before any request), every blob checked against its
+//! digest, and unpacked once into a content-addressed cache under the data directory. The
+//! sandbox then gets the unpacked root as a plain directory ([`crate::sandbox::SessionSpec`]'s
+//! `system`): it knows nothing of images or registries.
+//!
+//! - `reference`: parsing and the allowlist; plain HTTP only to this machine's loopback.
+//! - `pull`: the registry client (`oci-client`, rustls with ring).
+//! - `unpack`: layers onto a root (whiteouts, hard links, no setuid, no devices).
+//! - `cache`: `<data dir>/images/<manifest digest>/`, renamed into place whole.
+
+mod cache;
+mod pull;
+mod reference;
+mod unpack;
+
+use std::path::Path;
+
+use oci_client::secrets::RegistryAuth;
+
+pub use cache::{ImageConfig, Unpacked};
+pub use reference::Registries;
+
+use crate::markdown::code_span;
+
+/// Why an image cannot be used, each saying what to do (for the issue).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImageError {
+    #[error(
+        "the image {} is not a valid image reference ({problem}); name it as \
+         `host[:port]/repository:tag` or `…@sha256:<digest>`",
+        code_span(image)
+    )]
+    Reference { image: String, problem: String },
+    #[error(
+        "the image {} comes from the registry {}, which this agen server does not pull from \
+         (AGEN_IMAGE_REGISTRIES: {allowed}); use an image from one of those, or ask the \
+         server's operator to add {} to AGEN_IMAGE_REGISTRIES",
+        code_span(image),
+        code_span(registry),
+        code_span(registry)
+    )]
+    NotAllowed {
+        image: String,
+        registry: String,
+        allowed: String,
+    },
+    #[error(
+        "could not pull the image {}: {problem}; check that the image exists and that the \
+         registry is up, then `/agen retry`",
+        code_span(image)
+    )]
+    Pull { image: String, problem: String },
+    #[error(
+        "the image {} was refused: a blob did not match its digest ({problem}); what the \
+         registry served is not what the image's manifest names: push the image again (or \
+         ask the registry's operator to check its storage), then `/agen retry`",
+        code_span(image)
+    )]
+    Digest { image: String, problem: String },
+    #[error(
+        "the image {} cannot be unpacked: {problem}; rebuild it without that entry",
+        code_span(image)
+    )]
+    Unpack { image: String, problem: String },
+    #[error("image cache: {0}; ask the server's operator to check agen's data directory")]
+    Io(String),
+}
+
+/// Pulls and unpacks images for sessions.
+pub struct Images {
+    registries: Registries,
+    cache: cache::Cache,
+}
+
+impl Images {
+    /// The images of registries `registries`, cached under `cache_dir`.
+    pub fn open(registries: Registries, cache_dir: &Path) -> Result<Images, ImageError> {
+        let cache = cache::Cache::open(cache_dir)
+            .map_err(|e| ImageError::Io(format!("{}: {e}", cache_dir.display())))?;
+        Ok(Images { registries, cache })
+    }
+
+    /// The unpacked image `image`: from the cache when its manifest's digest is there (the
+    /// manifest is still asked for, so a tag that moved is followed), else pulled, checked
+    /// and unpacked first.
+    pub async fn prepare(&self, image: &str) -> Result<Unpacked, ImageError> {
+        let reference = reference::allowed(image, &self.registries)?;
+        let client = pull::client(reference.registry());
+        let auth = RegistryAuth::Anonymous;
+        let (manifest, digest) = pull::manifest(&client, &reference, &auth).await?;
+        let io = |e: std::io::Error| ImageError::Io(format!("image {image}: {e}"));
+        if let Some(unpacked) = self.cache.get(&digest).map_err(io)? {
+            return Ok(unpacked);
+        }
+        let config = pull::config(&client, &reference, &manifest).await?;
+        let partial = self.cache.partial().map_err(io)?;
+        let layers = pull::layers(&client, &reference, &manifest, &partial.blobs()).await?;
+        let rootfs = partial.rootfs();
+        let shown = image.to_string();
+        tokio::task::spawn_blocking(move || {
+            for (blob, compression) in &layers {
+                unpack::apply_layer(&rootfs, blob, *compression).map_err(|e| {
+                    ImageError::Unpack {
+                        image: shown.clone(),
+                        problem: e.to_string(),
+                    }
+                })?;
+            }
+            // Reachable by the sessions' uid, whatever the umask.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&rootfs, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| ImageError::Io(e.to_string()))
+        })
+        .await
+        .map_err(|e| ImageError::Io(format!("unpacking: {e}")))??;
+        let unpacked = self.cache.commit(partial, &digest, &config).map_err(io)?;
+        tracing::info!(image, digest, "image pulled and unpacked");
+        Ok(unpacked)
+    }
+}

@@ -13,6 +13,8 @@
 //! egress: [crates.io]      # hosts the sandbox may reach, within the server's allowlist
 //! agent: claude            # one of the server's agents (default: its default_agent)
 //! model: claude-sonnet-4-5 # one of that agent's models (default: its first)
+//! environment:             # the sessions' system (default: the server's AGEN_DEFAULT_IMAGE,
+//!   image: ghcr.io/o/img:1 #   else the host's); or `devcontainer: true` (module `environment`)
 //! ```
 //!
 //! A repository may lower what the server allows, never raise it, and every mistake is an
@@ -29,9 +31,12 @@ use crate::config::Agents;
 use crate::markdown::code_span;
 use crate::policy::Permission;
 
+mod environment;
 mod fields;
 #[cfg(test)]
 mod tests;
+
+pub use environment::Environment;
 
 use fields::{
     agent, capped, capped_usd, check_model, describe, egress, label, model_name, must, one_line,
@@ -44,7 +49,7 @@ pub const MAX_PIPELINE_COMMANDS: usize = 20;
 pub const MAX_EGRESS_HOSTS: usize = 50;
 /// GitHub's own limit on a label's name.
 pub const MAX_LABEL_CHARS: usize = 50;
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 9] = [
     "pipeline",
     "max_rounds",
     "budget",
@@ -53,6 +58,7 @@ pub const KEYS: [&str; 8] = [
     "egress",
     "agent",
     "model",
+    "environment",
 ];
 pub const BUDGET_KEYS: [&str; 3] = ["job_minutes", "job_usd", "cpu_minutes"];
 const PERMISSIONS: [Permission; 5] = [
@@ -97,6 +103,8 @@ pub struct RepoConfig {
     pub agent: Option<String>,
     /// The model it picked among that agent's (`None`: the agent's first).
     pub model: Option<String>,
+    /// The system its sessions run on (`None`: the server's default).
+    pub environment: Option<Environment>,
 }
 
 /// One line of Markdown for the issue: the file, the key, what is wrong, what to do.
@@ -133,6 +141,7 @@ impl RepoConfig {
             egress: Vec::new(),
             agent: None,
             model: None,
+            environment: None,
         }
     }
 
@@ -192,6 +201,7 @@ impl RepoConfig {
                 "egress" => config.egress = egress(value, caps)?,
                 "agent" => config.agent = Some(agent(value, &caps.agents)?),
                 "model" => config.model = Some(model_name(value)?),
+                "environment" => config.environment = environment::environment(value)?,
                 _ => unreachable!("known_keys yields only KEYS"),
             }
         }

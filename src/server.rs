@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::github::{GitHub, RetryPolicy};
+use crate::image::Images;
 use crate::job::context::JobContext;
 use crate::job::intake::{Intake, IntakeSettings};
 use crate::job::worker;
@@ -150,6 +151,12 @@ pub async fn spawn_workers(
     };
     let mut ctx = JobContext::new(config, store, github, sandbox, workspaces, bot);
     ctx.programs = options.programs.clone();
+    let images = Images::open(
+        config.jobs.image_registries.clone(),
+        &config.data_dir.join("images"),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot prepare the image cache (AGEN_DATA_DIR): {e}"))?;
+    ctx.images = Some(Arc::new(images));
     worker::spawn_workers(Arc::new(ctx), queued);
     Ok(())
 }

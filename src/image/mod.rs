@@ -68,6 +68,11 @@ pub enum ImageError {
     Io(String),
 }
 
+/// Whether `image` is a reference agen would pull (its registry allowed); no request is made.
+pub fn check(image: &str, registries: &Registries) -> Result<(), ImageError> {
+    reference::allowed(image, registries).map(drop)
+}
+
 /// Pulls and unpacks images for sessions.
 pub struct Images {
     registries: Registries,

@@ -17,6 +17,7 @@ pub mod rounds;
 pub mod run;
 pub mod scan;
 pub mod session_log;
+pub mod system;
 pub mod target;
 pub mod task;
 pub mod timings;

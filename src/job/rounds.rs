@@ -71,8 +71,13 @@ impl JobRun<'_> {
                     .into(),
             )
         })?;
-        // An agent whose program is missing would fail in every round: say so at once.
-        if let Some(missing) = super::agents::missing_program(&agent, &self.session_path()) {
+        // An agent whose program is missing would fail in every round: say so at once (on
+        // the host's system; in an image, the first round's failure says it).
+        let missing = match self.system {
+            None => super::agents::missing_program(&agent, &self.session_path()),
+            Some(_) => None,
+        };
+        if let Some(missing) = missing {
             return Err(JobError::User(missing));
         }
         let max_rounds = self.config.max_rounds;
@@ -215,7 +220,16 @@ impl JobRun<'_> {
 
     /// The session's `PATH`: `AGEN_SANDBOX_PATH`, then the system's.
     fn session_path(&self) -> String {
-        self.ctx.settings.environment.session_path(PATH)
+        let image_path = self.system.as_ref().and_then(|image| {
+            let env = &image.config.env;
+            env.iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.as_str())
+        });
+        self.ctx
+            .settings
+            .environment
+            .session_path(image_path.unwrap_or(PATH))
     }
 
     /// One command in one fresh session, with what is left of the job's time.
@@ -254,8 +268,19 @@ impl JobRun<'_> {
             return Ok((Session::Budget(Cap::JobCpu), None));
         }
         let inside = |name: &str| format!("{WORKTREE_INSIDE}/{AGEN_DIR}/{name}");
-        // The server's variables first: agen's own below always win (config refuses clashes).
-        let mut env = self.ctx.settings.environment.env.clone();
+        // The image's variables, then the server's: agen's own below always win (config
+        // refuses clashes).
+        let mut env: Vec<(String, String)> = match &self.system {
+            Some(image) => image.config.env.clone(),
+            None => Vec::new(),
+        };
+        for (key, value) in &self.ctx.settings.environment.env {
+            env.retain(|(k, _)| k != key);
+            env.push((key.clone(), value.clone()));
+        }
+        for key in ["PATH", "HOME", "LANG"] {
+            env.retain(|(k, _)| k != key);
+        }
         env.extend([
             ("PATH".into(), self.session_path()),
             ("HOME".into(), "/tmp".into()),

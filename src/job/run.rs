@@ -15,6 +15,7 @@ use crate::github::contents::RepoInfo;
 use crate::github::repo::RepoClient;
 use crate::github::tokens::JOB;
 use crate::github::GitHubError;
+use crate::image::Unpacked;
 use crate::policy::{self, PermissionLookup, Verdict};
 use crate::repo_config::{RepoConfig, PATH};
 use crate::sandbox::StopHandle;
@@ -69,6 +70,8 @@ pub struct JobRun<'a> {
     pub pass: JobPass,
     /// CPU its sessions used so far (the job's CPU budget counts against it).
     pub cpu_used_ms: AtomicU64,
+    /// The image its sessions run on (`None`: the host's system).
+    pub system: Option<Unpacked>,
 }
 
 pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {
@@ -144,6 +147,7 @@ async fn prepare_and_run<'a>(
             .map_err(|e| JobError::User(e.to_string()))?,
     };
     requester_still_allowed(job, &config, permission)?;
+    let system = super::system::resolve(ctx, &client, &config).await?;
     let mut secrets = ctx.server_secrets.clone();
     secrets.extend(
         ctx.github
@@ -190,6 +194,7 @@ async fn prepare_and_run<'a>(
                 .min(Duration::from_secs(u64::from(config.job_minutes) * 60)),
         config,
         started,
+        system,
     };
     run.execute().await
 }

@@ -318,8 +318,8 @@ impl JobRun<'_> {
             egress_only: self.config.egress.clone(),
             services,
             programs: self.ctx.programs.clone(),
-            system: None,
-            workdir: None,
+            system: self.system.as_ref().map(|image| image.rootfs.clone()),
+            workdir: self.system.as_ref().and_then(super::system::workdir),
         };
         let (sandbox, stop) = (self.ctx.sandbox.clone(), self.stop.clone());
         let since = Instant::now();

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::jobs::spawn_jobs;
-use support::{Env, ISSUE, REPO};
+use support::{seeded_sim, spawn_with, Env, ISSUE, REPO};
 
 const AGENT: &str = "printf 'Hello, world!\\n' > greeting.txt";
 const MARKER: &str = "only in the image";
@@ -322,4 +322,62 @@ async fn a_registry_outside_the_allowlist_gets_no_request() {
         "{:#?}",
         registry.requests()
     );
+}
+
+#[tokio::test]
+async fn devcontainer_true_takes_the_image_of_devcontainer_json() {
+    if !tools_present() {
+        return;
+    }
+    let registry = Registry::start();
+    let (image, _) = registry.push_image();
+    let (sim, repo_id) = seeded_sim().await;
+    let files = tempfile::tempdir().unwrap();
+    let root = files.path();
+    std::fs::write(root.join("greeting.txt"), "Hello\n").unwrap();
+    std::fs::create_dir_all(root.join(".github")).unwrap();
+    let yml = agen_yml(&image).replace(
+        &format!("environment: {{ image: \"{image}\" }}"),
+        "environment: { devcontainer: true }",
+    );
+    std::fs::write(root.join(".github/agen.yml"), yml).unwrap();
+    std::fs::create_dir_all(root.join(".devcontainer")).unwrap();
+    let devcontainer =
+        format!("{{\n  // the toolchain\n  \"image\": \"{image}\",\n  \"features\": {{}},\n}}\n");
+    std::fs::write(root.join(".devcontainer/devcontainer.json"), devcontainer).unwrap();
+    sim.seed_git_repo(REPO, root).unwrap();
+    let env = spawn_with(
+        sim,
+        repo_id,
+        &[
+            ("AGEN_WORKERS", "1"),
+            ("AGEN_AGENT_COMMAND", AGENT),
+            ("AGEN_JOB_LEASE_SECONDS", "2"),
+            ("AGEN_IMAGE_REGISTRIES", &registry.addr),
+        ],
+    )
+    .await;
+    assert_eq!(
+        env.send("issues", env.labeled_payload("agen", "maintainer"))
+            .await,
+        202
+    );
+    let job = env.job_ended(1).await;
+    let log = session_logs(&env);
+    assert_eq!(job.state.as_str(), "succeeded", "{log}");
+    // While it ran, the status comment said which image, and that the rest is ignored.
+    let said = env.sim.requests().into_iter().any(|r| {
+        r.method == "PATCH"
+            && r.body
+                .as_ref()
+                .and_then(|b| b["body"].as_str())
+                .is_some_and(|b| {
+                    b.contains(&format!("Sessions run on the image `{image}`"))
+                        && b.contains(
+                            "the `image` of `.devcontainer/devcontainer.json`: its other keys (a \
+                         build, features, lifecycle commands) are ignored",
+                        )
+                })
+    });
+    assert!(said, "{:#?}", env.sim.comments(REPO, ISSUE));
 }

@@ -93,7 +93,11 @@ impl JobRun<'_> {
             let mut pipeline = Vec::new();
             let heading = format!("round {round}: agent");
             // The round is reported while the agent already works.
-            let status = super::report::status_running(self.job, round, max_rounds);
+            let mut status = super::report::status_running(self.job, round, max_rounds);
+            if let Some(system) = &self.system {
+                status.push_str("\n\n");
+                status.push_str(&system.note);
+            }
             let (recorded, reported, agent) = tokio::join!(
                 self.ctx.store.set_job_round(self.job.id, round),
                 self.status(&status),
@@ -220,8 +224,8 @@ impl JobRun<'_> {
 
     /// The session's `PATH`: `AGEN_SANDBOX_PATH`, then the system's.
     fn session_path(&self) -> String {
-        let image_path = self.system.as_ref().and_then(|image| {
-            let env = &image.config.env;
+        let image_path = self.system.as_ref().and_then(|system| {
+            let env = &system.image.config.env;
             env.iter()
                 .find(|(k, _)| k == "PATH")
                 .map(|(_, v)| v.as_str())
@@ -271,7 +275,7 @@ impl JobRun<'_> {
         // The image's variables, then the server's: agen's own below always win (config
         // refuses clashes).
         let mut env: Vec<(String, String)> = match &self.system {
-            Some(image) => image.config.env.clone(),
+            Some(system) => system.image.config.env.clone(),
             None => Vec::new(),
         };
         for (key, value) in &self.ctx.settings.environment.env {
@@ -318,8 +322,11 @@ impl JobRun<'_> {
             egress_only: self.config.egress.clone(),
             services,
             programs: self.ctx.programs.clone(),
-            system: self.system.as_ref().map(|image| image.rootfs.clone()),
-            workdir: self.system.as_ref().and_then(super::system::workdir),
+            system: self.system.as_ref().map(|s| s.image.rootfs.clone()),
+            workdir: self
+                .system
+                .as_ref()
+                .and_then(|s| super::system::workdir(&s.image)),
         };
         let (sandbox, stop) = (self.ctx.sandbox.clone(), self.stop.clone());
         let since = Instant::now();

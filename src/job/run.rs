@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::context::JobContext;
 use super::report;
 use super::session_log::SessionLog;
+use super::system::System;
 use super::timings::Timings;
 use crate::budget::Caps;
 use crate::gateway::JobPass;
@@ -15,7 +16,6 @@ use crate::github::contents::RepoInfo;
 use crate::github::repo::RepoClient;
 use crate::github::tokens::JOB;
 use crate::github::GitHubError;
-use crate::image::Unpacked;
 use crate::policy::{self, PermissionLookup, Verdict};
 use crate::repo_config::{RepoConfig, PATH};
 use crate::sandbox::StopHandle;
@@ -71,7 +71,7 @@ pub struct JobRun<'a> {
     /// CPU its sessions used so far (the job's CPU budget counts against it).
     pub cpu_used_ms: AtomicU64,
     /// The image its sessions run on (`None`: the host's system).
-    pub system: Option<Unpacked>,
+    pub system: Option<System>,
 }
 
 pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {

@@ -12,17 +12,32 @@ use crate::sandbox::WORKTREE_INSIDE;
 
 pub const DEVCONTAINER: &str = ".devcontainer/devcontainer.json";
 
+/// An image a job's sessions run on.
+#[derive(Clone, Debug)]
+pub struct System {
+    pub image: Unpacked,
+    /// What the status comment says of it, as a Markdown sentence.
+    pub note: String,
+}
+
 /// The job's system: `None`, the host's; else the unpacked image.
 pub async fn resolve(
     ctx: &JobContext,
     client: &RepoClient<'_>,
     config: &RepoConfig,
-) -> Result<Option<Unpacked>, JobError> {
-    let image = match &config.environment {
-        Some(Environment::Image(image)) => image.clone(),
-        Some(Environment::Devcontainer) => devcontainer_image(client).await?,
+) -> Result<Option<System>, JobError> {
+    let (image, from) = match &config.environment {
+        Some(Environment::Image(image)) => (image.clone(), String::new()),
+        Some(Environment::Devcontainer) => (
+            devcontainer_image(client).await?,
+            format!(
+                ", the `image` of {}: its other keys (a build, features, lifecycle commands) \
+                 are ignored",
+                code_span(DEVCONTAINER)
+            ),
+        ),
         None => match &ctx.settings.default_image {
-            Some(image) => image.clone(),
+            Some(image) => (image.clone(), ", the server's default".to_string()),
             None => return Ok(None),
         },
     };
@@ -42,7 +57,15 @@ pub async fn resolve(
         digest = unpacked.digest,
         "the job's system is an image"
     );
-    Ok(Some(unpacked))
+    let note = format!(
+        "Sessions run on the image {} ({}){from}.",
+        code_span(&image),
+        code_span(&unpacked.digest)
+    );
+    Ok(Some(System {
+        image: unpacked,
+        note,
+    }))
 }
 
 /// The `image` of the repository's devcontainer.json (on the default branch). Its other keys

@@ -381,3 +381,30 @@ async fn devcontainer_true_takes_the_image_of_devcontainer_json() {
     });
     assert!(said, "{:#?}", env.sim.comments(REPO, ISSUE));
 }
+
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_says_what_to_do() {
+    if !tools_present() {
+        return;
+    }
+    let registry = Registry::start();
+    let image = format!("{}/test/missing:1", registry.addr);
+    let env = image_job(&image, &registry.addr).await;
+    let job = env.job_ended(1).await;
+    assert_eq!(job.state.as_str(), "failed", "{job:#?}");
+    let status = status_text(&env, &job);
+    assert!(
+        status.contains(&format!(
+            "could not pull the image `{image}` (`Registry error: url http://{}/v2/test/missing/manifests/1",
+            registry.addr
+        )),
+        "{status}"
+    );
+    assert!(
+        status.contains(
+            "check that the image exists and that the registry is up, then `/agen retry`"
+        ),
+        "{status}"
+    );
+    assert!(env.pulls().is_empty());
+}

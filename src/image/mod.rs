@@ -28,9 +28,10 @@ use crate::markdown::code_span;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ImageError {
     #[error(
-        "the image {} is not a valid image reference ({problem}); name it as \
+        "the image {} is not a valid image reference ({}); name it as \
          `host[:port]/repository:tag` or `…@sha256:<digest>`",
-        code_span(image)
+        code_span(image),
+        code_span(problem)
     )]
     Reference { image: String, problem: String },
     #[error(
@@ -47,21 +48,24 @@ pub enum ImageError {
         allowed: String,
     },
     #[error(
-        "could not pull the image {}: {problem}; check that the image exists and that the \
+        "could not pull the image {} ({}); check that the image exists and that the \
          registry is up, then `/agen retry`",
-        code_span(image)
+        code_span(image),
+        code_span(problem)
     )]
     Pull { image: String, problem: String },
     #[error(
-        "the image {} was refused: a blob did not match its digest ({problem}); what the \
+        "the image {} was refused: a blob did not match its digest ({}); what the \
          registry served is not what the image's manifest names: push the image again (or \
          ask the registry's operator to check its storage), then `/agen retry`",
-        code_span(image)
+        code_span(image),
+        code_span(problem)
     )]
     Digest { image: String, problem: String },
     #[error(
-        "the image {} cannot be unpacked: {problem}; rebuild it without that entry",
-        code_span(image)
+        "the image {} cannot be unpacked ({}); rebuild it without that entry",
+        code_span(image),
+        code_span(problem)
     )]
     Unpack { image: String, problem: String },
     #[error("image cache: {0}; ask the server's operator to check agen's data directory")]

@@ -153,6 +153,7 @@ pub async fn spawn_workers(
     ctx.programs = options.programs.clone();
     let images = Images::open(
         config.jobs.image_registries.clone(),
+        config.jobs.image_credentials.clone(),
         &config.data_dir.join("images"),
     )
     .map_err(|e| anyhow::anyhow!("cannot prepare the image cache (AGEN_DATA_DIR): {e}"))?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{err, Agents, ConfigError, SessionEnvironment, Source};
-use crate::image::Registries;
+use crate::image::{Credentials, Registries};
 
 #[derive(Clone, Debug)]
 pub struct JobSettings {
@@ -42,6 +42,9 @@ pub struct JobSettings {
     /// `AGEN_DEFAULT_IMAGE`: the image of repositories that name none (default: none, the
     /// host's system). Its registry must be in `AGEN_IMAGE_REGISTRIES`.
     pub default_image: Option<String>,
+    /// `AGEN_IMAGE_CREDENTIALS`: `host[:port]=user:secret` per registry, comma separated
+    /// (default: anonymous pulls). Used outside the sandbox only, redacted everywhere.
+    pub image_credentials: Credentials,
 }
 
 impl JobSettings {
@@ -61,6 +64,8 @@ impl JobSettings {
             environment: SessionEnvironment::load(src)?,
             image_registries: registries(src)?,
             default_image: default_image(src)?,
+            image_credentials: Credentials::parse(src.get("AGEN_IMAGE_CREDENTIALS").unwrap_or(""))
+                .map_err(|problem| err("AGEN_IMAGE_CREDENTIALS", problem))?,
         })
     }
 }

@@ -9,17 +9,18 @@
 //! - `pull`: the registry client (`oci-client`, rustls with ring).
 //! - `unpack`: layers onto a root (whiteouts, hard links, no setuid, no devices).
 //! - `cache`: `<data dir>/images/<manifest digest>/`, renamed into place whole.
+//! - `credentials`: pull credentials per registry, which stay with agen.
 
 mod cache;
+mod credentials;
 mod pull;
 mod reference;
 mod unpack;
 
 use std::path::Path;
 
-use oci_client::secrets::RegistryAuth;
-
 pub use cache::{ImageConfig, Unpacked};
+pub use credentials::Credentials;
 pub use reference::Registries;
 
 use crate::markdown::code_span;
@@ -80,15 +81,25 @@ pub fn check(image: &str, registries: &Registries) -> Result<(), ImageError> {
 /// Pulls and unpacks images for sessions.
 pub struct Images {
     registries: Registries,
+    credentials: Credentials,
     cache: cache::Cache,
 }
 
 impl Images {
-    /// The images of registries `registries`, cached under `cache_dir`.
-    pub fn open(registries: Registries, cache_dir: &Path) -> Result<Images, ImageError> {
+    /// The images of registries `registries` (signed in to with `credentials` where they
+    /// name the registry), cached under `cache_dir`.
+    pub fn open(
+        registries: Registries,
+        credentials: Credentials,
+        cache_dir: &Path,
+    ) -> Result<Images, ImageError> {
         let cache = cache::Cache::open(cache_dir)
             .map_err(|e| ImageError::Io(format!("{}: {e}", cache_dir.display())))?;
-        Ok(Images { registries, cache })
+        Ok(Images {
+            registries,
+            credentials,
+            cache,
+        })
     }
 
     /// The unpacked image `image`: from the cache when its manifest's digest is there (the
@@ -97,7 +108,7 @@ impl Images {
     pub async fn prepare(&self, image: &str) -> Result<Unpacked, ImageError> {
         let reference = reference::allowed(image, &self.registries)?;
         let client = pull::client(reference.registry());
-        let auth = RegistryAuth::Anonymous;
+        let auth = self.credentials.auth(reference.registry());
         let (manifest, digest) = pull::manifest(&client, &reference, &auth).await?;
         let io = |e: std::io::Error| ImageError::Io(format!("image {image}: {e}"));
         if let Some(unpacked) = self.cache.get(&digest).map_err(io)? {

@@ -69,6 +69,8 @@ impl JobContext {
                         .flatten()
                         .map(|upstream| upstream.key.clone()),
                 )
+                // The registries' pull credentials.
+                .chain(config.jobs.image_credentials.secrets().map(str::to_string))
                 .collect(),
             log_dir: config.data_dir.join("logs"),
             bot,

@@ -154,6 +154,7 @@ pub async fn spawn_workers(
     let images = Images::open(
         config.jobs.image_registries.clone(),
         config.jobs.image_credentials.clone(),
+        config.jobs.image_max_bytes,
         &config.data_dir.join("images"),
     )
     .map_err(|e| anyhow::anyhow!("cannot prepare the image cache (AGEN_DATA_DIR): {e}"))?;

@@ -408,3 +408,43 @@ async fn an_image_that_cannot_be_pulled_says_what_to_do() {
     );
     assert!(env.pulls().is_empty());
 }
+
+#[tokio::test]
+async fn an_image_larger_than_the_server_takes_is_refused() {
+    if !tools_present() {
+        return;
+    }
+    let registry = Registry::start();
+    let (image, _) = registry.push_image();
+    let yml = agen_yml(&image);
+    let env = spawn_jobs(
+        AGENT,
+        Some(&yml),
+        &[
+            ("AGEN_IMAGE_REGISTRIES", &registry.addr),
+            // The static busybox alone is larger.
+            ("AGEN_IMAGE_MAX_MB", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        env.send("issues", env.labeled_payload("agen", "maintainer"))
+            .await,
+        202
+    );
+    let job = env.job_ended(1).await;
+    assert_eq!(job.state.as_str(), "failed", "{job:#?}");
+    let status = status_text(&env, &job);
+    assert!(
+        status.contains(&format!(
+            "the image `{image}` is larger than this agen server takes (AGEN_IMAGE_MAX_MB: 1)"
+        )),
+        "{status}"
+    );
+    assert_eq!(
+        std::fs::read_dir(env.data_dir().join("images"))
+            .unwrap()
+            .count(),
+        0
+    );
+}

@@ -45,6 +45,9 @@ pub struct JobSettings {
     /// `AGEN_IMAGE_CREDENTIALS`: `host[:port]=user:secret` per registry, comma separated
     /// (default: anonymous pulls). Used outside the sandbox only, redacted everywhere.
     pub image_credentials: Credentials,
+    /// `AGEN_IMAGE_MAX_MB`: what one image may take, its layers as pulled and its files
+    /// unpacked (default 4096).
+    pub image_max_bytes: u64,
 }
 
 impl JobSettings {
@@ -66,6 +69,7 @@ impl JobSettings {
             default_image: default_image(src)?,
             image_credentials: Credentials::parse(src.get("AGEN_IMAGE_CREDENTIALS").unwrap_or(""))
                 .map_err(|problem| err("AGEN_IMAGE_CREDENTIALS", problem))?,
+            image_max_bytes: number(src, "AGEN_IMAGE_MAX_MB", 4096, 1..=1 << 20)? << 20,
         })
     }
 }

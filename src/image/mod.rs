@@ -69,6 +69,12 @@ pub enum ImageError {
         code_span(problem)
     )]
     Unpack { image: String, problem: String },
+    #[error(
+        "the image {} is larger than this agen server takes (AGEN_IMAGE_MAX_MB: {max_mb}); \
+         use a smaller image, or ask the server's operator to raise AGEN_IMAGE_MAX_MB",
+        code_span(image)
+    )]
+    TooLarge { image: String, max_mb: u64 },
     #[error("image cache: {0}; ask the server's operator to check agen's data directory")]
     Io(String),
 }
@@ -83,14 +89,18 @@ pub struct Images {
     registries: Registries,
     credentials: Credentials,
     cache: cache::Cache,
+    /// What one image may take: its layers as pulled, and its files unpacked.
+    max_bytes: u64,
 }
 
 impl Images {
     /// The images of registries `registries` (signed in to with `credentials` where they
-    /// name the registry), cached under `cache_dir`.
+    /// name the registry), each at most `max_bytes` (pulled, and again unpacked), cached under
+    /// `cache_dir`.
     pub fn open(
         registries: Registries,
         credentials: Credentials,
+        max_bytes: u64,
         cache_dir: &Path,
     ) -> Result<Images, ImageError> {
         let cache = cache::Cache::open(cache_dir)
@@ -99,6 +109,7 @@ impl Images {
             registries,
             credentials,
             cache,
+            max_bytes,
         })
     }
 
@@ -114,19 +125,33 @@ impl Images {
         if let Some(unpacked) = self.cache.get(&digest).map_err(io)? {
             return Ok(unpacked);
         }
+        let declared: i64 = manifest.layers.iter().map(|layer| layer.size.max(0)).sum();
+        if declared as u64 > self.max_bytes {
+            return Err(ImageError::TooLarge {
+                image: image.to_string(),
+                max_mb: self.max_bytes >> 20,
+            });
+        }
         let config = pull::config(&client, &reference, &manifest).await?;
         let partial = self.cache.partial().map_err(io)?;
         let layers = pull::layers(&client, &reference, &manifest, &partial.blobs()).await?;
         let rootfs = partial.rootfs();
-        let shown = image.to_string();
+        let (shown, max_bytes) = (image.to_string(), self.max_bytes);
         tokio::task::spawn_blocking(move || {
+            let mut budget = max_bytes;
             for (blob, compression) in &layers {
-                unpack::apply_layer(&rootfs, blob, *compression).map_err(|e| {
-                    ImageError::Unpack {
-                        image: shown.clone(),
-                        problem: e.to_string(),
-                    }
-                })?;
+                unpack::apply_layer(&rootfs, blob, *compression, &mut budget).map_err(
+                    |e| match e.kind() {
+                        std::io::ErrorKind::FileTooLarge => ImageError::TooLarge {
+                            image: shown.clone(),
+                            max_mb: max_bytes >> 20,
+                        },
+                        _ => ImageError::Unpack {
+                            image: shown.clone(),
+                            problem: e.to_string(),
+                        },
+                    },
+                )?;
             }
             // Reachable by the sessions' uid, whatever the umask.
             use std::os::unix::fs::PermissionsExt;

@@ -50,8 +50,14 @@ fn open(blob: &Path, compression: Compression) -> io::Result<Archive<Box<dyn Rea
 }
 
 /// Applies the layer in `blob` to `root`: its whiteouts first (they speak of lower layers
-/// only), then its entries.
-pub fn apply_layer(root: &Path, blob: &Path, compression: Compression) -> io::Result<()> {
+/// only), then its entries. `budget`: the bytes of file content still allowed, over all the
+/// image's layers; a layer that would write more is refused.
+pub fn apply_layer(
+    root: &Path,
+    blob: &Path,
+    compression: Compression,
+    budget: &mut u64,
+) -> io::Result<()> {
     for entry in open(blob, compression)?.entries()? {
         let entry = entry?;
         let path = relative(&entry.path()?)?;
@@ -94,6 +100,16 @@ pub fn apply_layer(root: &Path, blob: &Path, compression: Compression) -> io::Re
                 dirs.push((target, mode));
             }
             EntryType::Regular | EntryType::Continuous => {
+                let size = entry.header().size()?;
+                *budget = budget.checked_sub(size).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::FileTooLarge,
+                        format!(
+                            "{}: unpacked, the image would be larger than this server allows",
+                            path.display()
+                        ),
+                    )
+                })?;
                 remove(&target)?;
                 let mut file = fs::OpenOptions::new()
                     .write(true)
@@ -101,7 +117,8 @@ pub fn apply_layer(root: &Path, blob: &Path, compression: Compression) -> io::Re
                     .mode(0o600)
                     .custom_flags(libc::O_NOFOLLOW)
                     .open(&target)?;
-                io::copy(&mut entry, &mut file)?;
+                // The header's size bounds what is read (the budget was charged with it).
+                io::copy(&mut (&mut entry).take(size), &mut file)?;
                 file.set_permissions(fs::Permissions::from_mode(mode))?;
             }
             EntryType::Symlink => {
@@ -258,13 +275,13 @@ mod tests {
             .add("dev/sda", EntryType::Block, 0o600, b"", "")
             .add("fifo", EntryType::Fifo, 0o600, b"", "")
             .write(dir.path(), "lower.tar.gz", true);
-        apply_layer(&root, &lower, c1).unwrap();
+        apply_layer(&root, &lower, c1, &mut u64::MAX.clone()).unwrap();
         let (upper, c2) = Layer::new()
             .file("etc/.wh.gone", 0o644, "")
             .file("opaque/new", 0o644, "new")
             .file("opaque/.wh..wh..opq", 0o644, "")
             .write(dir.path(), "upper.tar", false);
-        apply_layer(&root, &upper, c2).unwrap();
+        apply_layer(&root, &upper, c2, &mut u64::MAX.clone()).unwrap();
 
         assert!(!root.join("etc/gone").exists());
         assert_eq!(fs::read_to_string(root.join("etc/kept")).unwrap(), "kept");
@@ -281,6 +298,22 @@ mod tests {
         assert!(!root.join("dev/sda").exists());
         assert!(!root.join("fifo").exists());
         assert!(!root.join("etc/.wh.gone").exists());
+    }
+
+    #[test]
+    fn an_image_larger_than_its_budget_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir(&root).unwrap();
+        let (blob, compression) = Layer::new()
+            .file("a", 0o644, "12345")
+            .file("b", 0o644, "67890")
+            .write(dir.path(), "l.tar", false);
+        let mut budget = 10;
+        apply_layer(&root, &blob, compression, &mut budget).unwrap();
+        assert_eq!(budget, 0);
+        let e = apply_layer(&root, &blob, compression, &mut 9).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge, "{e}");
     }
 
     #[test]
@@ -309,7 +342,10 @@ mod tests {
         ];
         for (i, layer) in escapes.into_iter().enumerate() {
             let (blob, compression) = layer.write(dir.path(), &format!("{i}.tar"), false);
-            assert!(apply_layer(&root, &blob, compression).is_err(), "layer {i}");
+            assert!(
+                apply_layer(&root, &blob, compression, &mut u64::MAX.clone()).is_err(),
+                "layer {i}"
+            );
         }
         assert!(outside.exists());
         assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);

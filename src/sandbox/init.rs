@@ -26,9 +26,9 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -68,14 +68,14 @@ pub struct InitSpec {
     /// [`super::NamespacesConfig::mounts`]).
     pub mounts: Vec<PathBuf>,
     /// Where each of `mounts` is bound from: the host path itself, or (as root) its staging
-    /// place (see [`stage_mounts`]). Set by the init, not sent.
+    /// place (see [`super::staging`]). Set by the init, not sent.
     #[serde(skip)]
     pub mount_sources: Vec<PathBuf>,
     /// The system root directory in place of the host's system directories (resolved; see
     /// [`super::SessionSpec::system`]).
     pub system: Option<PathBuf>,
-    /// Where `system` is bound from: as root, its staging place (see [`stage_mounts`]). Set
-    /// by the init, not sent.
+    /// Where `system` is bound from: as root, its staging place (see [`super::staging`]).
+    /// Set by the init, not sent.
     #[serde(skip)]
     pub system_source: Option<PathBuf>,
     /// Where the command starts, inside.
@@ -184,7 +184,7 @@ fn session(control: UnixStream) -> io::Result<i32> {
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
         lend_worktree(&spec)?;
         let staged: Vec<PathBuf> = spec.mounts.iter().chain(&spec.system).cloned().collect();
-        spec.mount_sources = stage_mounts(&staged)?;
+        spec.mount_sources = super::staging::stage_mounts(&staged)?;
         if spec.system.is_some() {
             spec.system_source = spec.mount_sources.pop();
         }
@@ -261,66 +261,6 @@ pub(super) fn open_way_out(spec: &InitSpec) -> io::Result<Vec<fs::File>> {
     spec.cgroup_home
         .iter()
         .map(|file| fs::OpenOptions::new().write(true).open(file))
-        .collect()
-}
-
-/// Where [`stage_mounts`] binds the host directories, in a private mount namespace.
-const STAGING: &str = "/tmp";
-
-/// As root, before dropping root: the host directories to show (and the system root) may lie where the session's
-/// uid cannot reach (e.g. under a 0700 /root). In a private mount namespace of root's (the
-/// session's namespaces are made from it), each is bound at `STAGING/<index>` on a tmpfs,
-/// reachable by anyone (the new root covers it later, after [`super::mounts`] opened them).
-/// Returns where each is bound from then.
-pub(super) fn stage_mounts(mounts: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
-    if mounts.is_empty() {
-        return Ok(Vec::new());
-    }
-    sys::unshare(libc::CLONE_NEWNS)?;
-    super::mounts::make_private()?;
-    let named = |host: &Path| {
-        let host = host.display().to_string();
-        move |e: io::Error| io::Error::new(e.kind(), format!("mount {host}: {e}"))
-    };
-    // Opened first: one may lie under STAGING, which the tmpfs below covers.
-    let opened = mounts
-        .iter()
-        .map(|host| {
-            fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-                .open(host)
-                .map_err(named(host))
-        })
-        .collect::<io::Result<Vec<_>>>()?;
-    let staging = Path::new(STAGING);
-    let flags = libc::MS_NOSUID | libc::MS_NODEV;
-    sys::mount(
-        None,
-        staging,
-        Some("tmpfs"),
-        flags,
-        Some("mode=0755,size=64k"),
-    )?;
-    mounts
-        .iter()
-        .zip(&opened)
-        .enumerate()
-        .map(|(index, (host, file))| {
-            let place = staging.join(index.to_string());
-            fs::create_dir(&place)?;
-            fs::set_permissions(&place, fs::Permissions::from_mode(0o755))?;
-            let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-            sys::mount(
-                Some(&source),
-                &place,
-                None,
-                libc::MS_BIND | libc::MS_REC,
-                None,
-            )
-            .map_err(named(host))?;
-            Ok(place)
-        })
         .collect()
 }
 

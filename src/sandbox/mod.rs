@@ -47,6 +47,7 @@ mod ownership;
 mod pid_one;
 mod seccomp;
 mod spawn;
+mod staging;
 mod sys;
 mod validate;
 mod watch;

@@ -190,12 +190,15 @@ fn layer_digest(layout: &Path) -> String {
     layers[0]["digest"].as_str().unwrap().to_string()
 }
 
+/// A pipeline that passes only on the image: its file, its `Env` and `WorkingDir`, no host
+/// tool, and the session's own uid (the image says `User: 0:0`, which does not apply).
 fn agen_yml(image: &str) -> String {
     format!(
         "environment: {{ image: \"{image}\" }}\nmax_rounds: 1\npipeline:\n\
          \x20 - cat /etc/only-in-image\n\
          \x20 - test \"$FROM_IMAGE\" = yes && test \"$(pwd)\" = /work\n\
          \x20 - test ! -e /usr/bin/git\n\
+         \x20 - test \"$(id -u)\" = 1000\n\
          \x20 - grep -q world greeting.txt\n"
     )
 }

@@ -19,6 +19,10 @@ pub struct RunArgs {
     /// When agen runs as root, it is lent to the session's unprivileged uid and given back.
     #[arg(long)]
     pub worktree: Option<PathBuf>,
+    /// Directory used read-only as the session's system in place of the host's /usr, /bin,
+    /// /lib and /etc (an unpacked image, say; its work, tmp, proc and dev are not used).
+    #[arg(long, value_name = "DIR")]
+    pub system: Option<PathBuf>,
     /// Host the command may reach through the egress proxy, besides AGEN_EGRESS_ALLOW
     /// (repeatable).
     #[arg(long = "allow", value_name = "HOST")]
@@ -78,6 +82,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         egress_only: None,
         services: Vec::new(),
         programs: Vec::new(),
+        system: args.system,
+        workdir: None,
     };
     let sandbox = Namespaces::new(NamespacesConfig {
         hide: source.sandbox_hidden_paths(),

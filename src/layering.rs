@@ -17,8 +17,8 @@ const LAYERS: &[&[&str]] = &[
         "sim",
         "demo_agent",
     ],
-    // Decisions over facts, and where facts are kept.
-    &["policy", "store"],
+    // Decisions over facts, where facts are kept, and the images sessions may run on.
+    &["policy", "store", "image"],
     // The server's configuration.
     &["config"],
     // Services: the model gateway, GitHub's API, a repository's settings, the HTTP edge, and

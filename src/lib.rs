@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod github;
 pub mod grant;
 pub mod ids;
+pub mod image;
 pub mod job;
 pub mod markdown;
 pub mod outcome;

@@ -15,6 +15,8 @@
 //! setup_egress: [registry.npmjs.org]  # hosts only setup may reach besides `egress`
 //! agent: claude            # one of the server's agents (default: its default_agent)
 //! model: claude-sonnet-4-5 # one of that agent's models (default: its first)
+//! environment:             # the sessions' system (default: the server's AGEN_DEFAULT_IMAGE,
+//!   image: ghcr.io/o/img:1 #   else the host's); or `devcontainer: true` (module `environment`)
 //! ```
 //!
 //! A repository may lower what the server allows, never raise it, and every mistake is an
@@ -31,9 +33,12 @@ use crate::config::{Agents, Config};
 use crate::markdown::code_span;
 use crate::policy::Permission;
 
+mod environment;
 mod fields;
 #[cfg(test)]
 mod tests;
+
+pub use environment::Environment;
 
 use fields::{
     agent, capped, capped_usd, check_model, commands, describe, hosts, label, model_name, must,
@@ -46,7 +51,7 @@ pub const MAX_PIPELINE_COMMANDS: usize = 20;
 pub const MAX_EGRESS_HOSTS: usize = 50;
 /// GitHub's own limit on a label's name.
 pub const MAX_LABEL_CHARS: usize = 50;
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "pipeline",
     "setup",
     "setup_egress",
@@ -57,6 +62,7 @@ pub const KEYS: [&str; 10] = [
     "egress",
     "agent",
     "model",
+    "environment",
 ];
 pub const BUDGET_KEYS: [&str; 3] = ["job_minutes", "job_usd", "cpu_minutes"];
 const PERMISSIONS: [Permission; 5] = [
@@ -123,6 +129,8 @@ pub struct RepoConfig {
     pub agent: Option<String>,
     /// The model it picked among that agent's (`None`: the agent's first).
     pub model: Option<String>,
+    /// The system its sessions run on (`None`: the server's default).
+    pub environment: Option<Environment>,
 }
 
 /// One line of Markdown for the issue: the file, the key, what is wrong, what to do.
@@ -161,6 +169,7 @@ impl RepoConfig {
             egress: Vec::new(),
             agent: None,
             model: None,
+            environment: None,
         }
     }
 
@@ -222,6 +231,7 @@ impl RepoConfig {
                 "egress" => config.egress = hosts(key, value, caps)?,
                 "agent" => config.agent = Some(agent(value, &caps.agents)?),
                 "model" => config.model = Some(model_name(value)?),
+                "environment" => config.environment = environment::environment(value)?,
                 _ => unreachable!("known_keys yields only KEYS"),
             }
         }

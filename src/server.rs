@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::edge;
 use crate::github::{GitHub, RetryPolicy};
+use crate::image::Images;
 use crate::job::intake::{Intake, IntakeSettings};
 use crate::job::worker;
 use crate::job::worker::context::JobContext;
@@ -150,6 +151,14 @@ pub async fn spawn_workers(
     };
     let mut ctx = JobContext::new(config, store, github, sandbox, workspaces, bot);
     ctx.programs = options.programs.clone();
+    let images = Images::open(
+        config.jobs.image_registries.clone(),
+        config.jobs.image_credentials.clone(),
+        config.jobs.image_max_bytes,
+        &config.data_dir.join("images"),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot prepare the image cache (AGEN_DATA_DIR): {e}"))?;
+    ctx.images = Some(Arc::new(images));
     worker::spawn_workers(Arc::new(ctx), queued);
     Ok(())
 }

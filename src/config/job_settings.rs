@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{err, Agents, ConfigError, SessionEnvironment, Source};
+use crate::image::{Credentials, Registries};
 
 #[derive(Clone, Debug)]
 pub struct JobSettings {
@@ -35,6 +36,18 @@ pub struct JobSettings {
     /// `AGEN_SANDBOX_MOUNTS`, `AGEN_SANDBOX_PATH`, `AGEN_SANDBOX_ENV`: what every session
     /// gets from the host beside its system directories.
     pub environment: SessionEnvironment,
+    /// `AGEN_IMAGE_REGISTRIES`: the registries (`host[:port]`, comma-separated) images may
+    /// be pulled from (default: none, so no image is pulled).
+    pub image_registries: Registries,
+    /// `AGEN_DEFAULT_IMAGE`: the image of repositories that name none (default: none, the
+    /// host's system). Its registry must be in `AGEN_IMAGE_REGISTRIES`.
+    pub default_image: Option<String>,
+    /// `AGEN_IMAGE_CREDENTIALS`: `host[:port]=user:secret` per registry, comma separated
+    /// (default: anonymous pulls). Used outside the sandbox only, redacted everywhere.
+    pub image_credentials: Credentials,
+    /// `AGEN_IMAGE_MAX_MB`: what one image may take, its layers as pulled and its files
+    /// unpacked (default 4096).
+    pub image_max_bytes: u64,
 }
 
 impl JobSettings {
@@ -52,8 +65,28 @@ impl JobSettings {
             egress_allow_private: src.egress_allow_private()?,
             sandbox_hidden: src.sandbox_hidden_paths(),
             environment: SessionEnvironment::load(src)?,
+            image_registries: registries(src)?,
+            default_image: default_image(src)?,
+            image_credentials: Credentials::parse(src.get("AGEN_IMAGE_CREDENTIALS").unwrap_or(""))
+                .map_err(|problem| err("AGEN_IMAGE_CREDENTIALS", problem))?,
+            image_max_bytes: number(src, "AGEN_IMAGE_MAX_MB", 4096, 1..=1 << 20)? << 20,
         })
     }
+}
+
+fn registries(src: &Source) -> Result<Registries, ConfigError> {
+    Registries::parse(src.get("AGEN_IMAGE_REGISTRIES").unwrap_or(""))
+        .map_err(|problem| err("AGEN_IMAGE_REGISTRIES", problem))
+}
+
+fn default_image(src: &Source) -> Result<Option<String>, ConfigError> {
+    const KEY: &str = "AGEN_DEFAULT_IMAGE";
+    let Some(image) = src.get(KEY).map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    crate::image::check(image, &registries(src)?)
+        .map_err(|e| err(KEY, e.to_string().replace('`', "")))?;
+    Ok(Some(image.to_string()))
 }
 
 fn number(

@@ -377,3 +377,29 @@ fn each_bad_agent_setting_is_named() {
         );
     }
 }
+
+#[test]
+fn image_registries_and_the_default_image() {
+    let c = load(&[]).unwrap();
+    assert!(c.jobs.image_registries.is_empty());
+    assert_eq!(c.jobs.default_image, None);
+    let c = load(&[
+        ("AGEN_IMAGE_REGISTRIES", "ghcr.io, 127.0.0.1:5000"),
+        ("AGEN_DEFAULT_IMAGE", "ghcr.io/org/toolchain:1"),
+    ])
+    .unwrap();
+    assert!(c.jobs.image_registries.allows("127.0.0.1:5000"));
+    assert_eq!(
+        c.jobs.default_image.as_deref(),
+        Some("ghcr.io/org/toolchain:1")
+    );
+    let e = load(&[("AGEN_DEFAULT_IMAGE", "ghcr.io/org/toolchain:1")]).unwrap_err();
+    assert_eq!(e.key, "AGEN_DEFAULT_IMAGE");
+    assert!(
+        e.to_string()
+            .contains("the registry ghcr.io, which this agen server does not pull from"),
+        "{e}"
+    );
+    let e = load(&[("AGEN_IMAGE_REGISTRIES", "https://ghcr.io")]).unwrap_err();
+    assert_eq!(e.key, "AGEN_IMAGE_REGISTRIES");
+}

@@ -39,6 +39,7 @@ fn absent_empty_and_null_mean_the_servers_defaults() {
             egress: vec![],
             agent: None,
             model: None,
+            environment: None,
         }
     );
     for text in [
@@ -104,6 +105,7 @@ setup_egress: [registry.npmjs.org, crates.io]
             .to_vec(),
             agent: None,
             model: None,
+            environment: None,
         })
     );
     // The server's own values are accepted as they are.
@@ -116,7 +118,7 @@ setup_egress: [registry.npmjs.org, crates.io]
 
 #[test]
 fn every_mistake_names_the_key_and_the_fix() {
-    let known = "known keys: pipeline, setup, setup_egress, max_rounds, budget, trigger_label, min_permission, egress, agent, model";
+    let known = "known keys: pipeline, setup, setup_egress, max_rounds, budget, trigger_label, min_permission, egress, agent, model, environment";
     let many: String = (0..21).map(|i| format!("- cmd {i}\n")).collect();
     let cases: Vec<(String, &str, String)> = vec![
         (

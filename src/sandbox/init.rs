@@ -14,16 +14,16 @@ use std::fs;
 use std::io::{self, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::egress::EGRESS_PORT_INSIDE;
 use super::mounts::{enter_new_root, RootPlan, Worktree};
 use super::ownership::chown_tree;
 use super::protocol::{read_spec, service_tag, wait_for_go, InitSpec, LISTENER_SENT};
+use super::UID_INSIDE;
 use super::{spawn, sys};
-use super::{UID_INSIDE, WORKTREE_INSIDE};
 
 /// The hidden subcommand agen re-executes itself with.
 pub const INIT_ARG: &str = "__sandbox-init";
@@ -113,7 +113,11 @@ fn session(control: UnixStream) -> io::Result<i32> {
         // Root inside a user namespace mapped onto host root could read root-owned host
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
         lend_worktree(&spec)?;
-        spec.mount_sources = stage_mounts(&spec.mounts)?;
+        let staged: Vec<PathBuf> = spec.mounts.iter().chain(&spec.system).cloned().collect();
+        spec.mount_sources = super::staging::stage_mounts(&staged)?;
+        if spec.system.is_some() {
+            spec.system_source = spec.mount_sources.pop();
+        }
         sys::drop_to(spec.host_uid, spec.host_uid)?;
         // Changing credentials cleared "dumpable", which would make /proc/self/{uid_map,fd}
         // belong to root.
@@ -187,43 +191,6 @@ pub(super) fn open_way_out(spec: &InitSpec) -> io::Result<Vec<fs::File>> {
     spec.cgroup_home
         .iter()
         .map(|file| fs::OpenOptions::new().write(true).open(file))
-        .collect()
-}
-
-/// Where [`stage_mounts`] binds the host directories, in a private mount namespace.
-const STAGING: &str = "/tmp";
-
-/// As root, before dropping root: the host directories to show may lie where the session's
-/// uid cannot reach (e.g. under a 0700 /root). In a private mount namespace of root's (the
-/// session's namespaces are made from it), each is bound at `STAGING/<index>` on a tmpfs,
-/// reachable by anyone (the new root covers it later, after [`super::mounts`] opened them).
-/// Returns where each is bound from then.
-pub(super) fn stage_mounts(mounts: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
-    if mounts.is_empty() {
-        return Ok(Vec::new());
-    }
-    sys::unshare(libc::CLONE_NEWNS)?;
-    super::mounts::make_private()?;
-    let staging = Path::new(STAGING);
-    let flags = libc::MS_NOSUID | libc::MS_NODEV;
-    sys::mount(
-        None,
-        staging,
-        Some("tmpfs"),
-        flags,
-        Some("mode=0755,size=64k"),
-    )?;
-    mounts
-        .iter()
-        .enumerate()
-        .map(|(index, host)| {
-            let place = staging.join(index.to_string());
-            fs::create_dir(&place)?;
-            fs::set_permissions(&place, fs::Permissions::from_mode(0o755))?;
-            sys::mount(Some(host), &place, None, libc::MS_BIND | libc::MS_REC, None)
-                .map_err(|e| io::Error::new(e.kind(), format!("mount {}: {e}", host.display())))?;
-            Ok(place)
-        })
         .collect()
 }
 
@@ -325,7 +292,9 @@ pub(super) fn build_root(spec: &InitSpec, owner: (u32, u32)) -> io::Result<()> {
     } else {
         &spec.mounts
     };
+    let system = spec.system_source.as_ref().or(spec.system.as_ref());
     enter_new_root(&RootPlan {
+        system: system.map(PathBuf::as_path),
         hide: &spec.hide,
         mounts: &spec.mounts,
         mount_sources: sources,
@@ -360,7 +329,7 @@ pub(super) fn run_command(
     let child = spawn::spawn(
         &spec.command,
         &spec.env,
-        WORKTREE_INSIDE,
+        &spec.workdir,
         &spec.limits,
         spec.limit_address_space,
     )?;

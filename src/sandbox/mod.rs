@@ -27,6 +27,8 @@
 //!   own loopback port the same way, handed over at the start, which the caller serves.
 //! - Programs ([`SessionSpec::programs`]): host files bind-mounted read-only under
 //!   [`PROGRAMS_INSIDE`].
+//! - A system root ([`SessionSpec::system`], e.g. an unpacked image) in place of the host's
+//!   system directories, staged like the host directories below.
 //! - Host directories ([`NamespacesConfig::mounts`], e.g. toolchains): bind-mounted read-only,
 //!   nosuid, nodev at their own path. As root, the init binds them at a staging place in a
 //!   private mount namespace of root's before it drops root (the session's uid may not be
@@ -48,6 +50,7 @@ mod pid_one;
 mod protocol;
 mod seccomp;
 mod spawn;
+mod staging;
 mod sys;
 mod validate;
 mod watch;
@@ -118,6 +121,13 @@ pub struct SessionSpec {
     pub services: Vec<LocalService>,
     /// Host files mounted read-only at `PROGRAMS_INSIDE/<name>`.
     pub programs: Vec<Program>,
+    /// A host directory (an unpacked image, say) whose top-level entries, read-only, nosuid,
+    /// nodev, are the session's system in place of the host's `/usr`, `/bin`, `/lib`, `/etc`
+    /// (its `work`, `tmp`, `proc` and `dev` are left out: the session mounts its own there);
+    /// `None`: the host's.
+    pub system: Option<PathBuf>,
+    /// Where the command starts, an absolute path inside; `None`: [`WORKTREE_INSIDE`].
+    pub workdir: Option<PathBuf>,
 }
 
 /// A port on the session's loopback (`127.0.0.1:port`, in the session's own network

@@ -1,5 +1,6 @@
-//! The session's filesystem: a fresh tmpfs root with the host's system directories read-only,
-//! the worktree read-write at [`WORKTREE_INSIDE`], private /tmp, /proc and a minimal /dev,
+//! The session's filesystem: a fresh tmpfs root with the system directories read-only (the
+//! host's, or every top-level entry of a system root directory such as an unpacked image), the
+//! worktree read-write at [`WORKTREE_INSIDE`], private /tmp, /proc and a minimal /dev,
 //! the spec's programs read-only under [`PROGRAMS_INSIDE`], and the configured host
 //! directories read-only at their own paths.
 //! Anything not listed here (/root, /home, agen's data dir, keys, other worktrees) simply does
@@ -38,6 +39,10 @@ const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 const NEW_ROOT: &str = "/tmp";
 
 pub struct RootPlan<'a> {
+    /// Where the system comes from: `None`, the host's [`SYSTEM_DIRS`]; `Some(dir)`, every
+    /// top-level entry of `dir` but those the session mounts itself (the staged place of
+    /// [`super::SessionSpec::system`], or that directory itself).
+    pub system: Option<&'a Path>,
     /// Host paths to mask if they fall inside a shared system directory.
     pub hide: &'a [PathBuf],
     /// Size of /tmp, and of a fresh worktree.
@@ -78,29 +83,21 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
     // Before the new root covers NEW_ROOT, where a program may lie.
     let programs = open_programs(plan.programs)?;
     let mounts = open_mounts(plan)?;
+    let system = plan
+        .system
+        .map(|dir| open_path(dir, libc::O_DIRECTORY))
+        .transpose()
+        .map_err(|e| io::Error::new(e.kind(), format!("system root: {e}")))?;
     let root = Path::new(NEW_ROOT);
     sys::mount(None, root, Some("tmpfs"), flags, Some("mode=0755,size=1m"))?;
 
-    let mut shared = Vec::with_capacity(SYSTEM_DIRS.len());
-    for name in SYSTEM_DIRS {
-        let host = Path::new("/").join(name);
-        let inside = root.join(name);
-        match fs::symlink_metadata(&host) {
-            // Merged-/usr hosts: /bin -> usr/bin and friends are recreated as links.
-            Ok(meta) if meta.file_type().is_symlink() => symlink(fs::read_link(&host)?, &inside)?,
-            Ok(meta) if meta.is_dir() => {
-                fs::create_dir(&inside)?;
-                sys::mount(
-                    Some(&host),
-                    &inside,
-                    None,
-                    libc::MS_BIND | libc::MS_REC,
-                    None,
-                )?;
-                shared.push(inside);
-            }
-            _ => {}
+    let mut shared = Vec::new();
+    match &system {
+        None => {
+            let names = SYSTEM_DIRS.iter().map(|name| name.to_string());
+            share_entries(Path::new("/"), root, names, &mut shared)?;
         }
+        Some(dir) => share_system(&fd_path(dir), root, !plan.programs.is_empty(), &mut shared)?,
     }
     for hidden in plan.hide {
         mask(root, hidden)?;
@@ -134,6 +131,7 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
 
     mount_programs(root, plan.programs, &programs)?;
     drop(programs);
+    drop(system);
     mount_host_dirs(root, plan.mounts, &mounts)?;
     drop(mounts);
 
@@ -157,6 +155,97 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
         sys::mount(None, Path::new(path), None, remount, None)?;
     }
     Ok(())
+}
+
+/// Top-level names of a system root that the session mounts itself, never taken from it.
+const OWN_TOP_LEVEL: &[&str] = &["work", "tmp", "proc", "dev"];
+
+/// Shares every top-level entry of the system root `source` (a path through an open
+/// descriptor) under `root`, but [`OWN_TOP_LEVEL`]. With `programs`, its `opt` becomes a
+/// directory of the new root holding `opt`'s entries (but `agen`, where the programs go),
+/// so that [`PROGRAMS_INSIDE`] can be made there.
+fn share_system(
+    source: &Path,
+    root: &Path,
+    programs: bool,
+    shared: &mut Vec<PathBuf>,
+) -> io::Result<()> {
+    let names = entry_names(source)?
+        .filter(|name| !OWN_TOP_LEVEL.contains(&name.as_str()))
+        .filter(|name| !(programs && name == "opt"));
+    share_entries(source, root, names, shared)?;
+    let opt = source.join("opt");
+    if programs && fs::symlink_metadata(&opt).is_ok_and(|m| m.is_dir()) {
+        let inside = root.join("opt");
+        fs::create_dir(&inside)?;
+        fs::set_permissions(&inside, fs::Permissions::from_mode(0o755))?;
+        let names = entry_names(&opt)?.filter(|name| name != "agen");
+        share_entries(&opt, &inside, names, shared)?;
+    }
+    Ok(())
+}
+
+fn entry_names(dir: &Path) -> io::Result<impl Iterator<Item = String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        // Names that are not UTF-8 are left out: no system needs one at its top.
+        if let Ok(name) = entry?.file_name().into_string() {
+            names.push(name);
+        }
+    }
+    Ok(names.into_iter())
+}
+
+/// Shows each of `names` of `source` at the same name under `target`: a symbolic link is made
+/// again (merged-/usr `/bin -> usr/bin` and friends), a directory or file is bound (into
+/// `shared`, made read-only later); anything else, or a name not there, is left out.
+fn share_entries(
+    source: &Path,
+    target: &Path,
+    names: impl Iterator<Item = String>,
+    shared: &mut Vec<PathBuf>,
+) -> io::Result<()> {
+    for name in names {
+        let from = source.join(&name);
+        let inside = target.join(&name);
+        let meta = match fs::symlink_metadata(&from) {
+            Ok(meta) => meta,
+            Err(_) => continue,
+        };
+        if meta.file_type().is_symlink() {
+            symlink(fs::read_link(&from)?, &inside)?;
+            continue;
+        }
+        if meta.is_dir() {
+            fs::create_dir(&inside)?;
+        } else if meta.is_file() {
+            fs::File::create(&inside)?;
+        } else {
+            continue;
+        }
+        sys::mount(
+            Some(&from),
+            &inside,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )?;
+        shared.push(inside);
+    }
+    Ok(())
+}
+
+/// Opens `path` as a path only (O_PATH: no permission needed on the file itself yet).
+fn open_path(path: &Path, flags: libc::c_int) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | flags)
+        .open(path)
+}
+
+/// The magic link that leads to what `file` opened, whatever covers its path now.
+fn fd_path(file: &fs::File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 fn program_error(program: &Program) -> impl Fn(io::Error) -> io::Error + '_ {

@@ -14,7 +14,9 @@ use super::cgroup::{CgroupSupport, SessionCgroups};
 use super::egress::{with_proxy_env, Allowlist, EgressProxy, HEAD_DEADLINE};
 use super::ownership;
 use super::protocol::InitSpec;
-use super::validate::{host_mounts, host_programs, host_worktree, service_ports};
+use super::validate::{
+    host_mounts, host_programs, host_system, host_worktree, service_ports, workdir,
+};
 use super::watch::Started;
 use super::{Report, Sandbox, SandboxError, SessionSpec, StopHandle};
 
@@ -150,6 +152,9 @@ impl Sandbox for Namespaces {
             hide: self.config.hide.clone(),
             mounts: host_mounts(&self.config.mounts)?,
             mount_sources: Vec::new(),
+            system: spec.system.as_deref().map(host_system).transpose()?,
+            system_source: None,
+            workdir: workdir(spec.workdir.as_deref())?,
             cgroup_tasks: cgroups.tasks_files(),
             cgroup_home: self.cgroups.home.clone(),
             host_uid: self.config.host_uid,

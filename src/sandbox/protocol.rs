@@ -48,9 +48,18 @@ pub struct InitSpec {
     /// [`super::NamespacesConfig::mounts`]).
     pub mounts: Vec<PathBuf>,
     /// Where each of `mounts` is bound from: the host path itself, or (as root) its staging
-    /// place (see [`stage_mounts`]). Set by the init, not sent.
+    /// place (see [`super::staging`]). Set by the init, not sent.
     #[serde(skip)]
     pub mount_sources: Vec<PathBuf>,
+    /// The system root directory in place of the host's system directories (resolved; see
+    /// [`super::SessionSpec::system`]).
+    pub system: Option<PathBuf>,
+    /// Where `system` is bound from: as root, its staging place (see [`super::staging`]).
+    /// Set by the init, not sent.
+    #[serde(skip)]
+    pub system_source: Option<PathBuf>,
+    /// Where the command starts, inside.
+    pub workdir: PathBuf,
     /// cgroup files to join before anything else (`tasks`, or v2 `cgroup.procs`).
     pub cgroup_tasks: Vec<PathBuf>,
     /// With [`InitSpec::leave_first`]: the files that take PID 1 back into agen's own groups

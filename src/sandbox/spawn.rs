@@ -13,6 +13,8 @@
 use std::ffi::{c_void, CString};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::limits::rlimits;
@@ -53,7 +55,7 @@ const STEPS: &[&str] = &[
 pub fn spawn(
     command: &[String],
     env: &[(String, String)],
-    cwd: &str,
+    cwd: &Path,
     limits: &Limits,
     limit_address_space: bool,
 ) -> io::Result<libc::pid_t> {
@@ -71,7 +73,7 @@ pub fn spawn(
         .map(|(k, v)| CString::new(format!("{k}={v}")))
         .collect::<Result<_, _>>()
         .map_err(invalid)?;
-    let cwd = CString::new(cwd).map_err(invalid)?;
+    let cwd = CString::new(cwd.as_os_str().as_bytes()).map_err(invalid)?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();

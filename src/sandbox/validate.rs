@@ -132,6 +132,32 @@ pub(super) fn host_worktree(dir: &Path) -> Result<PathBuf, SandboxError> {
     Ok(resolved)
 }
 
+/// The system root, resolved, if it is a directory.
+pub(super) fn host_system(dir: &Path) -> Result<PathBuf, SandboxError> {
+    let resolved = dir
+        .canonicalize()
+        .map_err(SandboxError::io(format!("system root {}", dir.display())))?;
+    if !resolved.is_dir() {
+        return Err(SandboxError::Invalid(format!(
+            "system root {} is not a directory",
+            resolved.display()
+        )));
+    }
+    Ok(resolved)
+}
+
+/// Where the command starts: `workdir`, which must be absolute, or [`WORKTREE_INSIDE`].
+pub(super) fn workdir(workdir: Option<&Path>) -> Result<PathBuf, SandboxError> {
+    match workdir {
+        None => Ok(PathBuf::from(WORKTREE_INSIDE)),
+        Some(dir) if dir.is_absolute() => Ok(dir.to_path_buf()),
+        Some(dir) => Err(SandboxError::Invalid(format!(
+            "working directory {}: not an absolute path",
+            dir.display()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ mod demo;
 mod environments;
 mod gateway;
 mod gateway_bench;
+mod images;
 mod intake;
 mod job_bench;
 mod job_budget;

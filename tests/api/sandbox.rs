@@ -45,6 +45,8 @@ fn spec(worktree: &Path, script: &str, limits: Limits) -> SessionSpec {
         egress_only: None,
         services: Vec::new(),
         programs: Vec::new(),
+        system: None,
+        workdir: None,
     }
 }
 
@@ -1641,4 +1643,67 @@ fn a_session_does_not_learn_where_it_lives_on_the_host() {
     let out = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{out}");
     assert_no_host_paths(&out, data.path(), &worktree);
+}
+
+/// A system root of its own (a static busybox, and a file only it has): the session sees
+/// that in place of the host's /usr, /bin, /lib and /etc, read-only, with the worktree, /tmp,
+/// /proc and /dev as always.
+#[test]
+fn a_system_root_replaces_the_host_system() {
+    let Some(busybox) = ["/usr/bin/busybox", "/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+    else {
+        eprintln!("SKIPPED: no busybox on this host");
+        return;
+    };
+    let system = tempfile::tempdir().unwrap();
+    let root = system.path();
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    for tool in ["sh", "cat", "ls", "touch", "pwd", "test"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).unwrap();
+    }
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/only-in-image"), "from the image\n").unwrap();
+    std::fs::create_dir_all(root.join("work/planted")).unwrap();
+    std::fs::create_dir_all(root.join("opt/tool")).unwrap();
+    std::fs::write(root.join("opt/tool/marker"), "opt kept\n").unwrap();
+    make_traversable(root);
+
+    let worktree = tempfile::tempdir().unwrap();
+    std::fs::write(worktree.path().join("file.txt"), "worktree\n").unwrap();
+    let mut spec = spec(
+        worktree.path(),
+        "cat /etc/only-in-image; cat /work/file.txt; cat /opt/tool/marker; pwd; \
+         test -x /opt/agen/bin/bb && echo program; \
+         test -e /usr/bin/git && echo host-git; test -e /work/planted && echo planted; \
+         touch /etc/x 2>/dev/null || echo etc-read-only; \
+         touch /tmp/x && echo tmp-writable; test -e /proc/self/status && echo proc; \
+         test -e /dev/null && echo dev",
+        short(),
+    );
+    spec.env = vec![("PATH".into(), "/bin".into())];
+    spec.system = Some(root.to_path_buf());
+    spec.workdir = Some(PathBuf::from("/tmp"));
+    spec.programs = vec![Program {
+        name: "bb".into(),
+        host_path: PathBuf::from(busybox),
+    }];
+    let report = run_spec(&backend(), &spec).unwrap();
+    let out = text(&report);
+    assert_eq!(report.outcome, Outcome::Exited(0), "{out}");
+    assert_eq!(
+        out,
+        "from the image\nworktree\nopt kept\n/tmp\nprogram\netc-read-only\ntmp-writable\nproc\ndev\n"
+    );
+}
+
+/// Opens `dir` and what lies above it to every uid (as root, sessions run as another uid).
+fn make_traversable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for d in dir.ancestors().take_while(|d| *d != Path::new("/tmp")) {
+        let mode = std::fs::metadata(d).unwrap().permissions().mode();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o755)).unwrap();
+    }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::{Config, JobSettings};
 use crate::gateway::Gateway;
 use crate::github::GitHub;
+use crate::image::Images;
 use crate::repo_config::ServerCaps;
 use crate::sandbox::{Program, Sandbox};
 use crate::store::Store;
@@ -31,6 +32,9 @@ pub struct JobContext {
     pub gateway: Gateway,
     /// Host programs every session finds under `/opt/agen/bin` (the demo's agent).
     pub programs: Vec<Program>,
+    /// Where images come from, for repositories (or a server default) that name one;
+    /// `None`: no image cache could be opened, and a job that needs an image says so.
+    pub images: Option<Arc<Images>>,
 }
 
 impl JobContext {
@@ -45,6 +49,7 @@ impl JobContext {
         JobContext {
             gateway: Gateway::new(store.clone(), config.models.clone()),
             programs: Vec::new(),
+            images: None,
             store,
             github,
             sandbox,
@@ -64,6 +69,8 @@ impl JobContext {
                         .flatten()
                         .map(|upstream| upstream.key.clone()),
                 )
+                // The registries' pull credentials.
+                .chain(config.jobs.image_credentials.secrets().map(str::to_string))
                 .collect(),
             log_dir: config.data_dir.join("logs"),
             bot,

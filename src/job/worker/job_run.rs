@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::context::JobContext;
 use super::session_log::SessionLog;
+use super::system::System;
 use super::timings::Timings;
 use crate::budget::Caps;
 use crate::gateway::JobPass;
@@ -69,6 +70,8 @@ pub struct JobRun<'a> {
     pub pass: JobPass,
     /// CPU its sessions used so far (the job's CPU budget counts against it).
     pub cpu_used_ms: AtomicU64,
+    /// The image its sessions run on (`None`: the host's system).
+    pub system: Option<System>,
 }
 
 impl JobRun<'_> {

@@ -16,6 +16,7 @@ mod scan;
 mod session;
 mod session_log;
 mod setup;
+mod system;
 mod target;
 mod task;
 mod timings;

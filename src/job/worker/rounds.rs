@@ -28,8 +28,13 @@ impl JobRun<'_> {
                     .into(),
             )
         })?;
-        // An agent whose program is missing would fail in every round: say so at once.
-        if let Some(missing) = super::agents::missing_program(&agent, &self.session_path()) {
+        // An agent whose program is missing would fail in every round: say so at once (on
+        // the host's system; in an image, the first round's failure says it).
+        let missing = match self.system {
+            None => super::agents::missing_program(&agent, &self.session_path()),
+            Some(_) => None,
+        };
+        if let Some(missing) = missing {
             return Err(JobError::User(missing));
         }
         Ok(agent)
@@ -53,7 +58,11 @@ impl JobRun<'_> {
             let mut pipeline = Vec::new();
             let heading = format!("round {round}: agent");
             // The round is reported while the agent already works.
-            let status = report::status_running(self.job, round, max_rounds);
+            let mut status = report::status_running(self.job, round, max_rounds);
+            if let Some(system) = &self.system {
+                status.push_str("\n\n");
+                status.push_str(&system.note);
+            }
             let step = SessionCommand {
                 heading: &heading,
                 command: &agent.command,

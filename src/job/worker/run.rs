@@ -116,6 +116,7 @@ async fn prepare_and_run<'a>(
         },
     };
     requester_still_allowed(job, &config, permission)?;
+    let system = super::system::resolve(ctx, &client, &config).await?;
     let mut secrets = ctx.server_secrets.clone();
     secrets.extend(
         ctx.github
@@ -162,6 +163,7 @@ async fn prepare_and_run<'a>(
                 .min(Duration::from_secs(u64::from(config.job_minutes) * 60)),
         config,
         started,
+        system,
     };
     run.execute().await
 }

@@ -65,7 +65,16 @@ impl JobRun<'_> {
 
     /// The session's `PATH`: `AGEN_SANDBOX_PATH`, then the system's.
     pub(super) fn session_path(&self) -> String {
-        self.ctx.settings.environment.session_path(PATH)
+        let image_path = self.system.as_ref().and_then(|system| {
+            let env = &system.image.config.env;
+            env.iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.as_str())
+        });
+        self.ctx
+            .settings
+            .environment
+            .session_path(image_path.unwrap_or(PATH))
     }
 
     /// One command in one fresh session, with what is left of the job's time and CPU. Its
@@ -95,8 +104,19 @@ impl JobRun<'_> {
             return Ok((Session::Budget(Cap::JobCpu), None));
         }
         let inside = |name: &str| format!("{WORKTREE_INSIDE}/{AGEN_DIR}/{name}");
-        // The server's variables first: agen's own below always win (config refuses clashes).
-        let mut env = self.ctx.settings.environment.env.clone();
+        // The image's variables, then the server's: agen's own below always win (config
+        // refuses clashes).
+        let mut env: Vec<(String, String)> = match &self.system {
+            Some(system) => system.image.config.env.clone(),
+            None => Vec::new(),
+        };
+        for (key, value) in &self.ctx.settings.environment.env {
+            env.retain(|(k, _)| k != key);
+            env.push((key.clone(), value.clone()));
+        }
+        for key in ["PATH", "HOME", "LANG"] {
+            env.retain(|(k, _)| k != key);
+        }
         env.extend([
             ("PATH".into(), self.session_path()),
             ("HOME".into(), "/tmp".into()),
@@ -134,6 +154,11 @@ impl JobRun<'_> {
             egress_only: egress.map(<[String]>::to_vec),
             services,
             programs: self.ctx.programs.clone(),
+            system: self.system.as_ref().map(|s| s.image.rootfs.clone()),
+            workdir: self
+                .system
+                .as_ref()
+                .and_then(|s| super::system::workdir(&s.image)),
         };
         let (sandbox, stop) = (self.ctx.sandbox.clone(), self.stop.clone());
         let since = Instant::now();

@@ -14,6 +14,9 @@ fn spec() -> InitSpec {
         hide: vec![PathBuf::from("/data")],
         mounts: vec![PathBuf::from("/root/.rustup")],
         mount_sources: vec![PathBuf::from("/not/sent")],
+        system: Some(PathBuf::from("/data/images/sha256-ab/rootfs")),
+        system_source: Some(PathBuf::from("/not/sent/either")),
+        workdir: PathBuf::from("/work/sub"),
         cgroup_tasks: vec![PathBuf::from("/sys/fs/cgroup/agen/s1/cgroup.procs")],
         cgroup_home: Vec::new(),
         host_uid: 1000,
@@ -48,6 +51,9 @@ fn a_spec_sent_by_agen_is_the_spec_the_init_reads() {
     assert_eq!(read.hide, sent.hide);
     assert_eq!(read.mounts, sent.mounts);
     assert!(read.mount_sources.is_empty(), "set by the init, never sent");
+    assert_eq!(read.system, sent.system);
+    assert_eq!(read.system_source, None, "set by the init, never sent");
+    assert_eq!(read.workdir, sent.workdir);
     assert_eq!(read.cgroup_tasks, sent.cgroup_tasks);
     assert_eq!(
         (read.host_uid, read.limit_address_space, read.parent_pid),

@@ -35,17 +35,7 @@ mod spare;
 mod stage;
 
 #[cfg(test)]
-mod bench;
-#[cfg(test)]
-mod commit_tests;
-#[cfg(test)]
-mod job_tests;
-#[cfg(test)]
-mod spare_tests;
-#[cfg(test)]
-mod stage_tests;
-#[cfg(test)]
-mod testutil;
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -3,8 +3,8 @@
 use std::fs;
 use std::path::Path;
 
-use super::testutil::{git, Fixture};
-use super::{Identity, Workspaces};
+use super::super::{Identity, Workspaces};
+use super::support::{git, Fixture};
 use crate::ids::{JobId, RepoId};
 
 #[test]

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::testutil::{git, HttpGit};
-use super::{GitToken, Workspaces};
+use super::super::{GitToken, Workspaces};
+use super::support::{git, HttpGit};
 use crate::ids::{JobId, RepoId};
 
 fn env_number(name: &str, default: usize) -> usize {

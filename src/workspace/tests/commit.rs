@@ -2,9 +2,9 @@
 
 use std::fs;
 
-use super::changes::parse_added_lines;
-use super::testutil::{git, Fixture};
-use super::{AddedLine, AgenBranch, Identity, WorkspaceError};
+use super::super::changes::parse_added_lines;
+use super::super::{AddedLine, AgenBranch, Identity, WorkspaceError};
+use super::support::{git, Fixture};
 
 fn bot() -> Identity {
     Identity::github_bot("agen", 4242)

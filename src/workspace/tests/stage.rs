@@ -4,8 +4,8 @@ use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
-use super::testutil::{git, Fixture};
-use super::{AddedLine, AgenBranch, ChangeStatus, Identity, WorkspaceError};
+use super::super::{AddedLine, AgenBranch, ChangeStatus, Identity, WorkspaceError};
+use super::support::{git, Fixture};
 
 fn bot() -> Identity {
     Identity::github_bot("agen", 4242)
@@ -231,7 +231,7 @@ fn added_lines_of_huge_files_are_left_out_and_flagged() {
     let f = Fixture::new();
     let ws = f.prepare(1);
     let line = "x".repeat(99) + "\n";
-    let huge = line.repeat((super::MAX_LINES_BYTES / 100 + 1) as usize);
+    let huge = line.repeat((super::super::MAX_LINES_BYTES / 100 + 1) as usize);
     fs::write(ws.worktree().join("huge.txt"), &huge).unwrap();
     fs::write(ws.worktree().join("small.txt"), "secret = 1\n").unwrap();
     let changes = ws.stage().unwrap();

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use super::testutil::{git, Fixture, HttpGit, TOKEN};
-use super::{GitToken, WorkspaceError};
+use super::super::{GitToken, WorkspaceError};
+use super::support::{git, Fixture, HttpGit, TOKEN};
 use crate::ids::{JobId, RepoId};
 
 #[test]
@@ -17,7 +17,7 @@ fn prepare_checks_out_the_base_with_a_working_git_inside() {
     assert_eq!(ws.base_sha(), f.base);
     assert_eq!(
         fs::read_to_string(work.join("src/lib.rs")).unwrap(),
-        super::testutil::LIB_RS
+        super::support::LIB_RS
     );
     assert_eq!(
         fs::read_link(work.join("link")).unwrap(),
@@ -169,9 +169,9 @@ fn the_token_goes_in_a_header_and_is_written_nowhere() {
     fs::write(ws.worktree().join("README.md"), "# changed\n").unwrap();
     ws.stage().unwrap();
     let sha = ws
-        .commit("change", &super::Identity::github_bot("agen", 42))
+        .commit("change", &super::super::Identity::github_bot("agen", 42))
         .unwrap();
-    let branch = super::AgenBranch::new("agen/http").unwrap();
+    let branch = super::super::AgenBranch::new("agen/http").unwrap();
     ws.push(&url, &f.token, &branch, &sha).unwrap();
     assert_eq!(git(&f.source, &["rev-parse", "refs/heads/agen/http"]), sha);
     assert_eq!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use super::{GitToken, Workspaces};
+use super::super::{GitToken, Workspaces};
 use crate::ids::{JobId, RepoId};
 
 pub(crate) const TOKEN: &str = "ghs_TestTokenDoNotLeak0123456789";
@@ -102,7 +102,7 @@ impl Fixture {
         git(&self.author, &["rev-parse", "HEAD"])
     }
 
-    pub(crate) fn prepare(&self, job: i64) -> super::JobWorkspace {
+    pub(crate) fn prepare(&self, job: i64) -> super::super::JobWorkspace {
         self.ws
             .prepare(RepoId(1), JobId(job), &self.url, &self.token, &self.base)
             .unwrap()

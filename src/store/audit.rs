@@ -256,6 +256,12 @@ async fn append(
         hash: String::new(),
     };
     e.hash = e.expected_hash();
+    insert(conn, &e).await?;
+    Ok((e.seq, e.hash))
+}
+
+/// Writes `e` as it is (the tests forge entries with it).
+async fn insert(conn: &mut sqlx::SqliteConnection, e: &AuditEntry) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit (seq, at, kind, repo, job_id, actor, detail, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -271,7 +277,7 @@ async fn append(
     .bind(&e.hash)
     .execute(&mut *conn)
     .await?;
-    Ok((e.seq, e.hash))
+    Ok(())
 }
 
 fn entry(r: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, StoreError> {

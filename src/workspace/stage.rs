@@ -118,18 +118,7 @@ impl JobWorkspace {
         if paths.is_empty() {
             return Ok(());
         }
-        self.trusted()
-            .arg("--literal-pathspecs")
-            .args([
-                "reset",
-                "--quiet",
-                "--pathspec-file-nul",
-                "--pathspec-from-file=-",
-            ])
-            .arg(&self.base_sha)
-            .stdin(paths)
-            .run()?;
-        Ok(())
+        self.reset_to_base(paths)
     }
 
     /// Second line of defence: any new or changed gitlink still staged goes back to what
@@ -151,6 +140,12 @@ impl JobWorkspace {
             paths.push(0);
             skipped.push(file.path);
         }
+        self.reset_to_base(paths)?;
+        Ok(files)
+    }
+
+    /// Puts back the base's index entry (or none) for each of `paths` (NUL-separated).
+    fn reset_to_base(&self, paths: Vec<u8>) -> Result<(), WorkspaceError> {
         self.trusted()
             .arg("--literal-pathspecs")
             .args([
@@ -162,7 +157,7 @@ impl JobWorkspace {
             .arg(&self.base_sha)
             .stdin(paths)
             .run()?;
-        Ok(files)
+        Ok(())
     }
 }
 

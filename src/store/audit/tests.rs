@@ -78,22 +78,9 @@ async fn an_inserted_row_is_named() {
     forged.seq = 3;
     forged.actor = Some("mallory".into());
     forged.hash = forged.expected_hash();
-    sqlx::query(
-        "INSERT INTO audit (seq, at, kind, repo, job_id, actor, detail, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(forged.seq)
-    .bind(forged.at)
-    .bind(&forged.kind)
-    .bind(&forged.repo)
-    .bind(forged.job)
-    .bind(&forged.actor)
-    .bind(&forged.detail)
-    .bind(&forged.prev)
-    .bind(&forged.hash)
-    .execute(store.pool())
-    .await
-    .unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    insert(&mut conn, &forged).await.unwrap();
+    drop(conn);
     let b = broken(&store).await;
     assert_eq!(b.seq, 3, "{b}");
     assert!(b.problem.contains("removed or inserted"), "{b}");

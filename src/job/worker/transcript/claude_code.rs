@@ -4,89 +4,84 @@
 
 use serde_json::Value;
 
-use super::{clip, event, prefixed, relative, str_at, Transcript, CLIP_CHARS};
+use super::{prefixed, relative, str_at, Transcript};
 
-pub(super) fn read(output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
-    let mut t = Transcript::default();
-    let clip = |s: &str| clip(&redact(s), CLIP_CHARS);
-    for line in output.lines() {
-        let Some(event) = event(line, &mut t, redact) else {
-            continue;
-        };
-        match str_at(&event, "type") {
-            Some("system") if str_at(&event, "subtype") == Some("init") => {
-                let model = str_at(&event, "model").unwrap_or("?");
-                t.text
-                    .push_str(&format!("session started (model {})\n", clip(model)));
-            }
-            Some("assistant") => {
-                for block in blocks(&event) {
-                    match str_at(block, "type") {
-                        Some("text") => {
-                            let text = str_at(block, "text").unwrap_or_default();
-                            if !text.trim().is_empty() {
-                                t.text.push_str(&prefixed("model: ", &clip(text.trim())));
-                                t.last_message = Some(redact(text.trim()));
-                            }
-                        }
-                        Some("tool_use") => {
-                            let name = str_at(block, "name").unwrap_or("?");
-                            let input = block.get("input").unwrap_or(&Value::Null);
-                            let what = tool_input(name, input);
-                            t.text.push_str(&prefixed(
-                                &format!("tool {} ", clip(name)),
-                                &clip(&what),
-                            ));
-                        }
-                        Some("thinking") => {
-                            let text = str_at(block, "thinking").unwrap_or_default();
-                            if !text.trim().is_empty() {
-                                t.text.push_str(&prefixed("thinking: ", &clip(text.trim())));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Some("user") => {
-                for block in blocks(&event) {
-                    if str_at(block, "type") != Some("tool_result") {
-                        continue;
-                    }
-                    let head = if block.get("is_error").and_then(Value::as_bool) == Some(true) {
-                        "  error: "
-                    } else {
-                        "  result: "
-                    };
-                    let content = tool_result_text(block.get("content"));
-                    t.text.push_str(&prefixed(head, &clip(content.trim_end())));
-                }
-            }
-            Some("result") => {
-                let failed = event.get("is_error").and_then(Value::as_bool) == Some(true);
-                let subtype = str_at(&event, "subtype").unwrap_or("?");
-                let text = str_at(&event, "result")
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty());
-                let head = if failed {
-                    format!("agent failed ({}): ", clip(subtype))
-                } else {
-                    format!("agent done ({}): ", clip(subtype))
-                };
-                t.text
-                    .push_str(&prefixed(&head, &clip(text.unwrap_or("(no message)"))));
-                if failed {
-                    let error =
-                        text.map_or_else(|| format!("the agent ended with {subtype}"), redact);
-                    t.error = Some(error);
-                } else if let Some(text) = text {
-                    t.last_message = Some(redact(text));
-                }
-            }
-            _ => {}
+/// What one event adds to the transcript.
+pub(super) fn step(
+    event: &Value,
+    t: &mut Transcript,
+    clip: &dyn Fn(&str) -> String,
+    redact: &dyn Fn(&str) -> String,
+) {
+    match str_at(event, "type") {
+        Some("system") if str_at(event, "subtype") == Some("init") => {
+            let model = str_at(event, "model").unwrap_or("?");
+            t.text
+                .push_str(&format!("session started (model {})\n", clip(model)));
         }
+        Some("assistant") => {
+            for block in blocks(event) {
+                match str_at(block, "type") {
+                    Some("text") => {
+                        let text = str_at(block, "text").unwrap_or_default();
+                        if !text.trim().is_empty() {
+                            t.text.push_str(&prefixed("model: ", &clip(text.trim())));
+                            t.last_message = Some(redact(text.trim()));
+                        }
+                    }
+                    Some("tool_use") => {
+                        let name = str_at(block, "name").unwrap_or("?");
+                        let input = block.get("input").unwrap_or(&Value::Null);
+                        let what = tool_input(name, input);
+                        t.text
+                            .push_str(&prefixed(&format!("tool {} ", clip(name)), &clip(&what)));
+                    }
+                    Some("thinking") => {
+                        let text = str_at(block, "thinking").unwrap_or_default();
+                        if !text.trim().is_empty() {
+                            t.text.push_str(&prefixed("thinking: ", &clip(text.trim())));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some("user") => {
+            for block in blocks(event) {
+                if str_at(block, "type") != Some("tool_result") {
+                    continue;
+                }
+                let head = if block.get("is_error").and_then(Value::as_bool) == Some(true) {
+                    "  error: "
+                } else {
+                    "  result: "
+                };
+                let content = tool_result_text(block.get("content"));
+                t.text.push_str(&prefixed(head, &clip(content.trim_end())));
+            }
+        }
+        Some("result") => {
+            let failed = event.get("is_error").and_then(Value::as_bool) == Some(true);
+            let subtype = str_at(event, "subtype").unwrap_or("?");
+            let text = str_at(event, "result")
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
+            let head = if failed {
+                format!("agent failed ({}): ", clip(subtype))
+            } else {
+                format!("agent done ({}): ", clip(subtype))
+            };
+            t.text
+                .push_str(&prefixed(&head, &clip(text.unwrap_or("(no message)"))));
+            if failed {
+                let error = text.map_or_else(|| format!("the agent ended with {subtype}"), redact);
+                t.error = Some(error);
+            } else if let Some(text) = text {
+                t.last_message = Some(redact(text));
+            }
+        }
+        _ => {}
     }
-    t
 }
 
 /// The content blocks of an `assistant` or `user` event's message.

@@ -5,46 +5,44 @@
 
 use serde_json::Value;
 
-use super::{clip, event, prefixed, relative, str_at, Transcript, CLIP_CHARS};
+use super::{prefixed, relative, str_at, Transcript};
 
-pub(super) fn read(output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
-    let mut t = Transcript::default();
-    let clip = |s: &str| clip(&redact(s), CLIP_CHARS);
-    for line in output.lines() {
-        let Some(event) = event(line, &mut t, redact) else {
-            continue;
-        };
-        match str_at(&event, "type") {
-            Some("thread.started") => t.text.push_str("session started\n"),
-            Some("item.completed") => {
-                let item = event.get("item").unwrap_or(&Value::Null);
-                item_text(item, &mut t, &clip, redact);
-            }
-            Some("turn.completed") => {
-                let usage = event.get("usage").unwrap_or(&Value::Null);
-                let tokens = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
-                t.text.push_str(&format!(
-                    "agent done ({} input, {} output tokens)\n",
-                    tokens("input_tokens"),
-                    tokens("output_tokens")
-                ));
-            }
-            Some("turn.failed") => {
-                let message = event
-                    .get("error")
-                    .and_then(|e| str_at(e, "message"))
-                    .unwrap_or("the turn failed");
-                t.text.push_str(&prefixed("agent failed: ", &clip(message)));
-                t.error = Some(redact(message));
-            }
-            Some("error") => {
-                let message = str_at(&event, "message").unwrap_or("?");
-                t.text.push_str(&prefixed("error: ", &clip(message)));
-            }
-            _ => {}
+/// What one event adds to the transcript.
+pub(super) fn step(
+    event: &Value,
+    t: &mut Transcript,
+    clip: &dyn Fn(&str) -> String,
+    redact: &dyn Fn(&str) -> String,
+) {
+    match str_at(event, "type") {
+        Some("thread.started") => t.text.push_str("session started\n"),
+        Some("item.completed") => {
+            let item = event.get("item").unwrap_or(&Value::Null);
+            item_text(item, t, clip, redact);
         }
+        Some("turn.completed") => {
+            let usage = event.get("usage").unwrap_or(&Value::Null);
+            let tokens = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
+            t.text.push_str(&format!(
+                "agent done ({} input, {} output tokens)\n",
+                tokens("input_tokens"),
+                tokens("output_tokens")
+            ));
+        }
+        Some("turn.failed") => {
+            let message = event
+                .get("error")
+                .and_then(|e| str_at(e, "message"))
+                .unwrap_or("the turn failed");
+            t.text.push_str(&prefixed("agent failed: ", &clip(message)));
+            t.error = Some(redact(message));
+        }
+        Some("error") => {
+            let message = str_at(event, "message").unwrap_or("?");
+            t.text.push_str(&prefixed("error: ", &clip(message)));
+        }
+        _ => {}
     }
-    t
 }
 
 fn item_text(

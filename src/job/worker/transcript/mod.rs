@@ -36,19 +36,23 @@ pub struct Transcript {
 /// Reads `output` as `format`; every string from the output goes through `redact` before it
 /// is clipped, so no clipped secret escapes redaction.
 pub fn read(format: EventFormat, output: &str, redact: &dyn Fn(&str) -> String) -> Transcript {
-    match format {
-        EventFormat::ClaudeCodeStreamJson => claude_code::read(output, redact),
-        EventFormat::CodexJson => codex::read(output, redact),
+    let mut t = Transcript::default();
+    let clip = |s: &str| clip(&redact(s), CLIP_CHARS);
+    for line in output.lines() {
+        let Some(event) = event(line, &mut t, redact) else {
+            continue;
+        };
+        match format {
+            EventFormat::ClaudeCodeStreamJson => claude_code::step(&event, &mut t, &clip, redact),
+            EventFormat::CodexJson => codex::step(&event, &mut t, &clip, redact),
+        }
     }
+    t
 }
 
 /// `line` as a JSON object, or `None` (and the line kept as it is in `t`, redacted, unless
 /// blank) when it is not one.
-pub(super) fn event(
-    line: &str,
-    t: &mut Transcript,
-    redact: &dyn Fn(&str) -> String,
-) -> Option<Value> {
+fn event(line: &str, t: &mut Transcript, redact: &dyn Fn(&str) -> String) -> Option<Value> {
     match serde_json::from_str::<Value>(line) {
         Ok(event @ Value::Object(_)) => Some(event),
         _ => {
@@ -71,7 +75,7 @@ pub(super) fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// `text` cut to `max` characters, saying so.
-pub(super) fn clip(text: &str, max: usize) -> String {
+fn clip(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!(
             "{}… ({} more characters)",

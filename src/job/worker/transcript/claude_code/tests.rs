@@ -1,5 +1,5 @@
+use super::super::CLIP_CHARS;
 use super::super::{read, EventFormat};
-use super::*;
 
 const SAMPLE: &str = include_str!("../claude_code_sample.jsonl");
 

@@ -11,20 +11,20 @@
 //! `clone_url`), with GitHub's rules for App tokens and pushes (see `src/sim/git/`).
 
 mod access;
+mod arrange;
 mod auth;
+mod deliver;
 mod git;
 mod handlers;
 mod http_client;
-mod inspect;
 pub mod model;
+mod observe;
 mod record;
 mod reply;
 mod routes;
-mod seed;
 mod server;
 mod shapes;
 mod state;
-mod webhook;
 
 #[cfg(test)]
 mod tests;
@@ -34,10 +34,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use deliver::{merge_json, Delivery, DeliveryLog};
 pub use git::SimCommit;
 pub use record::{AuthKind, Fault, Recorded};
 pub use state::{MintedToken, SimComment};
-pub use webhook::{merge_json, Delivery, DeliveryLog};
 
 /// What the simulated GitHub knows about the App it serves.
 #[derive(Clone, Debug)]

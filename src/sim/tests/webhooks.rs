@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use super::*;
+use crate::sim::deliver::sign;
 use crate::sim::merge_json;
-use crate::sim::webhook::sign;
 
 #[test]
 fn signature_matches_githubs_documented_vector() {

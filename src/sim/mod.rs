@@ -13,6 +13,7 @@
 mod access;
 mod arrange;
 mod auth;
+mod client;
 mod deliver;
 mod git;
 mod handlers;
@@ -34,6 +35,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use client::{SimAnswer, SimClient};
 pub use deliver::{merge_json, Delivery, DeliveryLog};
 pub use git::SimCommit;
 pub use record::{AuthKind, Fault, Recorded};

@@ -1,5 +1,5 @@
-//! A minimal HTTP/1 client (hyper-util's legacy client), for webhook deliveries ([`super::deliver`])
-//! and the test client ([`super::client`]).
+//! A minimal HTTP/1 client (hyper-util's legacy client), for webhook deliveries
+//! ([`super::deliver`]) and the test client ([`super::client`]).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

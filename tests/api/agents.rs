@@ -6,7 +6,7 @@
 use crate::support::jobs::{seed_repo, PIPELINE};
 use crate::support::{seeded_sim, spawn_configured, Env, REPO};
 use agen::sim::model::{ModelCall, ModelSim, ModelSimConfig, Step};
-use agen::store::jobs::{Job, JobState};
+use agen::store::jobs::JobState;
 use serde_json::json;
 
 const KEY: &str = "sk-ant-api03-agents-test-real-key";
@@ -41,20 +41,6 @@ async fn spawn(toml: &str, agen_yml: &str) -> (Env, ModelSim) {
     (spawn_configured(sim, repo_id, &pairs, toml).await, model)
 }
 
-async fn run_one(env: &Env) -> Job {
-    assert_eq!(
-        env.send("issues", env.labeled_payload("agen", "maintainer"))
-            .await,
-        202
-    );
-    env.job_ended(1).await
-}
-
-fn session_log(env: &Env, job: &Job) -> String {
-    let path = env.data_dir().join(format!("logs/job-{}.log", job.id));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 fn summary(calls: &[ModelCall]) -> Vec<String> {
     calls
         .iter()
@@ -79,8 +65,8 @@ async fn claude_code_writes_the_fix_through_the_gateway() {
         json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
     ));
     model.script(Step::text("I made greeting.txt greet the world."));
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     let calls = model.calls();
     eprintln!("model calls: {:#?}", summary(&calls));
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
@@ -149,8 +135,8 @@ command = "claude -p hello --model claude-opus-4-1 --output-format stream-json -
 models = ["claude-sonnet-4-5"]
 "#;
     let (env, model) = spawn(toml, "max_rounds: 1\n").await;
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     // Claude Code reports the API error: the agent failed, and the issue says why.
     assert_eq!(job.state, JobState::Failed, "{job:#?}\n{log}");
     let status = env.status_comment(&job);
@@ -174,7 +160,7 @@ models = ["claude-sonnet-4-5"]
 #[tokio::test]
 async fn an_unknown_agent_or_model_in_agen_yml_is_said_on_the_issue() {
     let (env, model) = spawn(AGENTS, "agent: claude\nmodel: gpt-5\n").await;
-    let job = run_one(&env).await;
+    let job = env.run_one().await;
     assert_eq!(job.state, JobState::Failed);
     let status = env.status_comment(&job);
     assert!(
@@ -226,8 +212,8 @@ async fn codex_writes_the_fix_through_the_gateway() {
         json!({"cmd": "printf 'Hello, world!\\n' > greeting.txt"}),
     ));
     model.script(Step::text("I made greeting.txt greet the world."));
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     let calls = model.calls();
     eprintln!("model calls: {:#?}", summary(&calls));
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
@@ -307,8 +293,8 @@ async fn a_failed_model_call_fails_the_job_with_its_error() {
     for _ in 0..10 {
         model.script(Step::error(400));
     }
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     assert_eq!(job.state, JobState::Failed, "{job:#?}\n{log}");
     let status = env.status_comment(&job);
     assert!(
@@ -361,8 +347,8 @@ async fn what_the_agent_runs_cannot_leave_or_find_secrets() {
         json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
     ));
     model.script(Step::text("Done."));
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
 
     // The proxy refused the host, and the log says so.
@@ -421,8 +407,8 @@ async fn aider_writes_the_fix_through_the_gateway() {
     for _ in 0..4 {
         model.script(Step::text("Done."));
     }
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     let calls = model.calls();
     eprintln!("model calls: {:#?}", summary(&calls));
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
@@ -482,7 +468,7 @@ async fn aider_writes_the_fix_through_the_gateway() {
 async fn an_agent_whose_program_is_not_installed_ends_the_job_saying_so() {
     let toml = "[agents.ghost]\ncommand = \"no-such-agent-cli --task \\\"$AGEN_TASK_FILE\\\"\"\n";
     let (env, model) = spawn(toml, PIPELINE).await;
-    let job = run_one(&env).await;
+    let job = env.run_one().await;
     assert_eq!(job.state, JobState::Failed, "{job:#?}");
     let status = env.status_comment(&job);
     assert!(

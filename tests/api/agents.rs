@@ -6,7 +6,7 @@
 use crate::support::jobs::{seed_repo, PIPELINE};
 use crate::support::{seeded_sim, spawn_configured, Env, REPO};
 use agen::sim::model::{ModelCall, ModelSim, ModelSimConfig, Step};
-use agen::store::jobs::JobState;
+use agen::store::jobs::{Job, JobState};
 use serde_json::json;
 
 const KEY: &str = "sk-ant-api03-agents-test-real-key";
@@ -51,6 +51,54 @@ fn summary(calls: &[ModelCall]) -> Vec<String> {
         .collect()
 }
 
+/// What every agent's fix shows alike: greeting.txt greets the world on agen's branch, in
+/// agen's one pull request (whose body quotes `pr_summary` when given); the pipeline passed;
+/// nothing tried to leave through the egress proxy; and the status comment's spend line
+/// counts every model call the agent made, at least `min_calls`.
+async fn assert_the_fix_landed(
+    env: &Env,
+    job: &Job,
+    log: &str,
+    pr_summary: Option<&str>,
+    min_calls: u64,
+) {
+    assert_eq!(
+        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
+        Some(b"Hello, world!\n".to_vec())
+    );
+    let pulls = env.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    if let Some(summary) = pr_summary {
+        let body = pulls[0]["body"].as_str().unwrap_or_default();
+        assert!(body.contains(&format!("```text\n{summary}\n```")), "{body}");
+    }
+    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
+    assert!(!log.contains("egress refused"), "{log}");
+    let status = env.status_comment(job);
+    let spend = env.app.store.job_spend(job.id).await.unwrap();
+    assert!(spend.model_calls >= min_calls, "{spend:?}");
+    assert!(
+        status.contains(&format!("{} model calls", spend.model_calls)),
+        "{status}"
+    );
+}
+
+/// The provider saw `header: value` (the real key) on every call, never the job's token,
+/// and answered each 200.
+fn assert_the_real_key_on_every_call(calls: &[ModelCall], header: &str, value: &str) {
+    assert!(!calls.is_empty());
+    for call in calls {
+        assert_eq!(call.header(header), Some(value), "{call:?}");
+        let seen = format!("{:?} {}", call.headers, call.body);
+        assert!(
+            !seen.contains("agen-job-"),
+            "the job token reached the provider"
+        );
+        assert_eq!(call.status, 200, "{:#?}", summary(calls));
+    }
+}
+
 #[tokio::test]
 async fn claude_code_writes_the_fix_through_the_gateway() {
     let (env, model) = spawn(AGENTS, PIPELINE).await;
@@ -71,14 +119,11 @@ async fn claude_code_writes_the_fix_through_the_gateway() {
     eprintln!("model calls: {:#?}", summary(&calls));
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
 
-    // The change is Claude Code's own, on agen's branch, in a pull request.
-    assert_eq!(
-        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
-        Some(b"Hello, world!\n".to_vec())
-    );
-    let pulls = env.pulls();
-    assert_eq!(pulls.len(), 1, "{pulls:#?}");
-    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    // The change is Claude Code's own, on agen's branch, in a pull request. Claude Code
+    // wrote no summary file: its last message is the pull request's summary. The spend
+    // line counts every call the CLI made.
+    let said = "I made greeting.txt greet the world.";
+    assert_the_fix_landed(&env, &job, &log, Some(said), 3).await;
     // The session log reads as steps, the raw events after them.
     assert!(log.contains("\ntool Read greeting.txt\n"), "{log}");
     assert!(log.contains("\ntool Write greeting.txt\n"), "{log}");
@@ -89,36 +134,11 @@ async fn claude_code_writes_the_fix_through_the_gateway() {
     assert!(log.contains("==> round 1: agent (raw events)\n"), "{log}");
     assert!(log.contains("\"name\":\"Write\""), "{log}");
     assert!(log.contains("\"subtype\":\"success\""), "{log}");
-    // Claude Code wrote no summary file: its last message is the pull request's summary.
-    let body = pulls[0]["body"].as_str().unwrap_or_default();
-    assert!(
-        body.contains("```text\nI made greeting.txt greet the world.\n```"),
-        "{body}"
-    );
-    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
-    // No traffic but model calls: nothing tried to leave through the egress proxy.
-    assert!(!log.contains("egress refused"), "{log}");
-
-    // The spend line, counting every call the CLI made.
-    let status = env.status_comment(&job);
-    let spend = env.app.store.job_spend(job.id).await.unwrap();
-    assert!(spend.model_calls >= 3, "{spend:?}");
-    assert!(
-        status.contains(&format!("{} model calls", spend.model_calls)),
-        "{status}"
-    );
 
     // The simulator saw the real key on every call, never the job's token, and only the
     // agent's models.
-    assert!(!calls.is_empty());
+    assert_the_real_key_on_every_call(&calls, "x-api-key", KEY);
     for call in &calls {
-        assert_eq!(call.header("x-api-key"), Some(KEY), "{call:?}");
-        let seen = format!("{:?} {}", call.headers, call.body);
-        assert!(
-            !seen.contains("agen-job-"),
-            "the job token reached the provider"
-        );
-        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
         if let Some(m) = call.body.get("model").and_then(|m| m.as_str()) {
             assert!(m == "claude-sonnet-4-5" || m == "claude-haiku-4-5", "{m}");
         }
@@ -218,14 +238,10 @@ async fn codex_writes_the_fix_through_the_gateway() {
     eprintln!("model calls: {:#?}", summary(&calls));
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
 
-    // The change is Codex's own, on agen's branch, in a pull request.
-    assert_eq!(
-        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
-        Some(b"Hello, world!\n".to_vec())
-    );
-    let pulls = env.pulls();
-    assert_eq!(pulls.len(), 1, "{pulls:#?}");
-    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    // The change is Codex's own, on agen's branch, in a pull request. Codex wrote no
+    // summary file: its last message is the pull request's summary.
+    let said = "I made greeting.txt greet the world.";
+    assert_the_fix_landed(&env, &job, &log, Some(said), 2).await;
     // The session log reads as steps, the raw events after them.
     assert!(
         log.contains("\ntool shell $ /bin/bash -lc \"printf 'Hello, world")
@@ -238,39 +254,13 @@ async fn codex_writes_the_fix_through_the_gateway() {
     );
     assert!(log.contains("==> round 1: agent (raw events)\n"), "{log}");
     assert!(log.contains("\"type\":\"turn.completed\""), "{log}");
-    // Codex wrote no summary file: its last message is the pull request's summary.
-    let body = pulls[0]["body"].as_str().unwrap_or_default();
-    assert!(
-        body.contains("```text\nI made greeting.txt greet the world.\n```"),
-        "{body}"
-    );
-    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
-    assert!(!log.contains("egress refused"), "{log}");
-
-    let status = env.status_comment(&job);
-    let spend = env.app.store.job_spend(job.id).await.unwrap();
-    assert!(spend.model_calls >= 2, "{spend:?}");
-    assert!(
-        status.contains(&format!("{} model calls", spend.model_calls)),
-        "{status}"
-    );
 
     // The simulator saw the real key on every call, never the job's token, and only the
     // agent's model; the second call carries the tool's output back.
     let bearer = format!("Bearer {OPENAI_KEY}");
     assert!(calls.len() >= 2, "{:#?}", summary(&calls));
+    assert_the_real_key_on_every_call(&calls, "authorization", &bearer);
     for call in &calls {
-        assert_eq!(
-            call.header("authorization"),
-            Some(bearer.as_str()),
-            "{call:?}"
-        );
-        let seen = format!("{:?} {}", call.headers, call.body);
-        assert!(
-            !seen.contains("agen-job-"),
-            "the job token reached the provider"
-        );
-        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
         assert_eq!(call.path, "/v1/responses", "{:#?}", summary(&calls));
         assert_eq!(call.body["model"], "gpt-5-codex");
     }
@@ -413,12 +403,10 @@ async fn aider_writes_the_fix_through_the_gateway() {
     eprintln!("model calls: {:#?}", summary(&calls));
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
 
-    // The change is aider's own edit, and nothing else: no commit of its own, no cache or
-    // history file in the worktree, no `.gitignore` edit.
-    assert_eq!(
-        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
-        Some(b"Hello, world!\n".to_vec())
-    );
+    // The change is aider's own edit, in agen's pull request, and nothing else: no commit
+    // of its own, no cache or history file in the worktree, no `.gitignore` edit. No traffic
+    // but model calls: no price list, update check or analytics left the session.
+    assert_the_fix_landed(&env, &job, &log, None, 1).await;
     for left in [
         ".aider.tags.cache.v4",
         ".aider.chat.history.md",
@@ -426,39 +414,14 @@ async fn aider_writes_the_fix_through_the_gateway() {
     ] {
         assert_eq!(env.sim.file_at(REPO, BRANCH, left), None, "{left} pushed");
     }
-    let pulls = env.pulls();
-    assert_eq!(pulls.len(), 1, "{pulls:#?}");
-    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
     // Aider's own account of the edit is the session's transcript.
     assert!(log.contains("Applied edit to greeting.txt"), "{log}");
-    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
-    // No traffic but model calls: no price list, update check or analytics left the session.
-    assert!(!log.contains("egress refused"), "{log}");
-
-    let status = env.status_comment(&job);
-    let spend = env.app.store.job_spend(job.id).await.unwrap();
-    assert!(spend.model_calls >= 1, "{spend:?}");
-    assert!(
-        status.contains(&format!("{} model calls", spend.model_calls)),
-        "{status}"
-    );
 
     // The simulator saw the real key on every call, never the job's token, and only the
     // agent's model.
     let bearer = format!("Bearer {OPENAI_KEY}");
-    assert!(!calls.is_empty());
+    assert_the_real_key_on_every_call(&calls, "authorization", &bearer);
     for call in &calls {
-        assert_eq!(
-            call.header("authorization"),
-            Some(bearer.as_str()),
-            "{call:?}"
-        );
-        let seen = format!("{:?} {}", call.headers, call.body);
-        assert!(
-            !seen.contains("agen-job-"),
-            "the job token reached the provider"
-        );
-        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
         assert_eq!(call.path, "/v1/chat/completions", "{:#?}", summary(&calls));
         assert_eq!(call.body["model"], "gpt-4.1");
     }

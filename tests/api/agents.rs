@@ -51,6 +51,16 @@ fn summary(calls: &[ModelCall]) -> Vec<String> {
         .collect()
 }
 
+/// Runs the job, expecting it to succeed; returns it, its session log and the model calls.
+async fn run_to_success(env: &Env, model: &ModelSim) -> (Job, String, Vec<ModelCall>) {
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
+    let calls = model.calls();
+    eprintln!("model calls: {:#?}", summary(&calls));
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+    (job, log, calls)
+}
+
 /// What every agent's fix shows alike: greeting.txt greets the world on agen's branch, in
 /// agen's one pull request (whose body quotes `pr_summary` when given); the pipeline passed;
 /// nothing tried to leave through the egress proxy; and the status comment's spend line
@@ -113,11 +123,7 @@ async fn claude_code_writes_the_fix_through_the_gateway() {
         json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
     ));
     model.script(Step::text("I made greeting.txt greet the world."));
-    let job = env.run_one().await;
-    let log = env.session_log(&job);
-    let calls = model.calls();
-    eprintln!("model calls: {:#?}", summary(&calls));
-    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+    let (job, log, calls) = run_to_success(&env, &model).await;
 
     // The change is Claude Code's own, on agen's branch, in a pull request. Claude Code
     // wrote no summary file: its last message is the pull request's summary. The spend
@@ -232,11 +238,7 @@ async fn codex_writes_the_fix_through_the_gateway() {
         json!({"cmd": "printf 'Hello, world!\\n' > greeting.txt"}),
     ));
     model.script(Step::text("I made greeting.txt greet the world."));
-    let job = env.run_one().await;
-    let log = env.session_log(&job);
-    let calls = model.calls();
-    eprintln!("model calls: {:#?}", summary(&calls));
-    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+    let (job, log, calls) = run_to_success(&env, &model).await;
 
     // The change is Codex's own, on agen's branch, in a pull request. Codex wrote no
     // summary file: its last message is the pull request's summary.
@@ -397,11 +399,7 @@ async fn aider_writes_the_fix_through_the_gateway() {
     for _ in 0..4 {
         model.script(Step::text("Done."));
     }
-    let job = env.run_one().await;
-    let log = env.session_log(&job);
-    let calls = model.calls();
-    eprintln!("model calls: {:#?}", summary(&calls));
-    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+    let (job, log, calls) = run_to_success(&env, &model).await;
 
     // The change is aider's own edit, in agen's pull request, and nothing else: no commit
     // of its own, no cache or history file in the worktree, no `.gitignore` edit. No traffic

@@ -23,20 +23,43 @@ command = "true"
 "#;
 
 async fn spawn(toml: &str, agen_yml: &str) -> (Env, ModelSim) {
+    spawn_for(Provider::Anthropic, toml, agen_yml).await
+}
+
+/// The provider whose key (the simulator's) and base URL (the simulator's) agen is given;
+/// the other provider is not configured.
+enum Provider {
+    Anthropic,
+    OpenAi,
+}
+
+async fn spawn_for(provider: Provider, toml: &str, agen_yml: &str) -> (Env, ModelSim) {
+    let (anthropic_key, openai_key) = match provider {
+        Provider::Anthropic => (KEY, "sk-openai-not-configured"),
+        Provider::OpenAi => ("sk-ant-not-configured", OPENAI_KEY),
+    };
     let model = ModelSim::start(ModelSimConfig {
-        anthropic_key: KEY.into(),
-        openai_key: "sk-openai-not-configured".into(),
+        anthropic_key: anthropic_key.into(),
+        openai_key: openai_key.into(),
     })
     .await
     .unwrap();
-    let url = model.url();
+    let (key_var, key, url_var, url) = match provider {
+        Provider::Anthropic => ("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_BASE_URL", model.url()),
+        Provider::OpenAi => (
+            "OPENAI_API_KEY",
+            OPENAI_KEY,
+            "OPENAI_BASE_URL",
+            format!("{}/v1", model.url()),
+        ),
+    };
     let (sim, repo_id) = seeded_sim().await;
     seed_repo(&sim, Some(agen_yml));
     let pairs = [
         ("AGEN_WORKERS", "1"),
         ("AGEN_JOB_LEASE_SECONDS", "2"),
-        ("ANTHROPIC_API_KEY", KEY),
-        ("ANTHROPIC_BASE_URL", url.as_str()),
+        (key_var, key),
+        (url_var, url.as_str()),
     ];
     (spawn_configured(sim, repo_id, &pairs, toml).await, model)
 }
@@ -210,22 +233,7 @@ models = ["gpt-5-codex"]
 
 /// Like `spawn`, with only an OpenAI key: the simulator's `/v1` is agen's OpenAI upstream.
 async fn spawn_openai(toml: &str, agen_yml: &str) -> (Env, ModelSim) {
-    let model = ModelSim::start(ModelSimConfig {
-        anthropic_key: "sk-ant-not-configured".into(),
-        openai_key: OPENAI_KEY.into(),
-    })
-    .await
-    .unwrap();
-    let url = format!("{}/v1", model.url());
-    let (sim, repo_id) = seeded_sim().await;
-    seed_repo(&sim, Some(agen_yml));
-    let pairs = [
-        ("AGEN_WORKERS", "1"),
-        ("AGEN_JOB_LEASE_SECONDS", "2"),
-        ("OPENAI_API_KEY", OPENAI_KEY),
-        ("OPENAI_BASE_URL", url.as_str()),
-    ];
-    (spawn_configured(sim, repo_id, &pairs, toml).await, model)
+    spawn_for(Provider::OpenAi, toml, agen_yml).await
 }
 
 #[tokio::test]

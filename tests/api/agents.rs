@@ -74,6 +74,20 @@ fn summary(calls: &[ModelCall]) -> Vec<String> {
         .collect()
 }
 
+/// Scripts Claude Code's fix: read greeting.txt (it writes only files it has read), write
+/// the greeting with its own Write tool, then answer `done`.
+fn script_claude_fix(model: &ModelSim, done: &str) {
+    model.script(Step::tool_call(
+        "Read",
+        json!({"file_path": "/work/greeting.txt"}),
+    ));
+    model.script(Step::tool_call(
+        "Write",
+        json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
+    ));
+    model.script(Step::text(done));
+}
+
 /// Runs the job, expecting it to succeed; returns it, its session log and the model calls.
 async fn run_to_success(env: &Env, model: &ModelSim) -> (Job, String, Vec<ModelCall>) {
     let job = env.run_one().await;
@@ -135,17 +149,8 @@ fn assert_the_real_key_on_every_call(calls: &[ModelCall], header: &str, value: &
 #[tokio::test]
 async fn claude_code_writes_the_fix_through_the_gateway() {
     let (env, model) = spawn(AGENTS, PIPELINE).await;
-    // What the model "decides": read the file (Claude Code writes only files it has read),
-    // write the fix with its own Write tool, then say it is done.
-    model.script(Step::tool_call(
-        "Read",
-        json!({"file_path": "/work/greeting.txt"}),
-    ));
-    model.script(Step::tool_call(
-        "Write",
-        json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
-    ));
-    model.script(Step::text("I made greeting.txt greet the world."));
+    // What the model "decides": Claude Code's fix, then it says it is done.
+    script_claude_fix(&model, "I made greeting.txt greet the world.");
     let (job, log, calls) = run_to_success(&env, &model).await;
 
     // The change is Claude Code's own, on agen's branch, in a pull request. Claude Code
@@ -338,15 +343,7 @@ async fn what_the_agent_runs_cannot_leave_or_find_secrets() {
     for command in [curl, creds, list.as_str()] {
         model.script(Step::tool_call("Bash", json!({"command": command})));
     }
-    model.script(Step::tool_call(
-        "Read",
-        json!({"file_path": "/work/greeting.txt"}),
-    ));
-    model.script(Step::tool_call(
-        "Write",
-        json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
-    ));
-    model.script(Step::text("Done."));
+    script_claude_fix(&model, "Done.");
     let job = env.run_one().await;
     let log = env.session_log(&job);
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");

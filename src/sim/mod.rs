@@ -9,6 +9,10 @@
 //! Repositories made git-backed with [`Simulator::seed_git_repo`] are real bare
 //! repositories served over git smart HTTP at `{api_url}/{owner}/{repo}.git` (the
 //! `clone_url`), with GitHub's rules for App tokens and pushes (see `src/sim/git/`).
+//!
+//! A test sets the scene with the methods in `arrange.rs`, reads back what agen did with
+//! those in `observe.rs`, sends webhooks with `deliver.rs`, and calls the API itself with a
+//! [`SimClient`]: `sim.as_(&token).post(path, body)`, `sim.anonymous().get(path)`.
 
 mod access;
 mod arrange;

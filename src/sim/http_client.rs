@@ -1,4 +1,5 @@
-//! A minimal HTTP/1 client (hyper-util's legacy client), for webhook deliveries and tests.
+//! A minimal HTTP/1 client (hyper-util's legacy client), for webhook deliveries
+//! ([`super::deliver`]) and the test client ([`super::client`]).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

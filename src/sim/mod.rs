@@ -9,22 +9,27 @@
 //! Repositories made git-backed with [`Simulator::seed_git_repo`] are real bare
 //! repositories served over git smart HTTP at `{api_url}/{owner}/{repo}.git` (the
 //! `clone_url`), with GitHub's rules for App tokens and pushes (see `src/sim/git/`).
+//!
+//! A test sets the scene with the methods in `arrange.rs`, reads back what agen did with
+//! those in `observe.rs`, sends webhooks with `deliver.rs`, and calls the API itself with a
+//! [`SimClient`]: `sim.as_(&token).post(path, body)`, `sim.anonymous().get(path)`.
 
 mod access;
+mod arrange;
 mod auth;
+mod client;
+mod deliver;
 mod git;
 mod handlers;
 mod http_client;
-mod inspect;
 pub mod model;
+mod observe;
 mod record;
 mod reply;
 mod routes;
-mod seed;
 mod server;
 mod shapes;
 mod state;
-mod webhook;
 
 #[cfg(test)]
 mod tests;
@@ -34,10 +39,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use client::{SimAnswer, SimClient};
+pub use deliver::{merge_json, Delivery, DeliveryLog};
 pub use git::SimCommit;
 pub use record::{AuthKind, Fault, Recorded};
 pub use state::{MintedToken, SimComment};
-pub use webhook::{merge_json, Delivery, DeliveryLog};
 
 /// What the simulated GitHub knows about the App it serves.
 #[derive(Clone, Debug)]

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
+use super::deliver::DeliveryLog;
 use super::record::{Fault, Recorded};
-use super::webhook::DeliveryLog;
 
 /// An installation access token the simulator minted.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,36 +23,45 @@ command = "true"
 "#;
 
 async fn spawn(toml: &str, agen_yml: &str) -> (Env, ModelSim) {
+    spawn_for(Provider::Anthropic, toml, agen_yml).await
+}
+
+/// The provider whose key (the simulator's) and base URL (the simulator's) agen is given;
+/// the other provider is not configured.
+enum Provider {
+    Anthropic,
+    OpenAi,
+}
+
+async fn spawn_for(provider: Provider, toml: &str, agen_yml: &str) -> (Env, ModelSim) {
+    let (anthropic_key, openai_key) = match provider {
+        Provider::Anthropic => (KEY, "sk-openai-not-configured"),
+        Provider::OpenAi => ("sk-ant-not-configured", OPENAI_KEY),
+    };
     let model = ModelSim::start(ModelSimConfig {
-        anthropic_key: KEY.into(),
-        openai_key: "sk-openai-not-configured".into(),
+        anthropic_key: anthropic_key.into(),
+        openai_key: openai_key.into(),
     })
     .await
     .unwrap();
-    let url = model.url();
+    let (key_var, key, url_var, url) = match provider {
+        Provider::Anthropic => ("ANTHROPIC_API_KEY", KEY, "ANTHROPIC_BASE_URL", model.url()),
+        Provider::OpenAi => (
+            "OPENAI_API_KEY",
+            OPENAI_KEY,
+            "OPENAI_BASE_URL",
+            format!("{}/v1", model.url()),
+        ),
+    };
     let (sim, repo_id) = seeded_sim().await;
     seed_repo(&sim, Some(agen_yml));
     let pairs = [
         ("AGEN_WORKERS", "1"),
         ("AGEN_JOB_LEASE_SECONDS", "2"),
-        ("ANTHROPIC_API_KEY", KEY),
-        ("ANTHROPIC_BASE_URL", url.as_str()),
+        (key_var, key),
+        (url_var, url.as_str()),
     ];
     (spawn_configured(sim, repo_id, &pairs, toml).await, model)
-}
-
-async fn run_one(env: &Env) -> Job {
-    assert_eq!(
-        env.send("issues", env.labeled_payload("agen", "maintainer"))
-            .await,
-        202
-    );
-    env.job_ended(1).await
-}
-
-fn session_log(env: &Env, job: &Job) -> String {
-    let path = env.data_dir().join(format!("logs/job-{}.log", job.id));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn summary(calls: &[ModelCall]) -> Vec<String> {
@@ -65,11 +74,9 @@ fn summary(calls: &[ModelCall]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn claude_code_writes_the_fix_through_the_gateway() {
-    let (env, model) = spawn(AGENTS, PIPELINE).await;
-    // What the model "decides": read the file (Claude Code writes only files it has read),
-    // write the fix with its own Write tool, then say it is done.
+/// Scripts Claude Code's fix: read greeting.txt (it writes only files it has read), write
+/// the greeting with its own Write tool, then answer `done`.
+fn script_claude_fix(model: &ModelSim, done: &str) {
     model.script(Step::tool_call(
         "Read",
         json!({"file_path": "/work/greeting.txt"}),
@@ -78,14 +85,30 @@ async fn claude_code_writes_the_fix_through_the_gateway() {
         "Write",
         json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
     ));
-    model.script(Step::text("I made greeting.txt greet the world."));
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    model.script(Step::text(done));
+}
+
+/// Runs the job, expecting it to succeed; returns it, its session log and the model calls.
+async fn run_to_success(env: &Env, model: &ModelSim) -> (Job, String, Vec<ModelCall>) {
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     let calls = model.calls();
     eprintln!("model calls: {:#?}", summary(&calls));
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+    (job, log, calls)
+}
 
-    // The change is Claude Code's own, on agen's branch, in a pull request.
+/// What every agent's fix shows alike: greeting.txt greets the world on agen's branch, in
+/// agen's one pull request (whose body quotes `pr_summary` when given); the pipeline passed;
+/// nothing tried to leave through the egress proxy; and the status comment's spend line
+/// counts every model call the agent made, at least `min_calls`.
+async fn assert_the_fix_landed(
+    env: &Env,
+    job: &Job,
+    log: &str,
+    pr_summary: Option<&str>,
+    min_calls: u64,
+) {
     assert_eq!(
         env.sim.file_at(REPO, BRANCH, "greeting.txt"),
         Some(b"Hello, world!\n".to_vec())
@@ -93,6 +116,48 @@ async fn claude_code_writes_the_fix_through_the_gateway() {
     let pulls = env.pulls();
     assert_eq!(pulls.len(), 1, "{pulls:#?}");
     assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    if let Some(summary) = pr_summary {
+        let body = pulls[0]["body"].as_str().unwrap_or_default();
+        assert!(body.contains(&format!("```text\n{summary}\n```")), "{body}");
+    }
+    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
+    assert!(!log.contains("egress refused"), "{log}");
+    let status = env.status_comment(job);
+    let spend = env.app.store.job_spend(job.id).await.unwrap();
+    assert!(spend.model_calls >= min_calls, "{spend:?}");
+    assert!(
+        status.contains(&format!("{} model calls", spend.model_calls)),
+        "{status}"
+    );
+}
+
+/// The provider saw `header: value` (the real key) on every call, never the job's token,
+/// and answered each 200.
+fn assert_the_real_key_on_every_call(calls: &[ModelCall], header: &str, value: &str) {
+    assert!(!calls.is_empty());
+    for call in calls {
+        assert_eq!(call.header(header), Some(value), "{call:?}");
+        let seen = format!("{:?} {}", call.headers, call.body);
+        assert!(
+            !seen.contains("agen-job-"),
+            "the job token reached the provider"
+        );
+        assert_eq!(call.status, 200, "{:#?}", summary(calls));
+    }
+}
+
+#[tokio::test]
+async fn claude_code_writes_the_fix_through_the_gateway() {
+    let (env, model) = spawn(AGENTS, PIPELINE).await;
+    // What the model "decides": Claude Code's fix, then it says it is done.
+    script_claude_fix(&model, "I made greeting.txt greet the world.");
+    let (job, log, calls) = run_to_success(&env, &model).await;
+
+    // The change is Claude Code's own, on agen's branch, in a pull request. Claude Code
+    // wrote no summary file: its last message is the pull request's summary. The spend
+    // line counts every call the CLI made.
+    let said = "I made greeting.txt greet the world.";
+    assert_the_fix_landed(&env, &job, &log, Some(said), 3).await;
     // The session log reads as steps, the raw events after them.
     assert!(log.contains("\ntool Read greeting.txt\n"), "{log}");
     assert!(log.contains("\ntool Write greeting.txt\n"), "{log}");
@@ -103,36 +168,11 @@ async fn claude_code_writes_the_fix_through_the_gateway() {
     assert!(log.contains("==> round 1: agent (raw events)\n"), "{log}");
     assert!(log.contains("\"name\":\"Write\""), "{log}");
     assert!(log.contains("\"subtype\":\"success\""), "{log}");
-    // Claude Code wrote no summary file: its last message is the pull request's summary.
-    let body = pulls[0]["body"].as_str().unwrap_or_default();
-    assert!(
-        body.contains("```text\nI made greeting.txt greet the world.\n```"),
-        "{body}"
-    );
-    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
-    // No traffic but model calls: nothing tried to leave through the egress proxy.
-    assert!(!log.contains("egress refused"), "{log}");
-
-    // The spend line, counting every call the CLI made.
-    let status = env.status_comment(&job);
-    let spend = env.app.store.job_spend(job.id).await.unwrap();
-    assert!(spend.model_calls >= 3, "{spend:?}");
-    assert!(
-        status.contains(&format!("{} model calls", spend.model_calls)),
-        "{status}"
-    );
 
     // The simulator saw the real key on every call, never the job's token, and only the
     // agent's models.
-    assert!(!calls.is_empty());
+    assert_the_real_key_on_every_call(&calls, "x-api-key", KEY);
     for call in &calls {
-        assert_eq!(call.header("x-api-key"), Some(KEY), "{call:?}");
-        let seen = format!("{:?} {}", call.headers, call.body);
-        assert!(
-            !seen.contains("agen-job-"),
-            "the job token reached the provider"
-        );
-        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
         if let Some(m) = call.body.get("model").and_then(|m| m.as_str()) {
             assert!(m == "claude-sonnet-4-5" || m == "claude-haiku-4-5", "{m}");
         }
@@ -149,8 +189,8 @@ command = "claude -p hello --model claude-opus-4-1 --output-format stream-json -
 models = ["claude-sonnet-4-5"]
 "#;
     let (env, model) = spawn(toml, "max_rounds: 1\n").await;
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     // Claude Code reports the API error: the agent failed, and the issue says why.
     assert_eq!(job.state, JobState::Failed, "{job:#?}\n{log}");
     let status = env.status_comment(&job);
@@ -174,7 +214,7 @@ models = ["claude-sonnet-4-5"]
 #[tokio::test]
 async fn an_unknown_agent_or_model_in_agen_yml_is_said_on_the_issue() {
     let (env, model) = spawn(AGENTS, "agent: claude\nmodel: gpt-5\n").await;
-    let job = run_one(&env).await;
+    let job = env.run_one().await;
     assert_eq!(job.state, JobState::Failed);
     let status = env.status_comment(&job);
     assert!(
@@ -198,22 +238,7 @@ models = ["gpt-5-codex"]
 
 /// Like `spawn`, with only an OpenAI key: the simulator's `/v1` is agen's OpenAI upstream.
 async fn spawn_openai(toml: &str, agen_yml: &str) -> (Env, ModelSim) {
-    let model = ModelSim::start(ModelSimConfig {
-        anthropic_key: "sk-ant-not-configured".into(),
-        openai_key: OPENAI_KEY.into(),
-    })
-    .await
-    .unwrap();
-    let url = format!("{}/v1", model.url());
-    let (sim, repo_id) = seeded_sim().await;
-    seed_repo(&sim, Some(agen_yml));
-    let pairs = [
-        ("AGEN_WORKERS", "1"),
-        ("AGEN_JOB_LEASE_SECONDS", "2"),
-        ("OPENAI_API_KEY", OPENAI_KEY),
-        ("OPENAI_BASE_URL", url.as_str()),
-    ];
-    (spawn_configured(sim, repo_id, &pairs, toml).await, model)
+    spawn_for(Provider::OpenAi, toml, agen_yml).await
 }
 
 #[tokio::test]
@@ -226,20 +251,12 @@ async fn codex_writes_the_fix_through_the_gateway() {
         json!({"cmd": "printf 'Hello, world!\\n' > greeting.txt"}),
     ));
     model.script(Step::text("I made greeting.txt greet the world."));
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
-    let calls = model.calls();
-    eprintln!("model calls: {:#?}", summary(&calls));
-    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+    let (job, log, calls) = run_to_success(&env, &model).await;
 
-    // The change is Codex's own, on agen's branch, in a pull request.
-    assert_eq!(
-        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
-        Some(b"Hello, world!\n".to_vec())
-    );
-    let pulls = env.pulls();
-    assert_eq!(pulls.len(), 1, "{pulls:#?}");
-    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
+    // The change is Codex's own, on agen's branch, in a pull request. Codex wrote no
+    // summary file: its last message is the pull request's summary.
+    let said = "I made greeting.txt greet the world.";
+    assert_the_fix_landed(&env, &job, &log, Some(said), 2).await;
     // The session log reads as steps, the raw events after them.
     assert!(
         log.contains("\ntool shell $ /bin/bash -lc \"printf 'Hello, world")
@@ -252,39 +269,13 @@ async fn codex_writes_the_fix_through_the_gateway() {
     );
     assert!(log.contains("==> round 1: agent (raw events)\n"), "{log}");
     assert!(log.contains("\"type\":\"turn.completed\""), "{log}");
-    // Codex wrote no summary file: its last message is the pull request's summary.
-    let body = pulls[0]["body"].as_str().unwrap_or_default();
-    assert!(
-        body.contains("```text\nI made greeting.txt greet the world.\n```"),
-        "{body}"
-    );
-    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
-    assert!(!log.contains("egress refused"), "{log}");
-
-    let status = env.status_comment(&job);
-    let spend = env.app.store.job_spend(job.id).await.unwrap();
-    assert!(spend.model_calls >= 2, "{spend:?}");
-    assert!(
-        status.contains(&format!("{} model calls", spend.model_calls)),
-        "{status}"
-    );
 
     // The simulator saw the real key on every call, never the job's token, and only the
     // agent's model; the second call carries the tool's output back.
     let bearer = format!("Bearer {OPENAI_KEY}");
     assert!(calls.len() >= 2, "{:#?}", summary(&calls));
+    assert_the_real_key_on_every_call(&calls, "authorization", &bearer);
     for call in &calls {
-        assert_eq!(
-            call.header("authorization"),
-            Some(bearer.as_str()),
-            "{call:?}"
-        );
-        let seen = format!("{:?} {}", call.headers, call.body);
-        assert!(
-            !seen.contains("agen-job-"),
-            "the job token reached the provider"
-        );
-        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
         assert_eq!(call.path, "/v1/responses", "{:#?}", summary(&calls));
         assert_eq!(call.body["model"], "gpt-5-codex");
     }
@@ -307,8 +298,8 @@ async fn a_failed_model_call_fails_the_job_with_its_error() {
     for _ in 0..10 {
         model.script(Step::error(400));
     }
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     assert_eq!(job.state, JobState::Failed, "{job:#?}\n{log}");
     let status = env.status_comment(&job);
     assert!(
@@ -352,17 +343,9 @@ async fn what_the_agent_runs_cannot_leave_or_find_secrets() {
     for command in [curl, creds, list.as_str()] {
         model.script(Step::tool_call("Bash", json!({"command": command})));
     }
-    model.script(Step::tool_call(
-        "Read",
-        json!({"file_path": "/work/greeting.txt"}),
-    ));
-    model.script(Step::tool_call(
-        "Write",
-        json!({"file_path": "/work/greeting.txt", "content": "Hello, world!\n"}),
-    ));
-    model.script(Step::text("Done."));
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    script_claude_fix(&model, "Done.");
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
 
     // The proxy refused the host, and the log says so.
@@ -421,18 +404,12 @@ async fn aider_writes_the_fix_through_the_gateway() {
     for _ in 0..4 {
         model.script(Step::text("Done."));
     }
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
-    let calls = model.calls();
-    eprintln!("model calls: {:#?}", summary(&calls));
-    assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
+    let (job, log, calls) = run_to_success(&env, &model).await;
 
-    // The change is aider's own edit, and nothing else: no commit of its own, no cache or
-    // history file in the worktree, no `.gitignore` edit.
-    assert_eq!(
-        env.sim.file_at(REPO, BRANCH, "greeting.txt"),
-        Some(b"Hello, world!\n".to_vec())
-    );
+    // The change is aider's own edit, in agen's pull request, and nothing else: no commit
+    // of its own, no cache or history file in the worktree, no `.gitignore` edit. No traffic
+    // but model calls: no price list, update check or analytics left the session.
+    assert_the_fix_landed(&env, &job, &log, None, 1).await;
     for left in [
         ".aider.tags.cache.v4",
         ".aider.chat.history.md",
@@ -440,39 +417,14 @@ async fn aider_writes_the_fix_through_the_gateway() {
     ] {
         assert_eq!(env.sim.file_at(REPO, BRANCH, left), None, "{left} pushed");
     }
-    let pulls = env.pulls();
-    assert_eq!(pulls.len(), 1, "{pulls:#?}");
-    assert_eq!(pulls[0]["head"]["ref"], BRANCH);
     // Aider's own account of the edit is the session's transcript.
     assert!(log.contains("Applied edit to greeting.txt"), "{log}");
-    assert!(log.contains("ok: greeting.txt greets the world"), "{log}");
-    // No traffic but model calls: no price list, update check or analytics left the session.
-    assert!(!log.contains("egress refused"), "{log}");
-
-    let status = env.status_comment(&job);
-    let spend = env.app.store.job_spend(job.id).await.unwrap();
-    assert!(spend.model_calls >= 1, "{spend:?}");
-    assert!(
-        status.contains(&format!("{} model calls", spend.model_calls)),
-        "{status}"
-    );
 
     // The simulator saw the real key on every call, never the job's token, and only the
     // agent's model.
     let bearer = format!("Bearer {OPENAI_KEY}");
-    assert!(!calls.is_empty());
+    assert_the_real_key_on_every_call(&calls, "authorization", &bearer);
     for call in &calls {
-        assert_eq!(
-            call.header("authorization"),
-            Some(bearer.as_str()),
-            "{call:?}"
-        );
-        let seen = format!("{:?} {}", call.headers, call.body);
-        assert!(
-            !seen.contains("agen-job-"),
-            "the job token reached the provider"
-        );
-        assert_eq!(call.status, 200, "{:#?}", summary(&calls));
         assert_eq!(call.path, "/v1/chat/completions", "{:#?}", summary(&calls));
         assert_eq!(call.body["model"], "gpt-4.1");
     }
@@ -482,7 +434,7 @@ async fn aider_writes_the_fix_through_the_gateway() {
 async fn an_agent_whose_program_is_not_installed_ends_the_job_saying_so() {
     let toml = "[agents.ghost]\ncommand = \"no-such-agent-cli --task \\\"$AGEN_TASK_FILE\\\"\"\n";
     let (env, model) = spawn(toml, PIPELINE).await;
-    let job = run_one(&env).await;
+    let job = env.run_one().await;
     assert_eq!(job.state, JobState::Failed, "{job:#?}");
     let status = env.status_comment(&job);
     assert!(

@@ -9,14 +9,6 @@ use crate::support::{seeded_sim, spawn_with, Env, REPO};
 const RUST_PIPELINE: &str = "pipeline:\n  - cargo test --offline\nmax_rounds: 1\n";
 const AGENT: &str = "printf 'notes\\n' > NOTES.md";
 
-async fn label(env: &Env) {
-    assert_eq!(
-        env.send("issues", env.labeled_payload("agen", "maintainer"))
-            .await,
-        202
-    );
-}
-
 /// A crate with no dependencies and one test.
 fn seed_crate(sim: &agen::sim::Simulator, agen_yml: &str) {
     let files = tempfile::tempdir().unwrap();
@@ -67,7 +59,7 @@ async fn crate_job(extra: &[(&str, &str)]) -> (Env, agen::store::jobs::Job) {
     ];
     pairs.extend_from_slice(extra);
     let env = spawn_with(sim, repo_id, &pairs).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     (env, job)
 }

@@ -80,6 +80,27 @@ impl Session {
         )
         .await
     }
+
+    /// An OpenAI call to `path` with the job's own token as the Bearer, as its agent would
+    /// make it.
+    async fn ask_openai(&self, path: &str, body: Value) -> Answer {
+        let bearer = format!("Bearer {}", self.pass.token());
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+        send(&self.url, "POST", path, &headers, body).await
+    }
+}
+
+/// What the model simulator reports a call used (no cache writes).
+fn usage(input: u64, output: u64, cache_read: u64) -> SimUsage {
+    SimUsage {
+        input,
+        output,
+        cache_write: 0,
+        cache_read,
+    }
 }
 
 impl Env {
@@ -225,12 +246,8 @@ async fn the_agent_gets_its_answer_with_agens_key_added_outside_and_its_token_ne
     let payer = env.job("d1", 1, 1).await;
     let session = env.session(payer.clone(), 2.0).await;
     let token = session.pass.token().to_string();
-    env.model.script(Step::text("Hello there").usage(SimUsage {
-        input: 1000,
-        output: 200,
-        cache_write: 0,
-        cache_read: 0,
-    }));
+    env.model
+        .script(Step::text("Hello there").usage(usage(1000, 200, 0)));
     let (status, body) = text(session.ask(message(HAIKU, 500, false)).await).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["content"][0]["text"], "Hello there");
@@ -391,12 +408,7 @@ async fn a_stream_passes_event_by_event_and_is_metered_from_its_start_and_last_d
     let session = env.session(payer.clone(), 2.0).await;
     env.model.script(
         Step::text("one two three four")
-            .usage(SimUsage {
-                input: 2000,
-                output: 4,
-                cache_write: 0,
-                cache_read: 1000,
-            })
+            .usage(usage(2000, 4, 1000))
             .gate_after(3),
     );
     let answer = session.ask(message(HAIKU, 100, true)).await;
@@ -431,25 +443,9 @@ async fn openai_chat_streams_get_their_usage_asked_for_and_metered() {
     let env = env_with(&[]).await;
     let payer = env.job("d1", 1, 1).await;
     let session = env.session(payer.clone(), 2.0).await;
-    let bearer = format!("Bearer {}", session.pass.token());
-    env.model.script(Step::text("hi").usage(SimUsage {
-        input: 1000,
-        output: 10,
-        cache_write: 0,
-        cache_read: 0,
-    }));
+    env.model.script(Step::text("hi").usage(usage(1000, 10, 0)));
     let request = json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
-    let answer = send(
-        &session.url,
-        "POST",
-        "/v1/chat/completions",
-        &[
-            ("authorization", &bearer),
-            ("content-type", "application/json"),
-        ],
-        request,
-    )
-    .await;
+    let answer = session.ask_openai("/v1/chat/completions", request).await;
     assert_eq!(answer.status(), 200);
     let all = answer.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&all).ends_with("data: [DONE]\n\n"));
@@ -534,12 +530,8 @@ async fn an_agent_calling_in_a_loop_is_stopped_at_the_cap_and_never_past_it() {
     let session = env.session(payer.clone(), 0.02).await;
     let mut refused = None;
     for i in 0..200 {
-        env.model.script(Step::text("more").usage(SimUsage {
-            input: 100,
-            output: 600,
-            cache_write: 0,
-            cache_read: 0,
-        }));
+        env.model
+            .script(Step::text("more").usage(usage(100, 600, 0)));
         let (status, body) = text(session.ask(message(HAIKU, 1000, false)).await).await;
         if status != 200 {
             refused = Some((i, status, body));
@@ -569,16 +561,8 @@ async fn eight_calls_at_once_cannot_overshoot_the_cap_together() {
     let session = env.session(payer.clone(), 0.016).await;
     let token = session.pass.token().to_string();
     for _ in 0..8 {
-        env.model.script(
-            Step::text("x")
-                .usage(SimUsage {
-                    input: 100,
-                    output: 1000,
-                    cache_write: 0,
-                    cache_read: 0,
-                })
-                .gate_after(1),
-        );
+        env.model
+            .script(Step::text("x").usage(usage(100, 1000, 0)).gate_after(1));
     }
     let calls = (0..8).map(|_| {
         let (url, token) = (session.url.clone(), token.clone());
@@ -633,12 +617,7 @@ async fn spend_survives_a_restart_and_a_monthly_repository_cap_binds_the_next_jo
     let env = env_with(&[("AGEN_REPO_MONTHLY_USD", "0.01")]).await;
     let first = env.job("d1", 5, 1).await;
     let session = env.session(first.clone(), 2.0).await;
-    env.model.script(Step::text("x").usage(SimUsage {
-        input: 9000,
-        output: 100,
-        cache_write: 0,
-        cache_read: 0,
-    }));
+    env.model.script(Step::text("x").usage(usage(9000, 100, 0)));
     let (status, _) = text(session.ask(message(HAIKU, 100, false)).await).await;
     assert_eq!(status, 200);
     let spent = env.spent(first.job).await;
@@ -680,12 +659,7 @@ async fn an_agents_monthly_cap_holds_it_across_repositories() {
     let caps = env.gateway.caps(MicroUsd::from_usd(2.0), agent_cap);
     let first = capped(env.job("d1", 5, 1).await);
     let session = env.session_under(first.clone(), caps).await;
-    env.model.script(Step::text("x").usage(SimUsage {
-        input: 9000,
-        output: 100,
-        cache_write: 0,
-        cache_read: 0,
-    }));
+    env.model.script(Step::text("x").usage(usage(9000, 100, 0)));
     let (status, _) = text(session.ask(message(HAIKU, 100, false)).await).await;
     assert_eq!(status, 200);
     let spent = env.spent(first.job).await;
@@ -733,19 +707,10 @@ async fn openai_responses_streams_are_metered_from_their_final_event() {
     let env = env_with(&[]).await;
     let payer = env.job("d1", 1, 1).await;
     let session = env.session(payer.clone(), 2.0).await;
-    let bearer = format!("Bearer {}", session.pass.token());
-    env.model.script(Step::text("patched").usage(SimUsage {
-        input: 800,
-        output: 20,
-        cache_write: 0,
-        cache_read: 200,
-    }));
+    env.model
+        .script(Step::text("patched").usage(usage(800, 20, 200)));
     let request = json!({"model": "gpt-5-mini", "stream": true, "input": "fix the test"});
-    let headers = [
-        ("authorization", bearer.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let answer = send(&session.url, "POST", "/v1/responses", &headers, request).await;
+    let answer = session.ask_openai("/v1/responses", request).await;
     assert_eq!(answer.status(), 200);
     let all = answer.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&all).contains("event: response.completed"));
@@ -760,12 +725,7 @@ async fn openai_responses_streams_are_metered_from_their_final_event() {
 async fn a_monthly_installation_cap_binds_every_repository_of_the_installation() {
     let env = env_with(&[("AGEN_INSTALLATION_MONTHLY_USD", "0.01")]).await;
     let first = env.session(env.job("d1", 5, 9).await, 2.0).await;
-    env.model.script(Step::text("x").usage(SimUsage {
-        input: 9000,
-        output: 100,
-        cache_write: 0,
-        cache_read: 0,
-    }));
+    env.model.script(Step::text("x").usage(usage(9000, 100, 0)));
     let (status, _) = text(first.ask(message(HAIKU, 100, false)).await).await;
     assert_eq!(status, 200);
     env.spent(first.job).await;

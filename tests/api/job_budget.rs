@@ -9,7 +9,6 @@ use crate::support::jobs::{seed_repo, spawn_jobs};
 use crate::support::{seeded_sim, spawn_configured, Env, INSTALLATION, ISSUE, REPO};
 use agen::budget::MicroUsd;
 use agen::sim::model::{ModelCall, ModelSim, ModelSimConfig, SimUsage, Step};
-use agen::store::jobs::Job;
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::Value;
 
@@ -68,21 +67,8 @@ async fn spawn_budget(
     }
 }
 
-async fn label(env: &Env) {
-    assert_eq!(
-        env.send("issues", env.labeled_payload("agen", "maintainer"))
-            .await,
-        202
-    );
-}
-
 fn text(file: Option<Vec<u8>>) -> String {
     String::from_utf8(file.expect("file exists")).unwrap()
-}
-
-fn session_log(env: &Env, job: &Job) -> String {
-    let path = env.data_dir().join(format!("logs/job-{}.log", job.id));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Realistic figures for one call: less input than the request has bytes.
@@ -118,7 +104,7 @@ cat hunt.txt
 async fn the_real_key_never_enters_a_session() {
     let b = spawn_budget(process_canary(), KEY_HUNTER, None, &[]).await;
     let (env, key) = (&b.env, b.key.as_str());
-    label(env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "succeeded", "{job:#?}");
 
@@ -141,7 +127,7 @@ async fn the_real_key_never_enters_a_session() {
     assert!(!found.contains(key), "the agent found the key");
 
     // Nowhere agen writes: the session log, the pushed files, the PR, the check, the comments.
-    let log = session_log(env, &job);
+    let log = env.session_log(&job);
     assert!(
         log.contains("canary hits: []"),
         "the hunt's output is logged: {log}"
@@ -195,7 +181,7 @@ async fn a_looping_agent_is_stopped_at_the_cap_never_past_it() {
         b.model
             .script(Step::text("Hello, world!").usage(usage(100, 500)));
     }
-    label(env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "budget_exceeded", "{job:#?}");
 
@@ -224,7 +210,7 @@ async fn a_looping_agent_is_stopped_at_the_cap_never_past_it() {
     .await
     .unwrap();
     assert_eq!(in_flight, 0, "every call was settled");
-    let log = session_log(env, &job);
+    let log = env.session_log(&job);
     assert_eq!(
         log.matches("the model answered 402 Payment Required")
             .count(),
@@ -264,7 +250,7 @@ async fn a_spent_month_stops_the_next_job_before_any_session() {
     let env = &b.env;
     b.model
         .script(Step::text("Hello, world!").usage(usage(100, 500)));
-    label(env).await;
+    env.label_issue().await;
     let first = env.job_ended(1).await;
     assert_eq!(first.state.as_str(), "succeeded", "{first:#?}");
     let spent = env.app.store.job_spend(first.id).await.unwrap().spend;
@@ -365,7 +351,7 @@ async fn an_agents_spent_month_stops_its_job_in_any_repository() {
     .await
     .unwrap();
 
-    label(&env).await;
+    env.label_issue().await;
     // (The first job in the store is that other repository's.)
     let job = env.job_ended(2).await;
     assert_eq!(job.repo.0, REPO);
@@ -393,7 +379,7 @@ async fn the_cpu_budget_ends_a_spinning_pipeline() {
     .await;
     let env = &b.env;
     let asked = Instant::now();
-    label(env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert!(
         asked.elapsed() < Duration::from_secs(120),
@@ -481,7 +467,7 @@ async fn the_cli_and_metrics_show_what_a_job_spent() {
         cache_write: 0,
         cache_read: 1_000,
     }));
-    label(env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "succeeded", "{job:#?}");
     assert_eq!(b.model.calls().len(), 2);
@@ -552,7 +538,7 @@ async fn a_key_echoed_back_by_the_upstream_is_never_pushed_or_logged() {
     let b = spawn_budget(&key, "/opt/agen/bin/agen demo-agent", None, &[]).await;
     let env = &b.env;
     b.model.script(Step::text(&key));
-    label(env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(b.model.calls().len(), 1, "the model was asked");
     assert_eq!(job.state.as_str(), "failed", "{job:#?}");
@@ -560,7 +546,7 @@ async fn a_key_echoed_back_by_the_upstream_is_never_pushed_or_logged() {
     let status = env.status_comment(&job);
     assert!(status.contains("`greeting.txt` line 1"), "{status}");
     assert!(!status.contains(&key), "{status}");
-    let log = session_log(env, &job);
+    let log = env.session_log(&job);
     assert!(log.contains("the model said: "), "{log}");
     assert!(!log.contains(&key), "the key is in the session log: {log}");
 }

@@ -10,14 +10,6 @@ use serde_json::Value;
 
 const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
 
-async fn label(env: &Env) {
-    assert_eq!(
-        env.send("issues", env.labeled_payload("agen", "maintainer"))
-            .await,
-        202
-    );
-}
-
 fn check_runs(env: &Env) -> Vec<(String, String, String)> {
     env.sim
         .check_runs(REPO)
@@ -51,7 +43,7 @@ async fn labeled_issue_becomes_a_pull_request_with_a_passing_check() {
         "required_approving_review_count": 1 } }]);
     env.sim.set_branch_rules(REPO, "main", review_rule);
     let main_before = env.main_sha();
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "succeeded", "{job:#?}");
     assert_eq!((job.round, job.attempts), (1, 1));
@@ -189,7 +181,7 @@ printf 'Hello, world!\n' > greeting.txt
 #[tokio::test]
 async fn pipeline_failure_goes_to_the_next_round_which_passes() {
     let env = spawn_jobs(LEARNING_AGENT, Some(PIPELINE), &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "succeeded", "{job:#?}");
     assert_eq!(job.round, 2);
@@ -207,7 +199,7 @@ async fn pipeline_failure_goes_to_the_next_round_which_passes() {
 #[tokio::test]
 async fn pipeline_that_never_passes_gives_a_draft_and_a_failed_check() {
     let env = spawn_jobs("printf 'Hi\\n' > greeting.txt", Some(PIPELINE), &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "failed", "{job:#?}");
     assert_eq!(job.round, 2, "max_rounds from .github/agen.yml");
@@ -245,7 +237,7 @@ async fn pipeline_that_never_passes_gives_a_draft_and_a_failed_check() {
 #[tokio::test]
 async fn time_budget_ends_the_job_as_timed_out() {
     let env = spawn_jobs("sleep 60", None, &[("AGEN_JOB_MINUTES", "0.03")]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "timed_out", "{job:#?}");
     assert!(env.pulls().is_empty(), "nothing changed, nothing to open");
@@ -274,7 +266,7 @@ async fn time_budget_ends_the_job_as_timed_out() {
 #[tokio::test]
 async fn stop_ends_a_running_job_within_seconds() {
     let env = spawn_jobs("sleep 60", None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     env.job_in_round(1, 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     env.comment("/agen status", "maintainer").await;
@@ -307,7 +299,7 @@ async fn stop_ends_a_running_job_within_seconds() {
 #[tokio::test]
 async fn retry_gets_a_new_branch_with_a_suffix() {
     let env = spawn_jobs(GOOD_AGENT, None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     assert_eq!(env.job_ended(1).await.state.as_str(), "succeeded");
     env.comment("/agen retry", "maintainer").await;
     let second = env.job_ended(2).await;
@@ -329,7 +321,7 @@ async fn retry_gets_a_new_branch_with_a_suffix() {
 #[tokio::test]
 async fn no_changes_means_no_branch_and_a_neutral_check_on_the_base() {
     let env = spawn_jobs("true", None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "no_changes");
     assert!(env.pulls().is_empty());
@@ -354,7 +346,7 @@ async fn no_changes_means_no_branch_and_a_neutral_check_on_the_base() {
 async fn workflow_files_are_never_pushed() {
     let agent = "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/ci.yml";
     let env = spawn_jobs(agent, None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "failed");
     assert!(env.agen_branches().is_empty());
@@ -373,7 +365,7 @@ async fn a_planted_aws_key_is_refused_without_echoing_it() {
     let key = "AKIAIOSFODNN7EXAMPLE";
     let agent = format!("printf 'ok\\naws_key = {key}\\n' > settings.ini");
     let env = spawn_jobs(&agent, None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "failed");
     assert!(env.agen_branches().is_empty());
@@ -403,7 +395,7 @@ echo done >> found.txt
 #[tokio::test]
 async fn an_agent_hunting_for_the_token_finds_none() {
     let env = spawn_jobs(TOKEN_HUNTER, None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "succeeded", "{job:#?}");
     let found = text(env.sim.file_at(REPO, BRANCH, "found.txt"));
@@ -444,7 +436,7 @@ async fn an_agent_hunting_for_the_token_finds_none() {
 #[tokio::test]
 async fn a_bad_repository_config_is_named_on_the_issue_and_nothing_runs() {
     let env = spawn_jobs("touch ran", Some("pipline:\n  - make test\n"), &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "failed");
     assert_eq!(job.round, 0, "no round ran");
@@ -471,7 +463,7 @@ async fn comment_on_pull(env: &Env, number: u64, body: &str) -> u16 {
 #[tokio::test]
 async fn a_command_on_agens_own_pull_request_continues_on_its_branch() {
     let env = spawn_jobs("echo more >> greeting.txt", None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let first = env.job_ended(1).await;
     assert_eq!(first.state.as_str(), "succeeded", "{first:#?}");
     let number = env.pulls()[0]["number"].as_u64().unwrap();
@@ -541,7 +533,7 @@ async fn on_a_persons_pull_request_agen_opens_its_own_against_that_branch() {
 async fn a_secret_agen_holds_is_never_pushed() {
     // The webhook secret (the simulator's demo App uses `demo-secret`) written by the agent.
     let env = spawn_jobs("echo 'secret = demo-secret' > notes.txt", None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "failed");
     assert!(env.agen_branches().is_empty());
@@ -553,7 +545,7 @@ async fn a_secret_agen_holds_is_never_pushed() {
 #[tokio::test]
 async fn the_mirror_goes_when_the_repository_is_no_longer_granted() {
     let env = spawn_jobs(GOOD_AGENT, None, &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     assert_eq!(env.job_ended(1).await.state.as_str(), "succeeded");
     let mirror = env.data_dir().join(format!("mirrors/{}.git", env.repo_id));
     assert!(
@@ -585,7 +577,7 @@ const HOSTILE_PIPELINE: &str =
 #[tokio::test]
 async fn what_the_agent_and_its_sessions_write_is_shown_inert() {
     let env = spawn_jobs(HOSTILE_AGENT, Some(HOSTILE_PIPELINE), &[]).await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "failed", "{job:#?}");
     let body = env.pulls()[0]["body"].as_str().unwrap().to_string();
@@ -616,7 +608,7 @@ async fn cpu_budget_used_up_before_any_change_still_has_a_failed_check_on_the_ba
         &[("AGEN_JOB_CPU_MINUTES", "0.01")],
     )
     .await;
-    label(&env).await;
+    env.label_issue().await;
     let job = env.job_ended(1).await;
     assert_eq!(job.state.as_str(), "budget_exceeded", "{job:#?}");
     assert!(env.pulls().is_empty(), "nothing changed, nothing to open");

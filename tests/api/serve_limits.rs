@@ -141,15 +141,13 @@ fn ping() -> serde_json::Value {
     serde_json::json!({ "zen": "Keep it logically awesome.", "hook_id": 1 })
 }
 
-#[tokio::test]
-async fn a_head_trickled_past_the_head_timeout_is_closed_at_the_deadline() {
-    let env = spawn_limited(&[("AGEN_HEAD_TIMEOUT_SECONDS", "1")]).await;
-    let mut s = TcpStream::connect(env.app.addr).await.unwrap();
+/// Writes `bytes` one every 100 ms on `s` (then nothing more) and reads until agen closes
+/// the connection, for at most 4 s; returns how long that took and what agen answered.
+async fn trickle_until_closed(s: &mut TcpStream, bytes: &[u8]) -> (Duration, String) {
     let started = Instant::now();
-    let head = b"GET /healthz HTTP/1.1\r\nHost: agen\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let (mut read, mut write) = s.split();
     let trickle = async {
-        for b in head.iter() {
+        for b in bytes {
             if write.write_all(&[*b]).await.is_err() {
                 break;
             }
@@ -171,12 +169,22 @@ async fn a_head_trickled_past_the_head_timeout_is_closed_at_the_deadline() {
         _ = trickle => unreachable!(),
         _ = tokio::time::timeout(Duration::from_secs(4), closed) => {}
     }
-    let took = started.elapsed();
+    (
+        started.elapsed(),
+        String::from_utf8_lossy(&got).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_head_trickled_past_the_head_timeout_is_closed_at_the_deadline() {
+    let env = spawn_limited(&[("AGEN_HEAD_TIMEOUT_SECONDS", "1")]).await;
+    let mut s = TcpStream::connect(env.app.addr).await.unwrap();
+    let head = b"GET /healthz HTTP/1.1\r\nHost: agen\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let (took, answer) = trickle_until_closed(&mut s, head).await;
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
         "closed after {took:?}, the head timeout is 1 s"
     );
-    let answer = String::from_utf8_lossy(&got);
     assert!(
         !answer.contains(" 200 "),
         "an unfinished head is never served: {answer}"
@@ -196,39 +204,13 @@ async fn a_body_trickled_past_the_body_timeout_is_cut_off_and_stores_nothing() {
         delivery.body.len()
     );
     s.write_all(head.as_bytes()).await.unwrap();
-    let started = Instant::now();
-    let (mut read, mut write) = s.split();
-    let body = delivery.body.clone();
-    let trickle = async {
-        // All but the last byte, slowly: the body never completes in time.
-        for b in &body[..body.len() - 1] {
-            if write.write_all(&[*b]).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        std::future::pending::<()>().await;
-    };
-    let mut got = Vec::new();
-    let closed = async {
-        let mut buf = [0u8; 1024];
-        loop {
-            match read.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::select! {
-        _ = trickle => unreachable!(),
-        _ = tokio::time::timeout(Duration::from_secs(4), closed) => {}
-    }
-    let took = started.elapsed();
+    // All but the last byte, slowly: the body never completes in time.
+    let body = &delivery.body[..delivery.body.len() - 1];
+    let (took, answer) = trickle_until_closed(&mut s, body).await;
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
         "closed after {took:?}, the body timeout is 1 s"
     );
-    let answer = String::from_utf8_lossy(&got);
     assert!(
         answer.is_empty() || answer.starts_with("HTTP/1.1 408 "),
         "closed, or answered 408: {answer}"

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::support::jobs::spawn_jobs;
-use crate::support::{Env, REPO};
-use agen::store::jobs::{Job, JobState};
+use crate::support::REPO;
+use agen::store::jobs::JobState;
 
 const BRANCH: &str = "agen/issue-7-login-test-is-flaky";
 
@@ -34,20 +34,6 @@ fn registry(body: &'static str) -> (u16, Arc<AtomicUsize>) {
         }
     });
     (port, served)
-}
-
-async fn run_one(env: &Env) -> Job {
-    assert_eq!(
-        env.send("issues", env.labeled_payload("agen", "maintainer"))
-            .await,
-        202
-    );
-    env.job_ended(1).await
-}
-
-fn session_log(env: &Env, job: &Job) -> String {
-    let path = env.data_dir().join(format!("logs/job-{}.log", job.id));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[tokio::test]
@@ -75,8 +61,8 @@ async fn setup_reaches_its_own_hosts_and_its_files_serve_the_pipeline_but_are_no
         ],
     )
     .await;
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}\n{log}");
 
     // Setup reached the registry once; the agent's session was refused it.
@@ -110,8 +96,8 @@ async fn a_failing_setup_step_ends_the_job_with_its_output_on_the_issue() {
     let yml = "setup:\n  - echo 'npm ERR! @mallory missing peer' && exit 3\n\
                pipeline:\n  - sh check.sh\n";
     let env = spawn_jobs("printf 'Hello, world!\\n' > greeting.txt", Some(yml), &[]).await;
-    let job = run_one(&env).await;
-    let log = session_log(&env, &job);
+    let job = env.run_one().await;
+    let log = env.session_log(&job);
     assert_eq!(job.state, JobState::Failed, "{job:#?}\n{log}");
     assert_eq!(job.round, 0, "no round ran");
     let status = env.status_comment(&job);

@@ -8,23 +8,23 @@ mod address;
 mod cgi;
 mod gate;
 mod hook;
-mod inspect;
 mod pktline;
-mod seed;
+mod read;
 mod smart;
 pub(crate) mod store;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use inspect::SimCommit;
-pub(crate) use inspect::{blob_at, blob_in_commit};
+pub use read::SimCommit;
+pub(crate) use read::{blob_at, blob_in_commit};
 
 use super::state::Repo;
 pub(crate) use address::target;
-pub(crate) use seed::{has_commit, put_file, write_ref};
 pub(crate) use smart::serve;
+pub(crate) use write::{has_commit, put_file, write_ref};
 
 /// The fixed author and committer of the commits the simulator makes itself.
 pub(crate) const AUTHOR_NAME: &str = "Octo Cat";

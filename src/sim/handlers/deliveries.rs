@@ -3,9 +3,9 @@
 use serde_json::{json, Map, Value};
 
 use super::Ctx;
+use crate::sim::deliver::DeliveryLog;
 use crate::sim::reply::{page_params, Reply};
 use crate::sim::shapes;
-use crate::sim::webhook::DeliveryLog;
 
 fn summary(d: &DeliveryLog) -> Value {
     json!({

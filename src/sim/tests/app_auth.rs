@@ -8,7 +8,7 @@ use crate::sim::AuthKind;
 #[tokio::test]
 async fn valid_jwt_lists_installations() {
     let sim = setup().await;
-    let answer = call(&sim, "GET", "/app/installations", Some(&jwt()), None).await;
+    let answer = sim.as_(&jwt()).get("/app/installations").await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json[0]["id"], 42);
     assert_eq!(answer.json[0]["account"]["login"], "acme");
@@ -26,7 +26,7 @@ async fn valid_jwt_lists_installations() {
 async fn string_issuer_is_accepted() {
     let sim = setup().await;
     let token = jwt_with(-30, 300, json!("1"), PRIVATE_KEY);
-    let answer = call(&sim, "GET", "/app", Some(&token), None).await;
+    let answer = sim.as_(&token).get("/app").await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json["slug"], "agen");
 }
@@ -62,7 +62,7 @@ async fn bad_jwts_are_refused_with_401() {
         ),
     ];
     for (token, message) in cases {
-        let answer = call(&sim, "GET", "/app/installations", Some(&token), None).await;
+        let answer = sim.as_(&token).get("/app/installations").await;
         assert_eq!(answer.status, 401, "{message}");
         assert!(
             answer.message().starts_with(message),
@@ -81,9 +81,8 @@ fn rsa_key_other() -> String {
 
 #[tokio::test]
 async fn installation_token_on_app_endpoint_is_401() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
-    let answer = call(&sim, "GET", "/app/installations", Some(&token), None).await;
+    let (_sim, gh) = setup_with_token().await;
+    let answer = gh.get("/app/installations").await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.message(), "A JSON web token could not be decoded");
 }
@@ -91,7 +90,7 @@ async fn installation_token_on_app_endpoint_is_401() {
 #[tokio::test]
 async fn jwt_on_repository_endpoint_is_403() {
     let sim = setup().await;
-    let answer = call(&sim, "GET", "/repos/acme/widgets", Some(&jwt()), None).await;
+    let answer = sim.as_(&jwt()).get("/repos/acme/widgets").await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.message(), "Resource not accessible by integration");
 }
@@ -100,7 +99,7 @@ async fn jwt_on_repository_endpoint_is_403() {
 async fn mint_defaults_to_everything_the_app_holds() {
     let sim = setup().await;
     let path = "/app/installations/42/access_tokens";
-    let answer = call(&sim, "POST", path, Some(&jwt()), None).await;
+    let answer = sim.as_(&jwt()).post(path, None).await;
     assert_eq!(answer.status, 201);
     let token = answer.json["token"].as_str().unwrap();
     assert!(token.starts_with("ghs_") && token.len() == 40, "{token}");
@@ -125,6 +124,7 @@ async fn mint_scoped_to_one_repo_hides_the_other() {
         json!({"repositories": ["widgets"], "permissions": {"issues": "write"}}),
     )
     .await;
+    let gh = sim.as_(&token);
     let minted = sim.tokens().pop().unwrap();
     assert_eq!(minted.repository_selection, "selected");
     assert_eq!(
@@ -135,13 +135,8 @@ async fn mint_scoped_to_one_repo_hides_the_other() {
         minted.permissions.get("metadata").map(String::as_str),
         Some("read")
     );
-    assert_eq!(
-        call(&sim, "GET", "/repos/acme/widgets", Some(&token), None)
-            .await
-            .status,
-        200
-    );
-    let other = call(&sim, "GET", "/repos/acme/gadgets", Some(&token), None).await;
+    assert_eq!(gh.get("/repos/acme/widgets").await.status, 200);
+    let other = gh.get("/repos/acme/gadgets").await;
     assert_eq!(other.status, 404);
     assert_eq!(other.message(), "Not Found");
 }
@@ -159,7 +154,7 @@ async fn mint_refuses_what_the_app_does_not_hold() {
         json!({"repository_ids": [999_999]}),
     ];
     for body in cases {
-        let answer = call(&sim, "POST", path, Some(&jwt()), Some(body.clone())).await;
+        let answer = sim.as_(&jwt()).post(path, body.clone()).await;
         assert_eq!(answer.status, 422, "{body}");
     }
     assert!(sim.tokens().is_empty());
@@ -168,24 +163,11 @@ async fn mint_refuses_what_the_app_does_not_hold() {
 #[tokio::test]
 async fn mint_for_unknown_or_suspended_installation() {
     let sim = setup().await;
-    let unknown = call(
-        &sim,
-        "POST",
-        "/app/installations/7/access_tokens",
-        Some(&jwt()),
-        None,
-    )
-    .await;
+    let app = sim.as_(&jwt());
+    let unknown = app.post("/app/installations/7/access_tokens", None).await;
     assert_eq!(unknown.status, 404);
     sim.suspend_installation(INSTALLATION);
-    let suspended = call(
-        &sim,
-        "POST",
-        "/app/installations/42/access_tokens",
-        Some(&jwt()),
-        None,
-    )
-    .await;
+    let suspended = app.post("/app/installations/42/access_tokens", None).await;
     assert_eq!(suspended.status, 403);
 }
 
@@ -194,14 +176,7 @@ async fn token_without_issues_permission_cannot_comment() {
     let sim = setup().await;
     let token = mint(&sim, json!({"permissions": {"contents": "read"}})).await;
     let path = "/repos/acme/widgets/issues/1/comments";
-    let answer = call(
-        &sim,
-        "POST",
-        path,
-        Some(&token),
-        Some(json!({"body": "hi"})),
-    )
-    .await;
+    let answer = sim.as_(&token).post(path, json!({"body": "hi"})).await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.message(), "Resource not accessible by integration");
     assert!(sim.comments(PRIVATE_REPO, 1).is_empty());
@@ -209,10 +184,9 @@ async fn token_without_issues_permission_cannot_comment() {
 
 #[tokio::test]
 async fn expired_token_is_401() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
+    let (sim, gh) = setup_with_token().await;
     sim.advance_clock(std::time::Duration::from_secs(3601));
-    let answer = call(&sim, "GET", "/repos/acme/widgets", Some(&token), None).await;
+    let answer = gh.get("/repos/acme/widgets").await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.message(), "Bad credentials");
     assert!(matches!(
@@ -223,60 +197,35 @@ async fn expired_token_is_401() {
 
 #[tokio::test]
 async fn tokens_die_with_their_installation() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
+    let (sim, gh) = setup_with_token().await;
     sim.suspend_installation(INSTALLATION);
-    assert_eq!(
-        call(&sim, "GET", "/repos/acme/widgets", Some(&token), None)
-            .await
-            .status,
-        403
-    );
+    assert_eq!(gh.get("/repos/acme/widgets").await.status, 403);
     sim.remove_installation(INSTALLATION);
+    assert_eq!(gh.get("/repos/acme/widgets").await.status, 401);
     assert_eq!(
-        call(&sim, "GET", "/repos/acme/widgets", Some(&token), None)
+        sim.as_("ghs_unknown")
+            .get("/repos/acme/widgets")
             .await
             .status,
         401
     );
-    assert_eq!(
-        call(
-            &sim,
-            "GET",
-            "/repos/acme/widgets",
-            Some("ghs_unknown"),
-            None
-        )
-        .await
-        .status,
-        401
-    );
-    assert_eq!(
-        call(&sim, "GET", "/repos/acme/widgets", None, None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(sim.anonymous().get("/repos/acme/widgets").await.status, 401);
 }
 
 #[tokio::test]
 async fn installation_repositories_lists_what_the_token_covers() {
     let sim = setup().await;
     let all = mint(&sim, json!({})).await;
-    let answer = call(
-        &sim,
-        "GET",
-        "/installation/repositories?per_page=1",
-        Some(&all),
-        None,
-    )
-    .await;
+    let answer = sim
+        .as_(&all)
+        .get("/installation/repositories?per_page=1")
+        .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json["total_count"], 2);
     assert_eq!(answer.json["repositories"].as_array().unwrap().len(), 1);
     assert!(answer.header("link").unwrap().contains("rel=\"next\""));
     let one = mint(&sim, json!({"repositories": ["gadgets"]})).await;
-    let answer = call(&sim, "GET", "/installation/repositories", Some(&one), None).await;
+    let answer = sim.as_(&one).get("/installation/repositories").await;
     assert_eq!(answer.json["total_count"], 1);
     assert_eq!(answer.json["repositories"][0]["full_name"], "acme/gadgets");
     assert_eq!(answer.json["repositories"][0]["default_branch"], "main");

@@ -83,17 +83,15 @@ async fn no_credentials_are_challenged_with_401() {
     let calls = git_calls(&env.sim);
     assert_eq!(calls, [("git/info-refs".to_string(), 401)]);
     assert_eq!(env.sim.requests()[0].auth, crate::sim::AuthKind::None);
-    let raw = format!(
-        "{}/info/refs?service=git-upload-pack",
-        env.sim.git_url(PRIVATE_REPO)
-    );
-    let reply = http_client::send("GET", &raw, &[], Vec::new())
-        .await
-        .unwrap();
+    let reply = env
+        .sim
+        .anonymous()
+        .without_user_agent()
+        .get("/acme/widgets.git/info/refs?service=git-upload-pack")
+        .await;
     assert_eq!(reply.status, 401);
-    let challenge = reply.headers.iter().find(|(k, _)| k == "www-authenticate");
     assert_eq!(
-        challenge.map(|(_, v)| v.as_str()),
+        reply.header("www-authenticate"),
         Some(r#"Basic realm="GitHub""#)
     );
 }
@@ -164,41 +162,26 @@ async fn put_file_commits_on_the_default_branch() {
         None
     );
     let token = mint(&env.sim, json!({})).await;
+    let gh = env.sim.as_(&token);
     let work = clone(&env, Some(&token), "w").await.expect("clones");
     assert_eq!(
         std::fs::read(work.join(".github/agen.yml")).unwrap(),
         b"agent: echo\n"
     );
     let path = "/repos/acme/widgets/contents/.github/agen.yml";
-    let got = call(&env.sim, "GET", path, Some(&token), None).await;
+    let got = gh.get(path).await;
     assert_eq!(got.status, 200, "{}", got.json);
     assert_eq!(got.json["content"], "YWdlbnQ6IGVjaG8K\n");
-    let old = call(
-        &env.sim,
-        "GET",
-        &format!("{path}?ref={}", env.seed),
-        Some(&token),
-        None,
-    )
-    .await;
+    let old = gh.get(&format!("{path}?ref={}", env.seed)).await;
     assert_eq!(old.status, 404);
-    let readme = call(
-        &env.sim,
-        "GET",
-        &format!("/repos/acme/widgets/contents/README.md?ref={}", env.seed),
-        Some(&token),
-        None,
-    )
-    .await;
+    let readme = gh
+        .get(&format!(
+            "/repos/acme/widgets/contents/README.md?ref={}",
+            env.seed
+        ))
+        .await;
     assert_eq!(readme.json["content"], "aGVsbG8K\n");
-    let nowhere = call(
-        &env.sim,
-        "GET",
-        &format!("{path}?ref=nope"),
-        Some(&token),
-        None,
-    )
-    .await;
+    let nowhere = gh.get(&format!("{path}?ref=nope")).await;
     assert_eq!(
         (nowhere.status, nowhere.message()),
         (404, "No commit found for the ref nope")
@@ -209,7 +192,8 @@ async fn put_file_commits_on_the_default_branch() {
 async fn rest_sees_the_git_repository() {
     let env = git_setup().await;
     let token = mint(&env.sim, json!({})).await;
-    let repo = call(&env.sim, "GET", "/repos/acme/widgets", Some(&token), None).await;
+    let gh = env.sim.as_(&token);
+    let repo = gh.get("/repos/acme/widgets").await;
     assert_eq!(repo.json["clone_url"], env.sim.git_url(PRIVATE_REPO));
     assert_eq!(
         repo.json["clone_url"],
@@ -217,30 +201,18 @@ async fn rest_sees_the_git_repository() {
     );
     let refs = "/repos/acme/widgets/git/refs";
     let bogus = json!({"ref": "refs/heads/agen/y", "sha": "c".repeat(40)});
-    let refused = call(&env.sim, "POST", refs, Some(&token), Some(bogus)).await;
+    let refused = gh.post(refs, bogus).await;
     assert_eq!(
         (refused.status, refused.message()),
         (422, "Object does not exist")
     );
     let made = json!({"ref": "refs/heads/agen/y", "sha": env.seed});
-    assert_eq!(
-        call(&env.sim, "POST", refs, Some(&token), Some(made))
-            .await
-            .status,
-        201
-    );
+    assert_eq!(gh.post(refs, made).await.status, 201);
     assert_eq!(
         env.sim.commit_at(PRIVATE_REPO, "agen/y").map(|c| c.sha),
         Some(env.seed.clone())
     );
-    let gone = call(
-        &env.sim,
-        "DELETE",
-        &format!("{refs}/heads/agen/y"),
-        Some(&token),
-        None,
-    )
-    .await;
+    let gone = gh.delete(&format!("{refs}/heads/agen/y")).await;
     assert_eq!(gone.status, 204);
     assert_eq!(env.sim.commit_at(PRIVATE_REPO, "agen/y"), None);
     assert_eq!(env.sim.git_ref(PRIVATE_REPO, "refs/heads/agen/y"), None);

@@ -80,25 +80,12 @@ async fn a_pushed_branch_lands_and_is_recorded() {
     let update = json!({"ref": "refs/heads/agen/x", "old": ZERO, "new": sha});
     assert_eq!(pushed.body, Some(json!({"updates": [update]})));
     let token = env.sim.tokens()[0].token.clone();
+    let gh = env.sim.as_(&token);
     assert_eq!(pushed.token, Some(token.clone()));
-    let got = call(
-        &env.sim,
-        "GET",
-        "/repos/acme/widgets/git/ref/heads/agen/x",
-        Some(&token),
-        None,
-    )
-    .await;
+    let got = gh.get("/repos/acme/widgets/git/ref/heads/agen/x").await;
     assert_eq!(got.json["object"]["sha"], sha);
     let pr = json!({"title": "Fix", "head": "agen/x", "base": "main"});
-    let created = call(
-        &env.sim,
-        "POST",
-        "/repos/acme/widgets/pulls",
-        Some(&token),
-        Some(pr),
-    )
-    .await;
+    let created = gh.post("/repos/acme/widgets/pulls", pr).await;
     assert_eq!(
         (created.status, &created.json["head"]["sha"]),
         (201, &json!(sha))

@@ -14,8 +14,7 @@ mod webhooks;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use super::http_client;
-use super::{SimConfig, Simulator};
+use super::{SimClient, SimConfig, Simulator};
 
 const PRIVATE_KEY: &str = include_str!("../../../fixtures/demo-app-key.pem");
 pub(crate) const INSTALLATION: u64 = 42;
@@ -36,6 +35,14 @@ pub(crate) async fn setup() -> Simulator {
     sim
 }
 
+/// [`setup`], and a client holding an installation token for all the App holds.
+pub(crate) async fn setup_with_token() -> (Simulator, SimClient) {
+    let sim = setup().await;
+    let token = mint(&sim, json!({})).await;
+    let gh = sim.as_(&token);
+    (sim, gh)
+}
+
 /// An App JWT signed with the demo key; times relative to now, in seconds.
 pub(crate) fn jwt_with(iat: i64, exp: i64, iss: Value, key_pem: &str) -> String {
     let now = chrono::Utc::now().timestamp();
@@ -49,69 +56,10 @@ pub(crate) fn jwt() -> String {
     jwt_with(-60, 540, json!(1), PRIVATE_KEY)
 }
 
-pub(crate) struct Answer {
-    pub status: u16,
-    pub json: Value,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Answer {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn message(&self) -> &str {
-        self.json["message"].as_str().unwrap_or_default()
-    }
-}
-
-/// Calls the simulator with `Authorization: Bearer <auth>` and an optional JSON body.
-pub(crate) async fn call(
-    sim: &Simulator,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<Value>,
-) -> Answer {
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    call_raw(sim, method, path, auth, bytes).await
-}
-
-pub(crate) async fn call_raw(
-    sim: &Simulator,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    body: Vec<u8>,
-) -> Answer {
-    let mut headers = vec![
-        (
-            "accept".to_string(),
-            "application/vnd.github+json".to_string(),
-        ),
-        ("user-agent".to_string(), "sim-tests".to_string()),
-    ];
-    if let Some(auth) = auth {
-        headers.push(("authorization".to_string(), format!("Bearer {auth}")));
-    }
-    let url = format!("{}{path}", sim.api_url());
-    let reply = http_client::send(method, &url, &headers, body)
-        .await
-        .expect("simulator answers");
-    Answer {
-        status: reply.status,
-        json: serde_json::from_slice(&reply.body).unwrap_or(Value::Null),
-        headers: reply.headers,
-    }
-}
-
 /// Mints an installation token with `body`, expecting 201.
 pub(crate) async fn mint(sim: &Simulator, body: Value) -> String {
     let path = format!("/app/installations/{INSTALLATION}/access_tokens");
-    let answer = call(sim, "POST", &path, Some(&jwt()), Some(body)).await;
+    let answer = sim.as_(&jwt()).post(&path, body).await;
     assert_eq!(answer.status, 201, "{}", answer.json);
     answer.json["token"].as_str().expect("token").to_string()
 }

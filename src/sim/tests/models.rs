@@ -6,8 +6,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::*;
+use crate::sim::SimAnswer;
 
-fn parses<T: DeserializeOwned>(answer: &Answer) -> T {
+fn parses<T: DeserializeOwned>(answer: &SimAnswer) -> T {
     serde_json::from_value(answer.json.clone()).unwrap_or_else(|e| panic!("{e}: {}", answer.json))
 }
 
@@ -15,68 +16,42 @@ fn parses<T: DeserializeOwned>(answer: &Answer) -> T {
 async fn answers_fit_octocrab_models() {
     let sim = setup().await;
     let token = mint(&sim, json!({})).await;
-    let t = Some(token.as_str());
-    let _: Vec<models::Installation> =
-        parses(&call(&sim, "GET", "/app/installations", Some(&jwt()), None).await);
-    let minted = call(
-        &sim,
-        "POST",
-        "/app/installations/42/access_tokens",
-        Some(&jwt()),
-        Some(json!({"repositories": ["widgets"]})),
-    )
-    .await;
+    let app = sim.as_(&jwt());
+    let gh = sim.as_(&token);
+    let _: Vec<models::Installation> = parses(&app.get("/app/installations").await);
+    let minted = app
+        .post(
+            "/app/installations/42/access_tokens",
+            json!({"repositories": ["widgets"]}),
+        )
+        .await;
     let _: models::InstallationToken = parses(&minted);
-    let _: models::Repository = parses(&call(&sim, "GET", "/repos/acme/widgets", t, None).await);
-    let comment = call(
-        &sim,
-        "POST",
-        "/repos/acme/widgets/issues/1/comments",
-        t,
-        Some(json!({"body": "hi"})),
-    )
-    .await;
+    let _: models::Repository = parses(&gh.get("/repos/acme/widgets").await);
+    let comment = gh
+        .post(
+            "/repos/acme/widgets/issues/1/comments",
+            json!({"body": "hi"}),
+        )
+        .await;
     let id = comment.json["id"].clone();
     let _: models::issues::Comment = parses(&comment);
     let reaction = format!("/repos/acme/widgets/issues/comments/{id}/reactions");
     let _: models::reactions::Reaction =
-        parses(&call(&sim, "POST", &reaction, t, Some(json!({"content": "eyes"}))).await);
-    let labels = call(
-        &sim,
-        "POST",
-        "/repos/acme/widgets/issues/1/labels",
-        t,
-        Some(json!({"labels": ["agen"]})),
-    )
-    .await;
+        parses(&gh.post(&reaction, json!({"content": "eyes"})).await);
+    let labels = gh
+        .post(
+            "/repos/acme/widgets/issues/1/labels",
+            json!({"labels": ["agen"]}),
+        )
+        .await;
     let _: Vec<models::Label> = parses(&labels);
     let pr = json!({"title": "Fix", "head": "agen/issue-1", "base": "main", "body": null});
-    let _: models::pulls::PullRequest =
-        parses(&call(&sim, "POST", "/repos/acme/widgets/pulls", t, Some(pr)).await);
+    let _: models::pulls::PullRequest = parses(&gh.post("/repos/acme/widgets/pulls", pr).await);
     let run = json!({"name": "agen", "head_sha": "d".repeat(40)});
-    let _: models::checks::CheckRun =
-        parses(&call(&sim, "POST", "/repos/acme/widgets/check-runs", t, Some(run)).await);
-    let _: models::repos::Ref = parses(
-        &call(
-            &sim,
-            "GET",
-            "/repos/acme/widgets/git/ref/heads/main",
-            t,
-            None,
-        )
-        .await,
-    );
+    let _: models::checks::CheckRun = parses(&gh.post("/repos/acme/widgets/check-runs", run).await);
+    let _: models::repos::Ref = parses(&gh.get("/repos/acme/widgets/git/ref/heads/main").await);
     sim.put_file(PRIVATE_REPO, "README.md", b"hello");
-    let _: models::repos::Content = parses(
-        &call(
-            &sim,
-            "GET",
-            "/repos/acme/widgets/contents/README.md",
-            t,
-            None,
-        )
-        .await,
-    );
+    let _: models::repos::Content = parses(&gh.get("/repos/acme/widgets/contents/README.md").await);
 }
 
 /// A client authenticating with `bearer` (octocrab sends it as `Bearer`).

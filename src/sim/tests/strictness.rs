@@ -7,15 +7,14 @@ use crate::sim::Fault;
 
 #[tokio::test]
 async fn unknown_routes_and_methods_are_404() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
+    let (sim, gh) = setup_with_token().await;
     for (method, path) in [
         ("GET", "/repos/acme/widgets/issues/1"),
         ("DELETE", "/repos/acme/widgets"),
         ("GET", "/nope"),
         ("POST", "/app-manifests/abc/conversions"),
     ] {
-        let answer = call(&sim, method, path, Some(&token), None).await;
+        let answer = gh.send(method, path, None).await;
         assert_eq!(answer.status, 404, "{method} {path}");
         assert_eq!(answer.message(), "Not Found");
     }
@@ -25,43 +24,30 @@ async fn unknown_routes_and_methods_are_404() {
 
 #[tokio::test]
 async fn missing_or_mistyped_required_fields_are_422() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
+    let (sim, gh) = setup_with_token().await;
     let path = "/repos/acme/widgets/issues/1/comments";
-    let missing = call(
-        &sim,
-        "POST",
-        path,
-        Some(&token),
-        Some(json!({"text": "hi"})),
-    )
-    .await;
+    let missing = gh.post(path, json!({"text": "hi"})).await;
     assert_eq!(missing.status, 422);
     assert_eq!(
         missing.message(),
         "Invalid request.\n\n\"body\" wasn't supplied."
     );
-    let empty = call(&sim, "POST", path, Some(&token), None).await;
+    let empty = gh.post(path, None).await;
     assert_eq!(empty.status, 422);
-    let typed = call(&sim, "POST", path, Some(&token), Some(json!({"body": 5}))).await;
+    let typed = gh.post(path, json!({"body": 5})).await;
     assert_eq!(typed.status, 422);
     assert_eq!(
         typed.message(),
         "Invalid request.\n\nFor 'properties/body', 5 is not a string."
     );
-    let pulls = call(
-        &sim,
-        "POST",
-        "/repos/acme/widgets/pulls",
-        Some(&token),
-        Some(json!({"title": "x"})),
-    )
-    .await;
+    let pulls = gh
+        .post("/repos/acme/widgets/pulls", json!({"title": "x"}))
+        .await;
     assert_eq!(
         pulls.message(),
         "Invalid request.\n\n\"head\", \"base\" weren't supplied."
     );
-    let garbage = call_raw(&sim, "POST", path, Some(&token), b"{not json".to_vec()).await;
+    let garbage = gh.send_bytes("POST", path, b"{not json".to_vec()).await;
     assert_eq!(garbage.status, 400);
     assert_eq!(garbage.message(), "Problems parsing JSON");
     assert!(sim.comments(PRIVATE_REPO, 1).is_empty());
@@ -69,45 +55,22 @@ async fn missing_or_mistyped_required_fields_are_422() {
 
 #[tokio::test]
 async fn comment_on_unknown_issue_is_404() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
+    let (_sim, gh) = setup_with_token().await;
     let path = "/repos/acme/widgets/issues/99/comments";
-    let answer = call(
-        &sim,
-        "POST",
-        path,
-        Some(&token),
-        Some(json!({"body": "hi"})),
-    )
-    .await;
+    let answer = gh.post(path, json!({"body": "hi"})).await;
     assert_eq!(answer.status, 404);
 }
 
 #[tokio::test]
 async fn faults_answer_then_clear() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
+    let (sim, gh) = setup_with_token().await;
     sim.inject(Fault::new("POST", "/repos/acme/widgets/issues", 429).header("retry-after", "1"));
     let path = "/repos/acme/widgets/issues/1/comments";
-    let first = call(
-        &sim,
-        "POST",
-        path,
-        Some(&token),
-        Some(json!({"body": "hi"})),
-    )
-    .await;
+    let first = gh.post(path, json!({"body": "hi"})).await;
     assert_eq!(first.status, 429);
     assert_eq!(first.header("retry-after"), Some("1"));
     assert!(first.message().contains("secondary rate limit"));
-    let second = call(
-        &sim,
-        "POST",
-        path,
-        Some(&token),
-        Some(json!({"body": "hi"})),
-    )
-    .await;
+    let second = gh.post(path, json!({"body": "hi"})).await;
     assert_eq!(second.status, 201);
     let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [201, 429, 201]);
@@ -116,8 +79,7 @@ async fn faults_answer_then_clear() {
 
 #[tokio::test]
 async fn primary_rate_limit_fault_keeps_its_headers() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
+    let (sim, gh) = setup_with_token().await;
     sim.inject(
         Fault::new("*", "/repos/", 403)
             .header("x-ratelimit-remaining", "0")
@@ -125,41 +87,25 @@ async fn primary_rate_limit_fault_keeps_its_headers() {
             .times(2),
     );
     for _ in 0..2 {
-        let answer = call(&sim, "GET", "/repos/acme/widgets", Some(&token), None).await;
+        let answer = gh.get("/repos/acme/widgets").await;
         assert_eq!(answer.status, 403);
         assert_eq!(answer.header("x-ratelimit-remaining"), Some("0"));
         assert_eq!(answer.header("x-ratelimit-reset"), Some("1999999999"));
         assert!(answer.message().starts_with("API rate limit exceeded"));
     }
-    assert_eq!(
-        call(&sim, "GET", "/repos/acme/widgets", Some(&token), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(gh.get("/repos/acme/widgets").await.status, 200);
 }
 
 #[tokio::test]
 async fn every_call_is_recorded_and_writes_listed() {
     let sim = setup().await;
     let token = mint(&sim, json!({"repositories": ["widgets"]})).await;
+    let gh = sim.as_(&token);
     let comment = json!({"body": "Working on it"});
-    call(
-        &sim,
-        "POST",
-        "/repos/acme/widgets/issues/1/comments?x=1",
-        Some(&token),
-        Some(comment.clone()),
-    )
-    .await;
-    call(
-        &sim,
-        "GET",
-        "/repos/acme/widgets/issues/1/comments?per_page=5",
-        Some(&token),
-        None,
-    )
-    .await;
+    gh.post("/repos/acme/widgets/issues/1/comments?x=1", comment.clone())
+        .await;
+    gh.get("/repos/acme/widgets/issues/1/comments?per_page=5")
+        .await;
     assert_eq!(
         sim.writes(),
         [
@@ -179,60 +125,25 @@ async fn every_call_is_recorded_and_writes_listed() {
 
 #[tokio::test]
 async fn merge_and_default_branch_writes_are_violations() {
-    let sim = setup().await;
-    let token = mint(&sim, json!({})).await;
+    let (sim, gh) = setup_with_token().await;
     sim.set_ref(PRIVATE_REPO, "refs/heads/agen/issue-1-fix", &"a".repeat(40));
     let pr = json!({"title": "Fix", "head": "agen/issue-1-fix", "base": "main"});
-    let created = call(
-        &sim,
-        "POST",
-        "/repos/acme/widgets/pulls",
-        Some(&token),
-        Some(pr),
-    )
-    .await;
+    let created = gh.post("/repos/acme/widgets/pulls", pr).await;
     assert_eq!(created.status, 201, "{}", created.json);
     assert!(sim.violations().is_empty());
     let number = created.json["number"].as_u64().unwrap();
     assert_eq!(number, 2);
     let merge = format!("/repos/acme/widgets/pulls/{number}/merge");
-    assert_eq!(
-        call(&sim, "PUT", &merge, Some(&token), None).await.status,
-        200
-    );
+    assert_eq!(gh.put(&merge, None).await.status, 200);
     let sha = json!({"ref": "refs/heads/main", "sha": "b".repeat(40)});
-    let refused = call(
-        &sim,
-        "POST",
-        "/repos/acme/widgets/git/refs",
-        Some(&token),
-        Some(sha),
-    )
-    .await;
+    let refused = gh.post("/repos/acme/widgets/git/refs", sha).await;
     assert_eq!(refused.status, 422);
-    let deleted = call(
-        &sim,
-        "DELETE",
-        "/repos/acme/widgets/git/refs/heads/main",
-        Some(&token),
-        None,
-    )
-    .await;
+    let deleted = gh.delete("/repos/acme/widgets/git/refs/heads/main").await;
     assert_eq!(deleted.status, 422);
     let workflow = "/repos/acme/widgets/contents/.github/workflows/ci.yml";
-    assert_eq!(
-        call(&sim, "PUT", workflow, Some(&token), None).await.status,
-        404
-    );
+    assert_eq!(gh.put(workflow, None).await.status, 404);
     let approve = format!("/repos/acme/widgets/pulls/{number}/reviews");
-    call(
-        &sim,
-        "POST",
-        &approve,
-        Some(&token),
-        Some(json!({"event": "APPROVE"})),
-    )
-    .await;
+    gh.post(&approve, json!({"event": "APPROVE"})).await;
     assert_eq!(sim.violations().len(), 5, "{:?}", sim.violations());
     assert_eq!(
         sim.git_ref(PRIVATE_REPO, "refs/heads/main")
@@ -244,14 +155,11 @@ async fn merge_and_default_branch_writes_are_violations() {
 #[tokio::test]
 async fn a_call_without_user_agent_is_refused_like_github_does() {
     let sim = super::setup().await;
-    let url = format!("{}/app/installations", sim.api_url());
-    let headers = vec![(
-        "authorization".to_string(),
-        format!("Bearer {}", super::jwt()),
-    )];
-    let reply = super::http_client::send("GET", &url, &headers, Vec::new())
-        .await
-        .unwrap();
+    let reply = sim
+        .as_(&super::jwt())
+        .without_user_agent()
+        .get("/app/installations")
+        .await;
     assert_eq!(reply.status, 403);
-    assert!(String::from_utf8_lossy(&reply.body).contains("User-Agent"));
+    assert!(reply.text().contains("User-Agent"), "{}", reply.text());
 }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use super::*;
+use crate::sim::deliver::sign;
 use crate::sim::merge_json;
-use crate::sim::webhook::sign;
 
 #[test]
 fn signature_matches_githubs_documented_vector() {
@@ -66,6 +66,7 @@ async fn receiver() -> (String, Seen) {
 async fn deliveries_are_signed_posted_and_logged() {
     let sim = setup().await;
     let (url, seen) = receiver().await;
+    let app = sim.as_(&jwt());
     let mut payload = Simulator::example_payload("issue_comment", "created.payload.json");
     merge_json(&mut payload, json!({"installation": {"id": 42}}));
     let delivery = sim.webhook("issue_comment", payload);
@@ -86,14 +87,7 @@ async fn deliveries_are_signed_posted_and_logged() {
         )
     );
 
-    let list = call(
-        &sim,
-        "GET",
-        "/app/hook/deliveries?per_page=1",
-        Some(&jwt()),
-        None,
-    )
-    .await;
+    let list = app.get("/app/hook/deliveries?per_page=1").await;
     assert_eq!(list.status, 200);
     assert_eq!(list.json[0]["event"], "ping");
     let next = list.header("link").expect("next page").to_string();
@@ -105,7 +99,7 @@ async fn deliveries_are_signed_posted_and_logged() {
         .next()
         .unwrap();
     let page = format!("/app/hook/deliveries?per_page=1&cursor={cursor}");
-    let older = call(&sim, "GET", &page, Some(&jwt()), None).await;
+    let older = app.get(&page).await;
     assert_eq!(older.json[0]["guid"], delivery.id.as_str());
     assert_eq!(older.json[0]["action"], "created");
     assert_eq!(older.json[0]["installation_id"], 42);
@@ -113,26 +107,14 @@ async fn deliveries_are_signed_posted_and_logged() {
     assert!(older.header("link").is_none());
 
     let id = older.json[0]["id"].as_u64().unwrap();
-    let detail = call(
-        &sim,
-        "GET",
-        &format!("/app/hook/deliveries/{id}"),
-        Some(&jwt()),
-        None,
-    )
-    .await;
+    let detail = app.get(&format!("/app/hook/deliveries/{id}")).await;
     assert_eq!(
         detail.json["request"]["headers"]["x-github-delivery"],
         delivery.id.as_str()
     );
     assert_eq!(detail.json["request"]["payload"]["action"], "created");
     let attempts = format!("/app/hook/deliveries/{id}/attempts");
-    assert_eq!(
-        call(&sim, "POST", &attempts, Some(&jwt()), None)
-            .await
-            .status,
-        202
-    );
+    assert_eq!(app.post(&attempts, None).await.status, 202);
     assert_eq!(sim.redelivery_requests(), [id]);
     let again = sim.redeliver(id).expect("logged delivery");
     assert_eq!(
@@ -142,15 +124,9 @@ async fn deliveries_are_signed_posted_and_logged() {
     assert_eq!(again.post(&sim, &url).await.unwrap(), 202);
     assert!(sim.deliveries()[2].redelivery);
     assert_eq!(
-        call(
-            &sim,
-            "POST",
-            "/app/hook/deliveries/1/attempts",
-            Some(&jwt()),
-            None
-        )
-        .await
-        .status,
+        app.post("/app/hook/deliveries/1/attempts", None)
+            .await
+            .status,
         404
     );
 }

@@ -41,6 +41,27 @@ pub fn seed_repo(sim: &agen::sim::Simulator, agen_yml: Option<&str>) {
 }
 
 impl Env {
+    /// A maintainer labels the test issue `agen`; agen takes the delivery (202).
+    pub async fn label_issue(&self) {
+        assert_eq!(
+            self.send("issues", self.labeled_payload("agen", "maintainer"))
+                .await,
+            202
+        );
+    }
+
+    /// Labels the test issue and waits for the job that starts; returns it.
+    pub async fn run_one(&self) -> Job {
+        self.label_issue().await;
+        self.job_ended(1).await
+    }
+
+    /// The job's session log (`logs/job-{id}.log` in the data directory).
+    pub fn session_log(&self, job: &Job) -> String {
+        let path = self.data_dir().join(format!("logs/job-{}.log", job.id));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
     /// The default branch's head.
     pub fn main_sha(&self) -> String {
         self.sim.git_ref(REPO, "refs/heads/main").unwrap()

@@ -1,5 +1,6 @@
-//! Webhook deliveries: signed the way GitHub signs them, posted to agen, and logged for the
-//! delivery-log API (`/app/hook/deliveries`).
+//! Delivering webhooks to agen: signed the way GitHub signs them, posted, and logged for
+//! the delivery-log API (`/app/hook/deliveries`). (Verifying them on agen's side is the
+//! crate's `webhook` module.)
 
 use std::time::Instant;
 

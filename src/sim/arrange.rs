@@ -1,4 +1,6 @@
-//! Seeding: installations, repositories, roles, issues, files, faults, the clock.
+//! Arranging the simulated GitHub before (or during) a test: installations, repositories,
+//! roles, issues, comments, files, pull requests, refs, faults and the clock. What agen did
+//! is read back in [`super::observe`]; git-backed repositories are written in `git/write.rs`.
 
 use serde_json::Value;
 

@@ -1,5 +1,5 @@
-//! Inspection of git-backed repositories, for tests: where they are served, and what a
-//! branch or commit holds.
+//! Reading git-backed repositories, for tests and the REST handlers: where they are
+//! served, and what a branch or commit holds.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,6 @@
-//! Inspection: what agen did to the simulated GitHub.
+//! Observing what agen did to the simulated GitHub: the recorded calls, writes and
+//! violations, and the comments, labels, pulls, check runs and tokens it left. Setting the
+//! scene is [`super::arrange`]; a git-backed repository's commits are read in `git/read.rs`.
 
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! The simulator's own writes to bare repositories: seeding one from a directory,
+//! Writing to bare repositories, the simulator's own writes: seeding one from a directory,
 //! `put_file`, `set_ref` and the REST ref writes. Each ends by refreshing the refs view,
 //! so it always equals the bare repository's refs.
 

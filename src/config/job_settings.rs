@@ -27,6 +27,8 @@ pub struct JobSettings {
     pub lease: Duration,
     /// `AGEN_MAX_FILE_BYTES`: a changed file larger than this is not pushed (default 5 MiB).
     pub max_file_bytes: u64,
+    /// `AGEN_LOG_MAX_BYTES`: a job's session log is cut at this size (default 16 MiB).
+    pub log_max_bytes: u64,
     /// `AGEN_EGRESS_ALLOW`: hosts sandboxes may reach through the egress proxy.
     pub egress_allow: Vec<String>,
     /// `AGEN_EGRESS_ALLOW_PRIVATE`: non-public address ranges the egress proxy may reach.
@@ -61,6 +63,7 @@ impl JobSettings {
             job_cpu: minutes(src, "AGEN_JOB_CPU_MINUTES", 60.0)?,
             lease: Duration::from_secs(number(src, "AGEN_JOB_LEASE_SECONDS", 60, 1..=3600)?),
             max_file_bytes: number(src, "AGEN_MAX_FILE_BYTES", 5 << 20, 1..=100 << 20)?,
+            log_max_bytes: number(src, "AGEN_LOG_MAX_BYTES", 16 << 20, 1024..=1 << 30)?,
             egress_allow: src.egress_allow(),
             egress_allow_private: src.egress_allow_private()?,
             sandbox_hidden: src.sandbox_hidden_paths(),

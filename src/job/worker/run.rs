@@ -153,7 +153,7 @@ async fn prepare_and_run<'a>(
         info,
         git_token,
         timings,
-        log: SessionLog::new(&ctx.log_dir, job.id, secrets),
+        log: SessionLog::new(&ctx.log_dir, job.id, secrets, ctx.settings.log_max_bytes),
         client,
         stop,
         deadline: started

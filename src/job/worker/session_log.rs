@@ -9,13 +9,21 @@ use super::scan::redact;
 pub struct SessionLog {
     path: PathBuf,
     secrets: Vec<String>,
+    /// Past this size nothing more is kept (`AGEN_LOG_MAX_BYTES`); the cut is marked.
+    max_bytes: u64,
 }
 
 impl SessionLog {
-    pub fn new(dir: &Path, job: crate::ids::JobId, secrets: Vec<String>) -> SessionLog {
+    pub fn new(
+        dir: &Path,
+        job: crate::ids::JobId,
+        secrets: Vec<String>,
+        max_bytes: u64,
+    ) -> SessionLog {
         SessionLog {
             path: dir.join(format!("job-{job}.log")),
             secrets,
+            max_bytes,
         }
     }
 
@@ -28,9 +36,14 @@ impl SessionLog {
         redact(text, &self.secrets())
     }
 
-    /// Appends one session's output under a heading. Failing to log never fails the job.
+    /// Appends one session's output under a heading, as much as the cap leaves room for.
+    /// Failing to log never fails the job.
     pub fn append(&self, heading: &str, output: &[u8]) {
-        let text = self.redact(&String::from_utf8_lossy(output));
+        let mut entry = format!("==> {heading}\n");
+        entry.push_str(&self.redact(&String::from_utf8_lossy(output)));
+        if !entry.ends_with('\n') {
+            entry.push('\n');
+        }
         let write = || -> std::io::Result<()> {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -39,15 +52,32 @@ impl SessionLog {
                 .create(true)
                 .append(true)
                 .open(&self.path)?;
-            writeln!(file, "==> {heading}")?;
-            file.write_all(text.as_bytes())?;
-            if !text.ends_with('\n') {
-                writeln!(file)?;
+            let used = file.metadata()?.len();
+            if used >= self.max_bytes {
+                // Cut (and marked) already.
+                return Ok(());
             }
-            Ok(())
+            let room = (self.max_bytes - used) as usize;
+            if entry.len() <= room {
+                return file.write_all(entry.as_bytes());
+            }
+            let mut cut = room;
+            while !entry.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            file.write_all(&entry.as_bytes()[..cut])?;
+            writeln!(
+                file,
+                "\n[the session log is cut here: it reached AGEN_LOG_MAX_BYTES ({} bytes); later \
+                 output is not kept]",
+                self.max_bytes
+            )
         };
         if let Err(e) = write() {
             tracing::warn!(path = %self.path.display(), "cannot write the session log: {e}");
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -169,16 +169,7 @@ pub async fn audit(cmd: AuditCmd) -> anyhow::Result<bool> {
         AuditCmd::Export { since, repo } => {
             let since = match since.as_deref() {
                 None => None,
-                Some(day) => Some(
-                    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-                        .map_err(|_| {
-                            anyhow::anyhow!("--since {day} is not a day; write it as YYYY-MM-DD")
-                        })?
-                        .and_hms_opt(0, 0, 0)
-                        .unwrap_or_default()
-                        .and_utc()
-                        .timestamp_millis(),
-                ),
+                Some(day) => Some(day_start_ms("--since", day)?),
             };
             for entry in store.audit_entries(since, repo.as_deref()).await? {
                 println!("{}", serde_json::to_string(&entry)?);
@@ -202,4 +193,54 @@ pub async fn audit(cmd: AuditCmd) -> anyhow::Result<bool> {
             Ok(true)
         }
     }
+}
+
+/// What `agen logs delete` is asked for: one job's log, or a repository's (before a day).
+#[derive(Clone, Debug, clap::Args)]
+pub struct LogsDeleteArgs {
+    /// This job's log.
+    #[arg(long, conflicts_with_all = ["repo", "before"])]
+    pub job: Option<i64>,
+    /// Every log of this repository (`owner/name`).
+    #[arg(long, required_unless_present = "job")]
+    pub repo: Option<String>,
+    /// Only jobs created before this day (`YYYY-MM-DD`, UTC).
+    #[arg(long, requires = "repo")]
+    pub before: Option<String>,
+}
+
+/// `agen logs delete`: removes the logs' bytes under `AGEN_DATA_DIR`, records who and when.
+pub async fn logs_delete(args: LogsDeleteArgs) -> anyhow::Result<()> {
+    let store = open_store().await?;
+    let data = std::env::var("AGEN_DATA_DIR").unwrap_or_else(|_| "agen-data".into());
+    let dir = std::path::Path::new(&data).join("logs");
+    let jobs = match (args.job, &args.repo) {
+        (Some(id), _) => {
+            let job = crate::ids::JobId(id);
+            if store.job(job).await?.is_none() {
+                anyhow::bail!("there is no job {id}; `agen jobs list` shows the jobs");
+            }
+            vec![job]
+        }
+        (None, repo) => {
+            let before = match args.before.as_deref() {
+                None => None,
+                Some(day) => Some(day_start_ms("--before", day)?),
+            };
+            store.jobs_with_logs(repo.as_deref(), before, None).await?
+        }
+    };
+    let (n, bytes) = crate::job::logs::delete(&store, &dir, &jobs, "agen logs delete").await?;
+    println!("deleted the session logs of {n} jobs ({bytes} bytes)");
+    Ok(())
+}
+
+/// The start of `day` (`YYYY-MM-DD`, UTC) in ms, or an error naming `flag`.
+fn day_start_ms(flag: &str, day: &str) -> anyhow::Result<i64> {
+    Ok(chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("{flag} {day} is not a day; write it as YYYY-MM-DD"))?
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp_millis())
 }

@@ -46,6 +46,11 @@ enum Cmd {
     DemoAgent,
     /// Model spend by month and repository (or installation).
     Spend(agen::cli::SpendArgs),
+    /// Delete session logs.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCmd,
+    },
     /// Read and check the audit log.
     Audit {
         #[command(subcommand)]
@@ -66,6 +71,12 @@ enum Cmd {
 #[derive(Subcommand)]
 enum SandboxCmd {
     Run(agen::cli_sandbox::RunArgs),
+}
+
+#[derive(Subcommand)]
+enum LogsCmd {
+    /// Delete the session logs of one job, or of a repository's jobs (before a day).
+    Delete(agen::cli::LogsDeleteArgs),
 }
 
 #[derive(Subcommand)]
@@ -128,6 +139,9 @@ fn main() -> ExitCode {
                 command: JobsCmd::List { json },
             } => agen::cli::jobs_list(json).await,
             Cmd::Spend(args) => agen::cli::spend(args).await,
+            Cmd::Logs {
+                command: LogsCmd::Delete(args),
+            } => agen::cli::logs_delete(args).await,
             Cmd::Audit { command } => match agen::cli::audit(command).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(anyhow::anyhow!(

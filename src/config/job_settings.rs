@@ -29,6 +29,9 @@ pub struct JobSettings {
     pub max_file_bytes: u64,
     /// `AGEN_LOG_MAX_BYTES`: a job's session log is cut at this size (default 16 MiB).
     pub log_max_bytes: u64,
+    /// `AGEN_LOG_RETENTION_DAYS`: session logs of jobs that ended longer ago are deleted
+    /// (default 30).
+    pub log_retention_days: u64,
     /// `AGEN_EGRESS_ALLOW`: hosts sandboxes may reach through the egress proxy.
     pub egress_allow: Vec<String>,
     /// `AGEN_EGRESS_ALLOW_PRIVATE`: non-public address ranges the egress proxy may reach.
@@ -64,6 +67,7 @@ impl JobSettings {
             lease: Duration::from_secs(number(src, "AGEN_JOB_LEASE_SECONDS", 60, 1..=3600)?),
             max_file_bytes: number(src, "AGEN_MAX_FILE_BYTES", 5 << 20, 1..=100 << 20)?,
             log_max_bytes: number(src, "AGEN_LOG_MAX_BYTES", 16 << 20, 1024..=1 << 30)?,
+            log_retention_days: number(src, "AGEN_LOG_RETENTION_DAYS", 30, 1..=36500)?,
             egress_allow: src.egress_allow(),
             egress_allow_private: src.egress_allow_private()?,
             sandbox_hidden: src.sandbox_hidden_paths(),

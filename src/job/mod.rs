@@ -5,5 +5,6 @@
 //! comment both edit is [`status`].
 
 pub mod intake;
+pub mod logs;
 pub mod status;
 pub mod worker;

@@ -7,6 +7,7 @@ pub mod grants;
 pub mod inbox;
 pub mod job_runs;
 pub mod jobs;
+pub mod log_deletions;
 pub mod model_calls;
 
 use std::str::FromStr;

@@ -15,6 +15,7 @@ mod intake;
 mod job_bench;
 mod job_budget;
 mod jobs;
+mod logs;
 mod manifest;
 mod robustness;
 mod sandbox;

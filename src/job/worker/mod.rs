@@ -59,6 +59,9 @@ pub fn spawn_workers(ctx: Arc<JobContext>, queued: Arc<Notify>) {
 async fn work(ctx: Arc<JobContext>, queued: Arc<Notify>) {
     let now = std::time::Instant::now();
     let mut pruned = now.checked_sub(grant_sweep::EVERY).unwrap_or(now);
+    let mut swept = now
+        .checked_sub(crate::job::logs::SWEEP_EVERY)
+        .unwrap_or(now);
     loop {
         match ctx.store.claim_job(lease_ms(&ctx)).await {
             Ok(Some(job)) => {
@@ -69,6 +72,8 @@ async fn work(ctx: Arc<JobContext>, queued: Arc<Notify>) {
             }
             Ok(None) => {
                 grant_sweep::prune_when_due(&ctx, &mut pruned).await;
+                let days = ctx.settings.log_retention_days;
+                crate::job::logs::sweep_when_due(&ctx.store, &ctx.log_dir, days, &mut swept).await;
                 let _ = tokio::time::timeout(Duration::from_secs(2), queued.notified()).await;
             }
             Err(e) => {

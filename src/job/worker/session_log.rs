@@ -21,7 +21,7 @@ impl SessionLog {
         max_bytes: u64,
     ) -> SessionLog {
         SessionLog {
-            path: dir.join(format!("job-{job}.log")),
+            path: crate::job::logs::log_path(dir, job),
             secrets,
             max_bytes,
         }

@@ -52,6 +52,13 @@ pub async fn resolve(
         .prepare(&image)
         .await
         .map_err(|e| JobError::User(e.to_string()))?;
+    if let Some(problem) = unmountable(&ctx.settings.environment.mounts, &unpacked.rootfs) {
+        return Err(JobError::User(format!(
+            "{problem} in the image {}; add that directory to the image (`RUN mkdir -p …`), \
+             or ask the server's operator to mount it elsewhere",
+            code_span(&image)
+        )));
+    }
     tracing::info!(
         image,
         digest = unpacked.digest,
@@ -66,6 +73,25 @@ pub async fn resolve(
         image: unpacked,
         note,
     }))
+}
+
+/// The first of the server's `mounts` an image's read-only system cannot take: one inside a
+/// top-level directory the image has (say `/root/.rustup` where the image has `/root`) needs
+/// its mount point there already.
+fn unmountable(mounts: &[std::path::PathBuf], rootfs: &std::path::Path) -> Option<String> {
+    mounts.iter().find_map(|mount| {
+        let relative = mount.strip_prefix("/").ok()?;
+        let top = relative.components().next()?;
+        let inside = rootfs.join(relative);
+        let image_has_top = rootfs.join(top).is_dir();
+        (image_has_top && !inside.is_dir()).then(|| {
+            format!(
+                "AGEN_SANDBOX_MOUNTS shows {} in every session, but there is no such directory \
+                 to mount it on",
+                code_span(&mount.display().to_string())
+            )
+        })
+    })
 }
 
 /// The `image` of the repository's devcontainer.json (on the default branch). Its other keys

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod effects;
 pub mod grants;
 pub mod inbox;
+pub mod job_metrics;
 pub mod job_runs;
 pub mod jobs;
 pub mod log_deletions;

@@ -13,6 +13,8 @@ use crate::store::inbox::InboxWriter;
 use crate::store::model_calls::ModelSpend;
 use crate::store::Store;
 
+mod job_metrics;
+
 /// Counters exported at `/metrics` in Prometheus text format.
 #[derive(Default)]
 pub struct Metrics {
@@ -88,11 +90,13 @@ async fn metrics_text(State(s): State<HealthState>) -> impl IntoResponse {
         Err(_) => -1,
     };
     let spend = s.store.spend_by_model().await.unwrap_or_default();
+    let jobs = s.store.job_metrics().await.unwrap_or_default();
     let body = format!(
         "{}# HELP agen_inbox_pending Deliveries stored but not yet processed.\n\
-         # TYPE agen_inbox_pending gauge\nagen_inbox_pending {pending}\n{}",
+         # TYPE agen_inbox_pending gauge\nagen_inbox_pending {pending}\n{}{}",
         s.metrics.render(),
-        spend_text(&spend)
+        spend_text(&spend),
+        job_metrics::render(&jobs)
     );
     (
         [(

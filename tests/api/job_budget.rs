@@ -528,6 +528,17 @@ async fn the_cli_and_metrics_show_what_a_job_spent() {
             .any(|l| l == format!("agen_model_spend_usd_total{labels} 0.000800")),
         "{text}"
     );
+    // The job, by its end state, in the duration and queue-wait histograms, none queued.
+    for line in [
+        "agen_jobs{state=\"succeeded\"} 1",
+        "agen_queue_depth 0",
+        "agen_job_duration_seconds_count 1",
+        "agen_job_duration_seconds_bucket{le=\"+Inf\"} 1",
+        "agen_job_queue_wait_seconds_count 1",
+        "agen_egress_refusals_total 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
 }
 
 /// Should the key come back into a session anyway (an upstream or a proxy in front of it that

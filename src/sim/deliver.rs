@@ -52,7 +52,7 @@ pub struct DeliveryLog {
 }
 
 /// `sha256=` + hex HMAC-SHA256(secret, body): the `X-Hub-Signature-256` value.
-pub(crate) fn sign(secret: &[u8], body: &[u8]) -> String {
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
@@ -97,17 +97,6 @@ impl Simulator {
             body,
             redelivery: false,
         }
-    }
-
-    /// An example payload from `shared/github/webhook-payloads/<event>/<file>` (tests only:
-    /// the directory is `AGEN_SHARED_GITHUB` or `../shared/github` beside the crate).
-    /// Panics when the file is missing or not JSON.
-    pub fn example_payload(event: &str, file: &str) -> Value {
-        let dir = std::env::var("AGEN_SHARED_GITHUB")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/github").into());
-        let path = format!("{dir}/webhook-payloads/{event}/{file}");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     /// Every delivery attempt made through [`Delivery::post`], oldest first.

@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use client::{SimAnswer, SimClient};
-pub use deliver::{merge_json, Delivery, DeliveryLog};
+pub use deliver::{merge_json, sign, Delivery, DeliveryLog};
 pub use git::SimCommit;
 pub use record::{AuthKind, Fault, Recorded};
 pub use state::{MintedToken, SimComment};

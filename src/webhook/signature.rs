@@ -59,12 +59,5 @@ fn parse_header(header: &[u8]) -> Result<[u8; 32], SignatureError> {
     Ok(out)
 }
 
-/// The header value GitHub would send for `body` under `secret`.
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
 #[cfg(test)]
 mod tests;

@@ -17,7 +17,7 @@ fn issue_path(rest: &str) -> String {
 /// A real `installation` payload for `action`, about agen's test installation.
 fn installation_event(action: &str) -> serde_json::Value {
     let file = format!("{action}.payload.json");
-    let mut p = agen::sim::Simulator::example_payload("installation", &file);
+    let mut p = crate::support::example_payload("installation", &file);
     agen::sim::merge_json(&mut p, json!({ "installation": { "id": INSTALLATION } }));
     p
 }
@@ -427,8 +427,7 @@ async fn repositories_added_later_become_usable() {
     env.sim.set_permission("acme/new", "owner", "admin");
     env.sim
         .add_issue("acme/new", 1, "Add a README", "", "owner");
-    let mut p =
-        agen::sim::Simulator::example_payload("installation_repositories", "added.payload.json");
+    let mut p = crate::support::example_payload("installation_repositories", "added.payload.json");
     agen::sim::merge_json(
         &mut p,
         json!({ "installation": { "id": INSTALLATION },
@@ -637,7 +636,7 @@ async fn rerun_on_agens_own_check_run_retries_the_job() {
     accepted_run(&env).await;
     let job = env.jobs().await[0].id;
     let rerun = |app_id: u64| {
-        let mut p = agen::sim::Simulator::example_payload("check_run", "rerequested.payload.json");
+        let mut p = crate::support::example_payload("check_run", "rerequested.payload.json");
         agen::sim::merge_json(
             &mut p,
             json!({ "installation": { "id": INSTALLATION }, "repository": env.repository(),

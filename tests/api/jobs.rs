@@ -554,7 +554,7 @@ async fn the_mirror_goes_when_the_repository_is_no_longer_granted() {
     );
 
     let mut removed =
-        agen::sim::Simulator::example_payload("installation_repositories", "removed.payload.json");
+        crate::support::example_payload("installation_repositories", "removed.payload.json");
     agen::sim::merge_json(
         &mut removed,
         serde_json::json!({ "installation": { "id": INSTALLATION },

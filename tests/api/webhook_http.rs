@@ -4,7 +4,7 @@ use crate::support;
 
 use crate::support::raw_http::post;
 use crate::support::spawn;
-use agen::webhook::signature::sign;
+use agen::sim::sign;
 
 const SECRET: &[u8] = b"demo-secret";
 

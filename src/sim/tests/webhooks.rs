@@ -67,7 +67,13 @@ async fn deliveries_are_signed_posted_and_logged() {
     let sim = setup().await;
     let (url, seen) = receiver().await;
     let app = sim.as_(&jwt());
-    let mut payload = Simulator::example_payload("issue_comment", "created.payload.json");
+    // GitHub's own example (the shared copy CI lays beside the crate).
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/github/webhook-payloads/issue_comment/created.payload.json"
+    );
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
     merge_json(&mut payload, json!({"installation": {"id": 42}}));
     let delivery = sim.webhook("issue_comment", payload);
     let parts: Vec<usize> = delivery.id.split('-').map(str::len).collect();

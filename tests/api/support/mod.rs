@@ -212,10 +212,20 @@ pub fn user_id(login: &str) -> u64 {
         % 100_000_000
 }
 
+/// An example payload from `shared/github/webhook-payloads/<event>/<file>` (the directory is
+/// `AGEN_SHARED_GITHUB` or `../shared/github` beside the crate). Panics when the file is
+/// missing or not JSON.
+pub fn example_payload(event: &str, file: &str) -> Value {
+    let dir = std::env::var("AGEN_SHARED_GITHUB")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/github").into());
+    let path = format!("{dir}/webhook-payloads/{event}/{file}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// `issues` `labeled` on the test issue, as GitHub sends it.
 pub fn labeled_payload(repo_id: u64, label: &str, login: &str) -> Value {
-    let mut p =
-        agen::sim::Simulator::example_payload("issues", "labeled.with-organization.payload.json");
+    let mut p = example_payload("issues", "labeled.with-organization.payload.json");
     merge_json(
         &mut p,
         json!({
@@ -243,10 +253,7 @@ pub fn comment_payload(
     login: &str,
     user_type: &str,
 ) -> Value {
-    let mut p = agen::sim::Simulator::example_payload(
-        "issue_comment",
-        "created.with-installation.payload.json",
-    );
+    let mut p = example_payload("issue_comment", "created.with-installation.payload.json");
     merge_json(
         &mut p,
         json!({

@@ -12,7 +12,7 @@
 //! staging directory, another mount namespace or `/proc/self/fd/N` leaves it unchanged. So the
 //! worktree's line names the host worktree's path below the mount point of the filesystem
 //! that holds it (all of it when that is the host's root filesystem: keep agen's data dir on a
-//! filesystem of its own to show only `/worktrees/…` there), and each program's line its host
+//! filesystem of its own to show only `/jobs/<id>/work` there), and each program's line its host
 //! file's. A masked path ([`RootPlan::hide`]) shows as a mount point, where it also shows in a
 //! listing of its shared directory.
 

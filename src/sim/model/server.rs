@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::errors::{self, Answer, Provider};
 use super::generate::{Outcome, Output};
-use super::sse::{self, Pacing};
+use super::sse::{self, Event, Pacing};
 use super::step::Reply;
 use super::{anthropic, chat, ids, models, responses, ModelCall, Shared};
 
@@ -190,16 +190,10 @@ fn answer(
                 body,
                 max,
                 request_id,
-                |o, pacing| {
-                    if streams(body) {
-                        Answer::Stream {
-                            events: anthropic::stream(o),
-                            pacing,
-                        }
-                    } else {
-                        Answer::ok(anthropic::complete(o))
-                    }
-                },
+                (
+                    |o: &Outcome| anthropic::stream(o),
+                    |o: &Outcome| anthropic::complete(o),
+                ),
             )
         }
         (Route::Chat, _) => {
@@ -212,16 +206,10 @@ fn answer(
                 body,
                 chat::max_tokens(body),
                 request_id,
-                |o, pacing| {
-                    if streams(body) {
-                        Answer::Stream {
-                            events: chat::stream(o, chat::include_usage(body)),
-                            pacing,
-                        }
-                    } else {
-                        Answer::ok(chat::complete(o))
-                    }
-                },
+                (
+                    |o: &Outcome| chat::stream(o, chat::include_usage(body)),
+                    |o: &Outcome| chat::complete(o),
+                ),
             )
         }
         (Route::Responses, _) => {
@@ -235,16 +223,10 @@ fn answer(
                 body,
                 max,
                 request_id,
-                |o, pacing| {
-                    if streams(body) {
-                        Answer::Stream {
-                            events: responses::stream(o, body),
-                            pacing,
-                        }
-                    } else {
-                        Answer::ok(responses::complete(o, body))
-                    }
-                },
+                (
+                    |o: &Outcome| responses::stream(o, body),
+                    |o: &Outcome| responses::complete(o, body),
+                ),
             )
         }
     }
@@ -254,7 +236,8 @@ fn streams(body: &Value) -> bool {
     body.get("stream").and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// Takes the next step and shapes it with `shape`, or answers its scripted error.
+/// Takes the next step and shapes it as the provider's events (`shape.0`) when the request
+/// streams, else as its one JSON answer (`shape.1`); or answers its scripted error.
 fn generate(
     shared: &Shared,
     call: &Call,
@@ -262,7 +245,10 @@ fn generate(
     body: &Value,
     max_tokens: Option<u64>,
     request_id: &str,
-    shape: impl FnOnce(&Outcome, Pacing) -> Answer,
+    shape: (
+        impl FnOnce(&Outcome) -> Vec<Event>,
+        impl FnOnce(&Outcome) -> Value,
+    ),
 ) -> Result<Answer, Answer> {
     let step = shared.next_step();
     let pacing = Pacing::of(&step);
@@ -279,7 +265,15 @@ fn generate(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let outcome = Outcome::new(model, output, step.usage, call.body_len, max_tokens);
-    Ok(shape(&outcome, pacing))
+    let (stream, complete) = shape;
+    Ok(if streams(body) {
+        Answer::Stream {
+            events: stream(&outcome),
+            pacing,
+        }
+    } else {
+        Answer::ok(complete(&outcome))
+    })
 }
 
 /// `x-api-key` must be the key, and `anthropic-version` present.

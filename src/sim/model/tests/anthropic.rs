@@ -78,15 +78,7 @@ async fn anthropic_message_has_exact_usage() {
 async fn anthropic_tool_use_and_default_answer() {
     let sim = sim().await;
     sim.script(Step::tool_call("read_file", json!({"path": "src/main.rs"})));
-    let m = post(
-        &sim,
-        "/v1/messages",
-        &anthropic_headers(),
-        messages_body(false),
-    )
-    .await
-    .json()
-    .await;
+    let m = messages(&sim, false).await.json().await;
     assert_eq!(m["stop_reason"], "tool_use");
     let block = &m["content"][0];
     assert_eq!(block["type"], "tool_use");
@@ -174,13 +166,7 @@ async fn anthropic_streams_tool_input_as_json_deltas() {
     let sim = sim().await;
     let input = json!({"command": "cargo test --lib", "timeout": 600});
     sim.script(Step::tool_call("bash", input.clone()));
-    let mut reply = post(
-        &sim,
-        "/v1/messages",
-        &anthropic_headers(),
-        messages_body(true),
-    )
-    .await;
+    let mut reply = messages(&sim, true).await;
     let events = reply.all_events().await;
     let start = events[1].json();
     assert_eq!(start["content_block"]["type"], "tool_use");

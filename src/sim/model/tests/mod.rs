@@ -165,6 +165,39 @@ async fn post(sim: &ModelSim, path: &str, headers: &[(&str, String)], body: Valu
     send(sim, "POST", path, headers, Some(body)).await
 }
 
+/// A Messages call with the real key and [`messages_body`].
+async fn messages(sim: &ModelSim, stream: bool) -> Reply {
+    post(
+        sim,
+        "/v1/messages",
+        &anthropic_headers(),
+        messages_body(stream),
+    )
+    .await
+}
+
+/// A chat completions call with the real key and [`chat_body`].
+async fn chat(sim: &ModelSim, stream: bool) -> Reply {
+    post(
+        sim,
+        "/v1/chat/completions",
+        &openai_headers(),
+        chat_body(stream),
+    )
+    .await
+}
+
+/// A Responses call with the real key and [`responses_body`].
+async fn responses(sim: &ModelSim, stream: bool) -> Reply {
+    post(
+        sim,
+        "/v1/responses",
+        &openai_headers(),
+        responses_body(stream),
+    )
+    .await
+}
+
 fn messages_body(stream: bool) -> Value {
     json!({
         "model": "claude-sonnet-4-5",

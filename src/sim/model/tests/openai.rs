@@ -42,13 +42,7 @@ async fn chat_completion_shapes() {
     let sim = sim().await;
     sim.script(Step::text("Hi you").usage(usage(7, 2, 1, 3)));
     sim.script(Step::tool_call("grep", json!({"pattern": "fn main"})));
-    let c = post(
-        &sim,
-        "/v1/chat/completions",
-        &openai_headers(),
-        chat_body(false),
-    )
-    .await;
+    let c = chat(&sim, false).await;
     assert!(c.header("x-request-id").is_some());
     let c = c.json().await;
     assert_eq!(c["object"], "chat.completion");
@@ -61,15 +55,7 @@ async fn chat_completion_shapes() {
     assert_eq!(c["usage"]["total_tokens"], 13);
     assert_eq!(c["usage"]["prompt_tokens_details"]["cached_tokens"], 3);
 
-    let c = post(
-        &sim,
-        "/v1/chat/completions",
-        &openai_headers(),
-        chat_body(false),
-    )
-    .await
-    .json()
-    .await;
+    let c = chat(&sim, false).await.json().await;
     assert_eq!(c["choices"][0]["finish_reason"], "tool_calls");
     let call = &c["choices"][0]["message"]["tool_calls"][0];
     assert_eq!(call["type"], "function");
@@ -85,13 +71,7 @@ async fn chat_completion_shapes() {
 async fn chat_stream_has_usage_only_when_asked() {
     let sim = sim().await;
     sim.script(Step::text("one two three").usage(usage(5, 3, 0, 2)));
-    let mut reply = post(
-        &sim,
-        "/v1/chat/completions",
-        &openai_headers(),
-        chat_body(true),
-    )
-    .await;
+    let mut reply = chat(&sim, true).await;
     assert!(reply
         .header("content-type")
         .is_some_and(|t| t.starts_with("text/event-stream")));
@@ -143,15 +123,7 @@ async fn chat_stream_has_usage_only_when_asked() {
 async fn responses_shapes_and_stream() {
     let sim = sim().await;
     sim.script(Step::text("All good here").usage(usage(20, 3, 0, 8)));
-    let r = post(
-        &sim,
-        "/v1/responses",
-        &openai_headers(),
-        responses_body(false),
-    )
-    .await
-    .json()
-    .await;
+    let r = responses(&sim, false).await.json().await;
     assert_eq!(r["object"], "response");
     assert_eq!(r["status"], "completed");
     assert_eq!(r["output"][0]["type"], "message");
@@ -163,13 +135,7 @@ async fn responses_shapes_and_stream() {
     assert_eq!(r["usage"]["input_tokens_details"]["cached_tokens"], 8);
 
     sim.script(Step::text("All good here").usage(usage(20, 3, 0, 8)));
-    let mut reply = post(
-        &sim,
-        "/v1/responses",
-        &openai_headers(),
-        responses_body(true),
-    )
-    .await;
+    let mut reply = responses(&sim, true).await;
     let events = reply.all_events().await;
     let names = names(&events);
     assert_eq!(names.first(), Some(&"response.created"));
@@ -200,15 +166,7 @@ async fn responses_shapes_and_stream() {
     assert_eq!(done["response"]["usage"]["total_tokens"], 31);
 
     sim.script(Step::tool_call("ls", json!({"dir": "."})));
-    let r = post(
-        &sim,
-        "/v1/responses",
-        &openai_headers(),
-        responses_body(false),
-    )
-    .await
-    .json()
-    .await;
+    let r = responses(&sim, false).await.json().await;
     assert_eq!(r["output"][0]["type"], "function_call");
     assert_eq!(r["output"][0]["name"], "ls");
     assert_eq!(r["output"][0]["arguments"], json!({"dir": "."}).to_string());

@@ -167,12 +167,6 @@ async fn models_and_count_tokens() {
     .await;
     assert_eq!(c.json().await, json!({"input_tokens": len.div_ceil(4)}));
     // count_tokens does not generate: the step is still queued.
-    let m = post(
-        &sim,
-        "/v1/messages",
-        &anthropic_headers(),
-        messages_body(false),
-    )
-    .await;
+    let m = messages(&sim, false).await;
     assert_eq!(m.json().await["content"][0]["text"], "kept for later");
 }

@@ -16,55 +16,25 @@ async fn scripted_errors_in_the_providers_shape() {
     sim.script(Step::error(429).retry_after(3));
     sim.script(Step::error(503));
 
-    let r = post(
-        &sim,
-        "/v1/messages",
-        &anthropic_headers(),
-        messages_body(true),
-    )
-    .await;
+    let r = messages(&sim, true).await;
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("7"));
     assert_eq!(r.json().await["error"]["type"], "rate_limit_error");
-    let r = post(
-        &sim,
-        "/v1/messages",
-        &anthropic_headers(),
-        messages_body(false),
-    )
-    .await;
+    let r = messages(&sim, false).await;
     assert_eq!(r.status, 529);
     assert_eq!(r.header("retry-after"), None);
     assert_eq!(r.json().await["error"]["type"], "overloaded_error");
-    let r = post(
-        &sim,
-        "/v1/messages",
-        &anthropic_headers(),
-        messages_body(false),
-    )
-    .await;
+    let r = messages(&sim, false).await;
     assert_eq!(r.status, 500);
     assert_eq!(r.json().await["error"]["type"], "api_error");
 
-    let r = post(
-        &sim,
-        "/v1/chat/completions",
-        &openai_headers(),
-        chat_body(true),
-    )
-    .await;
+    let r = chat(&sim, true).await;
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("3"));
     let r = r.json().await;
     assert_eq!(r["error"]["type"], "rate_limit_exceeded");
     assert_eq!(r["error"]["code"], "rate_limit_exceeded");
-    let r = post(
-        &sim,
-        "/v1/responses",
-        &openai_headers(),
-        responses_body(false),
-    )
-    .await;
+    let r = responses(&sim, false).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.json().await["error"]["type"], "server_error");
 }
@@ -73,13 +43,7 @@ async fn scripted_errors_in_the_providers_shape() {
 async fn gate_holds_events_until_opened() {
     let sim = sim().await;
     sim.script(Step::text("one two three four five").gate_after(3));
-    let mut reply = post(
-        &sim,
-        "/v1/messages",
-        &anthropic_headers(),
-        messages_body(true),
-    )
-    .await;
+    let mut reply = messages(&sim, true).await;
     for _ in 0..3 {
         assert!(reply.next_event().await.expect("event").is_some());
     }
@@ -124,13 +88,7 @@ async fn cancelled_counts_a_client_that_left() {
     let sim = sim().await;
     let words = vec!["word"; 100].join(" ");
     sim.script(Step::text(&words).event_delay(Duration::from_millis(10)));
-    let mut reply = post(
-        &sim,
-        "/v1/responses",
-        &openai_headers(),
-        responses_body(true),
-    )
-    .await;
+    let mut reply = responses(&sim, true).await;
     for _ in 0..2 {
         assert!(reply.next_event().await.expect("event").is_some());
     }
@@ -144,13 +102,7 @@ async fn cancelled_counts_a_client_that_left() {
 
     // A gated stream whose client leaves is cancelled too.
     sim.script(Step::text("a b c").gate_after(1));
-    let mut reply = post(
-        &sim,
-        "/v1/messages",
-        &anthropic_headers(),
-        messages_body(true),
-    )
-    .await;
+    let mut reply = messages(&sim, true).await;
     assert!(reply.next_event().await.expect("event").is_some());
     drop(reply);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);

@@ -8,7 +8,8 @@
 //! `x /agen` and `/AGEN` (matching is case-sensitive) are not commands.
 //!
 //! The first command line wins; later ones are ignored. After `/agen`, the rest of that line:
-//! - `stop`, `retry`, `status` or `help` alone (trailing whitespace allowed) is that verb,
+//! - `stop`, `retry`, `status`, `help` or `logs delete` (one space between its words) alone
+//!   (trailing whitespace allowed) is that verb,
 //!   whatever follows on later lines. Verbs are case-sensitive, like `/agen`.
 //! - anything else is [`Command::Run`]: the rest of the line (trimmed) followed by every later
 //!   line of the comment, joined with `\n` and trimmed. Later lines keep code blocks and quotes
@@ -52,6 +53,8 @@ pub enum Command {
     Status,
     /// `/agen help`
     Help,
+    /// `/agen logs delete`: the session logs of this issue's jobs (admins only).
+    LogsDelete,
 }
 
 impl Command {
@@ -64,6 +67,7 @@ impl Command {
             Command::Retry => "retry",
             Command::Status => "status",
             Command::Help => "help",
+            Command::LogsDelete => "logs delete",
         }
     }
 }
@@ -96,6 +100,11 @@ const VERBS: &[Verb] = &[
         name: "status",
         summary: "Show what agen is doing on this issue or PR.",
         command: Command::Status,
+    },
+    Verb {
+        name: "logs delete",
+        summary: "Delete the session logs of this issue's agen jobs (admins of the repository).",
+        command: Command::LogsDelete,
     },
     Verb {
         name: "help",

@@ -182,6 +182,7 @@ pub async fn spawn_intake(
         settings: IntakeSettings {
             app_id: config.app.app_id,
             caps: ServerCaps::of(config),
+            log_dir: config.data_dir.join("logs"),
         },
     };
     tokio::spawn(async move {

@@ -86,3 +86,18 @@ pub fn nothing_to_stop() -> String {
 pub fn nothing_to_retry() -> String {
     "There is no earlier agen job on this issue to retry. Write `/agen <instructions>` to start one.".into()
 }
+
+pub fn logs_deleted(jobs: usize, bytes: u64, by: &Login) -> String {
+    format!(
+        "Deleted the session logs of {jobs} agen job(s) on this issue ({bytes} bytes), as @{by} \
+         asked. The audit log records the deletion."
+    )
+}
+
+pub fn logs_delete_refused(user: &Login, has: crate::policy::Permission) -> String {
+    format!(
+        "@{user}, only an admin of this repository may delete its agen session logs; your \
+         permission here is `{}`. Ask an admin, or agen's operator (`agen logs delete`).",
+        has.as_str()
+    )
+}

@@ -121,3 +121,39 @@ async fn retention_deletes_the_logs_of_jobs_that_ended_longer_ago() {
     );
     assert!(store.verify_audit().await.unwrap().is_ok());
 }
+
+#[tokio::test]
+async fn an_admin_deletes_the_issues_logs_with_a_comment_and_a_writer_may_not() {
+    let marker = marker();
+    let env = spawn_jobs(&marking_agent(&marker), Some(PIPELINE), &[]).await;
+    let job = env.run_one().await;
+    let path = agen::job::logs::log_path(&env.data_dir().join("logs"), job.id);
+    assert!(path.exists());
+
+    // A person with write access may start jobs, not delete their logs.
+    env.comment("/agen logs delete", "maintainer").await;
+    env.settle().await;
+    let refused = env.agen_comments().pop().unwrap();
+    assert!(
+        refused.starts_with(
+            "@maintainer, only an admin of this repository may delete its agen session logs; \
+             your permission here is `write`."
+        ),
+        "{refused}"
+    );
+    assert!(path.exists());
+
+    env.comment("/agen logs delete", "owner").await;
+    env.settle().await;
+    let done = env.agen_comments().pop().unwrap();
+    assert!(
+        done.starts_with("Deleted the session logs of 1 agen job(s) on this issue ("),
+        "{done}"
+    );
+    assert!(done.contains("as @owner asked"), "{done}");
+    assert!(!path.exists());
+    let deletion = env.app.store.log_deletion(job.id).await.unwrap().unwrap();
+    assert_eq!(deletion.deleted_by, "@owner");
+    assert!(env.app.store.verify_audit().await.unwrap().is_ok());
+    assert_eq!(kinds(&env, &job).await.last().unwrap(), "log_deleted");
+}

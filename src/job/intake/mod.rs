@@ -62,6 +62,8 @@ pub struct IntakeSettings {
     pub app_id: u64,
     /// The server's limits and defaults, which a repository's config may tighten.
     pub caps: ServerCaps,
+    /// Where the jobs' session logs are (`<data dir>/logs`), for `/agen logs delete`.
+    pub log_dir: std::path::PathBuf,
 }
 
 struct RepoSettings {

@@ -2,6 +2,7 @@
 //! calls [`perform`] once policy allowed the person.
 
 mod help;
+mod logs_delete;
 mod retry;
 mod run;
 mod status;
@@ -29,5 +30,6 @@ pub(super) async fn perform(
         Command::Stop => stop::stop(intake, req, &jobs, client, replier).await,
         Command::Status => status::status(intake, req, jobs, replier).await,
         Command::Help => help::help(req, replier).await,
+        Command::LogsDelete => logs_delete::delete(intake, req, &jobs, client, replier).await,
     }
 }

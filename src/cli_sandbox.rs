@@ -69,6 +69,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         env.push((name.to_string(), value.to_string()));
     }
     let spec = SessionSpec {
+        binds: Vec::new(),
         worktree: args.worktree,
         command: args.command,
         env,

@@ -13,6 +13,7 @@
 //! egress: [crates.io]      # hosts the sandbox may reach, within the server's allowlist
 //! setup: [npm ci]          # run once per job before the first round (default: none)
 //! setup_egress: [registry.npmjs.org]  # hosts only setup may reach besides `egress`
+//! cache: [~/.npm]          # kept between jobs; setup writes them, the rounds only read
 //! agent: claude            # one of the server's agents (default: its default_agent)
 //! model: claude-sonnet-4-5 # one of that agent's models (default: its first)
 //! environment:             # the sessions' system (default: the server's AGEN_DEFAULT_IMAGE,
@@ -41,8 +42,8 @@ mod tests;
 pub use environment::Environment;
 
 use fields::{
-    agent, capped, capped_usd, check_model, commands, describe, hosts, label, model_name, must,
-    one_line, permission, short, text,
+    agent, caches, capped, capped_usd, check_model, commands, describe, hosts, label, model_name,
+    must, one_line, permission, short, text,
 };
 
 pub const PATH: &str = ".github/agen.yml";
@@ -51,10 +52,11 @@ pub const MAX_PIPELINE_COMMANDS: usize = 20;
 pub const MAX_EGRESS_HOSTS: usize = 50;
 /// GitHub's own limit on a label's name.
 pub const MAX_LABEL_CHARS: usize = 50;
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "pipeline",
     "setup",
     "setup_egress",
+    "cache",
     "max_rounds",
     "budget",
     "trigger_label",
@@ -116,6 +118,8 @@ pub struct RepoConfig {
     /// Hosts only the setup sessions may reach besides [`RepoConfig::egress`], all within
     /// [`ServerCaps::egress_allow`].
     pub setup_egress: Vec<String>,
+    /// Directories under the session's home kept between jobs (`.npm` for `~/.npm`).
+    pub cache: Vec<String>,
     pub max_rounds: u32,
     pub job_minutes: u32,
     pub job_usd: MicroUsd,
@@ -160,6 +164,7 @@ impl RepoConfig {
             pipeline: Vec::new(),
             setup: Vec::new(),
             setup_egress: Vec::new(),
+            cache: Vec::new(),
             max_rounds: caps.max_rounds,
             job_minutes: caps.job_minutes,
             job_usd: caps.job_usd,
@@ -203,6 +208,7 @@ impl RepoConfig {
                 "pipeline" => config.pipeline = commands(key, value)?,
                 "setup" => config.setup = commands(key, value)?,
                 "setup_egress" => config.setup_egress = hosts(key, value, caps)?,
+                "cache" => config.cache = caches(value)?,
                 "max_rounds" => config.max_rounds = capped(key, value, caps.max_rounds)?,
                 "budget" => {
                     let Value::Mapping(budget) = value else {

@@ -29,6 +29,8 @@ pub struct JobSettings {
     pub max_file_bytes: u64,
     /// `AGEN_LOG_MAX_BYTES`: a job's session log is cut at this size (default 16 MiB).
     pub log_max_bytes: u64,
+    /// `AGEN_CACHE_MAX_MB`: a repository's caches together at most (default 2048 MB).
+    pub cache_max_bytes: u64,
     /// `AGEN_LOG_RETENTION_DAYS`: session logs of jobs that ended longer ago are deleted
     /// (default 30).
     pub log_retention_days: u64,
@@ -67,6 +69,7 @@ impl JobSettings {
             lease: Duration::from_secs(number(src, "AGEN_JOB_LEASE_SECONDS", 60, 1..=3600)?),
             max_file_bytes: number(src, "AGEN_MAX_FILE_BYTES", 5 << 20, 1..=100 << 20)?,
             log_max_bytes: number(src, "AGEN_LOG_MAX_BYTES", 16 << 20, 1024..=1 << 30)?,
+            cache_max_bytes: number(src, "AGEN_CACHE_MAX_MB", 2048, 1..=1 << 20)? << 20,
             log_retention_days: number(src, "AGEN_LOG_RETENTION_DAYS", 30, 1..=36500)?,
             egress_allow: src.egress_allow(),
             egress_allow_private: src.egress_allow_private()?,

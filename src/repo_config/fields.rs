@@ -34,6 +34,37 @@ pub(super) fn commands(key: &str, value: &Value) -> Result<Vec<String>, RepoConf
     Ok(commands)
 }
 
+/// How many `cache` entries a repository may name.
+const MAX_CACHES: usize = 10;
+
+/// `cache`: directories under the session's home, each `~/…` (returned without the `~/`).
+pub(super) fn caches(value: &Value) -> Result<Vec<String>, RepoConfigError> {
+    let what = "a list of directories in the session's home (`- ~/.npm`)";
+    let entries = list("cache", what, value, MAX_CACHES)?;
+    let mut out: Vec<String> = Vec::new();
+    for entry in entries {
+        let path = text(entry).and_then(|t| t.strip_prefix("~/"));
+        let valid = path.filter(|p| {
+            !p.is_empty()
+                && !p.contains('\0')
+                && p.split('/')
+                    .all(|part| !part.is_empty() && part != "." && part != "..")
+        });
+        let Some(path) = valid else {
+            let problem = format!(
+                "each `cache` entry must be a directory in the session's home like `~/.npm` \
+                 (no `..`), found {}",
+                describe(entry)
+            );
+            return fail("cache", problem);
+        };
+        if !out.iter().any(|p| p == path) {
+            out.push(path.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// A whole number of at least 1, at most the server's `cap`.
 pub(super) fn capped(key: &str, value: &Value, cap: u32) -> Result<u32, RepoConfigError> {
     let n = match value {

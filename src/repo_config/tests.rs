@@ -30,6 +30,7 @@ fn absent_empty_and_null_mean_the_servers_defaults() {
             pipeline: vec![],
             setup: vec![],
             setup_egress: vec![],
+            cache: vec![],
             max_rounds: 5,
             job_minutes: 30,
             job_usd: MicroUsd::from_usd(5.0),
@@ -79,6 +80,7 @@ egress:
   - \"*.registry.npmjs.org\"
 setup: [npm ci]
 setup_egress: [registry.npmjs.org, crates.io]
+cache: [~/.npm, ~/.cargo/registry, ~/.npm]
 ";
     assert_eq!(
         RepoConfig::parse(text, &caps()),
@@ -89,6 +91,7 @@ setup_egress: [registry.npmjs.org, crates.io]
             ],
             setup: vec!["npm ci".into()],
             setup_egress: vec!["registry.npmjs.org".into(), "crates.io".into()],
+            cache: vec![".npm".into(), ".cargo/registry".into()],
             max_rounds: 2,
             job_minutes: 15,
             job_usd: MicroUsd::from_usd(5.0),
@@ -118,7 +121,7 @@ setup_egress: [registry.npmjs.org, crates.io]
 
 #[test]
 fn every_mistake_names_the_key_and_the_fix() {
-    let known = "known keys: pipeline, setup, setup_egress, max_rounds, budget, trigger_label, min_permission, egress, agent, model, environment";
+    let known = "known keys: pipeline, setup, setup_egress, cache, max_rounds, budget, trigger_label, min_permission, egress, agent, model, environment";
     let many: String = (0..21).map(|i| format!("- cmd {i}\n")).collect();
     let cases: Vec<(String, &str, String)> = vec![
         (
@@ -246,6 +249,20 @@ fn every_mistake_names_the_key_and_the_fix() {
             "setup_egress",
             "`setup_egress` host `evil.com` is not in this server's allowlist; remove it or ask \
              the server's operator to allow it"
+                .into(),
+        ),
+        (
+            "cache: [~/../etc]".into(),
+            "cache",
+            "each `cache` entry must be a directory in the session's home like `~/.npm` (no \
+             `..`), found the text `~/../etc`"
+                .into(),
+        ),
+        (
+            "cache: [/var/cache]".into(),
+            "cache",
+            "each `cache` entry must be a directory in the session's home like `~/.npm` (no \
+             `..`), found the text `/var/cache`"
                 .into(),
         ),
         (

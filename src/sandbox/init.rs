@@ -113,11 +113,19 @@ fn session(control: UnixStream) -> io::Result<i32> {
         // Root inside a user namespace mapped onto host root could read root-owned host
         // files (e.g. /etc/shadow) through the read-only mounts: run as an unprivileged uid.
         lend_worktree(&spec)?;
-        let staged: Vec<PathBuf> = spec.mounts.iter().chain(&spec.system).cloned().collect();
+        let binds = spec.binds.iter().map(|b| &b.host);
+        let staged: Vec<PathBuf> = spec
+            .mounts
+            .iter()
+            .chain(binds)
+            .chain(&spec.system)
+            .cloned()
+            .collect();
         spec.mount_sources = super::staging::stage_mounts(&staged)?;
         if spec.system.is_some() {
             spec.system_source = spec.mount_sources.pop();
         }
+        spec.bind_sources = spec.mount_sources.split_off(spec.mounts.len());
         sys::drop_to(spec.host_uid, spec.host_uid)?;
         // Changing credentials cleared "dumpable", which would make /proc/self/{uid_map,fd}
         // belong to root.
@@ -205,12 +213,16 @@ pub(super) fn enter_worktree(spec: &InitSpec) -> io::Result<()> {
 }
 
 /// As root: hands the host worktree, if any, to the session's unprivileged host uid (agen
-/// gives it back after the session).
+/// gives it back after the session), and the writable binds (they stay the session uid's:
+/// agen, as root, reads and removes them all the same).
 pub(super) fn lend_worktree(spec: &InitSpec) -> io::Result<()> {
-    match &spec.worktree {
-        Some(dir) => chown_tree(dir, spec.host_uid, spec.host_uid),
-        None => Ok(()),
+    if let Some(dir) = &spec.worktree {
+        chown_tree(dir, spec.host_uid, spec.host_uid)?;
     }
+    for bind in spec.binds.iter().filter(|b| b.writable) {
+        chown_tree(&bind.host, spec.host_uid, spec.host_uid)?;
+    }
+    Ok(())
 }
 
 /// Joins the session's cgroups. "0" is the writing thread; this process has only the one, and
@@ -293,11 +305,20 @@ pub(super) fn build_root(spec: &InitSpec, owner: (u32, u32)) -> io::Result<()> {
         &spec.mounts
     };
     let system = spec.system_source.as_ref().or(spec.system.as_ref());
+    let hosts: Vec<PathBuf> = spec.binds.iter().map(|b| b.host.clone()).collect();
+    let bind_sources = if spec.bind_sources.len() == spec.binds.len() {
+        &spec.bind_sources
+    } else {
+        &hosts
+    };
     enter_new_root(&RootPlan {
         system: system.map(PathBuf::as_path),
         hide: &spec.hide,
         mounts: &spec.mounts,
         mount_sources: sources,
+        binds: &spec.binds,
+        bind_sources,
+        owner,
         tmp_bytes: spec.limits.memory_bytes,
         worktree,
         programs: &spec.programs,

@@ -128,6 +128,18 @@ pub struct SessionSpec {
     pub system: Option<PathBuf>,
     /// Where the command starts, an absolute path inside; `None`: [`WORKTREE_INSIDE`].
     pub workdir: Option<PathBuf>,
+    /// Host directories bound inside the session's `/tmp` (caches, say): read-write or
+    /// read-only, nosuid, nodev.
+    pub binds: Vec<Bind>,
+}
+
+/// A host directory shown at a path under the session's `/tmp`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    pub host: PathBuf,
+    /// Absolute, under `/tmp`, without `..`.
+    pub inside: PathBuf,
+    pub writable: bool,
 }
 
 /// A port on the session's loopback (`127.0.0.1:port`, in the session's own network

@@ -23,7 +23,7 @@ use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::sys::{self, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
-use super::{Program, PROGRAMS_INSIDE, WORKTREE_INSIDE};
+use super::{Bind, Program, PROGRAMS_INSIDE, WORKTREE_INSIDE};
 
 /// Host directories shared read-only, so the host's toolchains work inside.
 const SYSTEM_DIRS: &[&str] = &[
@@ -54,6 +54,13 @@ pub struct RootPlan<'a> {
     pub mounts: &'a [PathBuf],
     /// Where each of `mounts` is bound from (the host path, or its staging place).
     pub mount_sources: &'a [PathBuf],
+    /// Host directories bound under the session's /tmp.
+    pub binds: &'a [Bind],
+    /// Where each of `binds` is bound from (the host path, or its staging place).
+    pub bind_sources: &'a [PathBuf],
+    /// The uid and gid (as the caller sees them) the command runs as: the directories made
+    /// on the way to a bind are its.
+    pub owner: (u32, u32),
 }
 
 /// What appears at [`WORKTREE_INSIDE`].
@@ -83,6 +90,10 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
     // Before the new root covers NEW_ROOT, where a program may lie.
     let programs = open_programs(plan.programs)?;
     let mounts = open_mounts(plan)?;
+    let binds = open_dirs(
+        plan.bind_sources,
+        plan.binds.iter().map(|b| b.inside.as_path()),
+    )?;
     let system = plan
         .system
         .map(|dir| open_path(dir, libc::O_DIRECTORY))
@@ -139,6 +150,8 @@ pub fn enter_new_root(plan: &RootPlan) -> io::Result<()> {
     fs::create_dir(&tmp)?;
     let tmp_opts = format!("mode=1777,size={}", plan.tmp_bytes);
     sys::mount(None, &tmp, Some("tmpfs"), flags, Some(&tmp_opts))?;
+    mount_binds(root, plan.binds, &binds, plan.owner)?;
+    drop(binds);
 
     let proc = root.join("proc");
     fs::create_dir(&proc)?;
@@ -308,9 +321,17 @@ fn mount_programs(root: &Path, programs: &[Program], opened: &[fs::File]) -> io:
 /// Each host directory to show, opened as a path only, while its source can still be reached
 /// (a staging place lies under [`NEW_ROOT`]).
 fn open_mounts(plan: &RootPlan) -> io::Result<Vec<fs::File>> {
-    plan.mount_sources
+    open_dirs(plan.mount_sources, plan.mounts.iter().map(PathBuf::as_path))
+}
+
+/// Each of `sources` opened as a directory (`O_PATH`); errors name what it is `shown` as.
+fn open_dirs<'a>(
+    sources: &[PathBuf],
+    shown: impl Iterator<Item = &'a Path>,
+) -> io::Result<Vec<fs::File>> {
+    sources
         .iter()
-        .zip(plan.mounts)
+        .zip(shown)
         .map(|(source, shown)| {
             fs::OpenOptions::new()
                 .read(true)
@@ -319,6 +340,45 @@ fn open_mounts(plan: &RootPlan) -> io::Result<Vec<fs::File>> {
                 .map_err(|e| io::Error::new(e.kind(), format!("mount {}: {e}", shown.display())))
         })
         .collect()
+}
+
+/// Binds each of `binds` (`opened`) at its place under the session's /tmp (in `root`),
+/// making the directories on the way; read-only unless writable, always nosuid and nodev.
+fn mount_binds(
+    root: &Path,
+    binds: &[Bind],
+    opened: &[fs::File],
+    (uid, gid): (u32, u32),
+) -> io::Result<()> {
+    for (bind, file) in binds.iter().zip(opened) {
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("bind {}: {e}", bind.inside.display()));
+        let inside = root.join(bind.inside.strip_prefix("/").unwrap_or(&bind.inside));
+        let mut missing: Vec<&Path> = inside
+            .ancestors()
+            .take_while(|d| fs::symlink_metadata(d).is_err())
+            .collect();
+        missing.reverse();
+        for dir in missing {
+            fs::create_dir(dir).map_err(named)?;
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(named)?;
+        }
+        let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        sys::mount(
+            Some(&source),
+            &inside,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .map_err(named)?;
+        let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        if !bind.writable {
+            attrs |= MOUNT_ATTR_RDONLY;
+        }
+        sys::mount_setattr_recursive(&inside, attrs).map_err(named)?;
+    }
+    Ok(())
 }
 
 /// Bind-mounts each host directory (`opened`, see [`open_mounts`]) read-only, nosuid, nodev

@@ -15,7 +15,7 @@ use super::egress::{with_proxy_env, Allowlist, EgressProxy, HEAD_DEADLINE};
 use super::ownership;
 use super::protocol::InitSpec;
 use super::validate::{
-    host_mounts, host_programs, host_system, host_worktree, service_ports, workdir,
+    host_binds, host_mounts, host_programs, host_system, host_worktree, service_ports, workdir,
 };
 use super::watch::Started;
 use super::{Report, Sandbox, SandboxError, SessionSpec, StopHandle};
@@ -155,6 +155,8 @@ impl Sandbox for Namespaces {
             system: spec.system.as_deref().map(host_system).transpose()?,
             system_source: None,
             workdir: workdir(spec.workdir.as_deref())?,
+            binds: host_binds(&spec.binds)?,
+            bind_sources: Vec::new(),
             cgroup_tasks: cgroups.tasks_files(),
             cgroup_home: self.cgroups.home.clone(),
             host_uid: self.config.host_uid,

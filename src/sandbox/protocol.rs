@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{sys, Limits, Program, SandboxError};
+use super::{sys, Bind, Limits, Program, SandboxError};
 
 /// The tag byte that carries the egress listener on the egress channel.
 pub const LISTENER_SENT: u8 = 0;
@@ -60,6 +60,13 @@ pub struct InitSpec {
     pub system_source: Option<PathBuf>,
     /// Where the command starts, inside.
     pub workdir: PathBuf,
+    /// Host directories bound under the session's `/tmp` (resolved; see
+    /// [`super::SessionSpec::binds`]).
+    pub binds: Vec<Bind>,
+    /// Where each of `binds` is bound from: as root, its staging place. Set by the init, not
+    /// sent.
+    #[serde(skip)]
+    pub bind_sources: Vec<PathBuf>,
     /// cgroup files to join before anything else (`tasks`, or v2 `cgroup.procs`).
     pub cgroup_tasks: Vec<PathBuf>,
     /// With [`InitSpec::leave_first`]: the files that take PID 1 back into agen's own groups

@@ -1,11 +1,11 @@
 //! Checks of a session's inputs before anything starts: the services' ports, the programs and
 //! host directories to show, and the worktree, each resolved as the init gets it.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use super::egress::EGRESS_PORT_INSIDE;
 use super::protocol::MAX_SERVICES;
-use super::{LocalService, Program, SandboxError, PROGRAMS_INSIDE, WORKTREE_INSIDE};
+use super::{Bind, LocalService, Program, SandboxError, PROGRAMS_INSIDE, WORKTREE_INSIDE};
 
 /// The services' ports, as the init gets them: each a real port, none the egress proxy's, none
 /// given twice.
@@ -144,6 +144,43 @@ pub(super) fn host_system(dir: &Path) -> Result<PathBuf, SandboxError> {
         )));
     }
     Ok(resolved)
+}
+
+/// The binds with their host directories resolved; each `inside` must be absolute, below
+/// `/tmp` and without `..` (the session's `/tmp` is the only place made for them).
+pub(super) fn host_binds(binds: &[Bind]) -> Result<Vec<Bind>, SandboxError> {
+    binds
+        .iter()
+        .map(|bind| {
+            let inside = &bind.inside;
+            let below_tmp = inside.starts_with("/tmp")
+                && inside != Path::new("/tmp")
+                && inside
+                    .components()
+                    .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+            if !below_tmp {
+                return Err(SandboxError::Invalid(format!(
+                    "bind {}: must be an absolute path below /tmp, without `..`",
+                    inside.display()
+                )));
+            }
+            let host = bind
+                .host
+                .canonicalize()
+                .map_err(SandboxError::io(format!("bind {}", bind.host.display())))?;
+            if !host.is_dir() {
+                return Err(SandboxError::Invalid(format!(
+                    "bind {}: not a directory",
+                    host.display()
+                )));
+            }
+            Ok(Bind {
+                host,
+                inside: inside.clone(),
+                writable: bind.writable,
+            })
+        })
+        .collect()
 }
 
 /// Where the command starts: `workdir`, which must be absolute, or [`WORKTREE_INSIDE`].

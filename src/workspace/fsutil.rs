@@ -50,7 +50,7 @@ pub(crate) fn lock(path: &Path, wait: bool) -> io::Result<Option<Lock>> {
 /// Removes `path` and everything under it. The agent may have left directories without
 /// write or search permission (which stops removal when agen is not root), so on failure
 /// permissions are opened up (never following symbolic links) and removal is tried again.
-pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
+pub fn remove_tree(path: &Path) -> io::Result<()> {
     match fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -44,6 +44,7 @@ use std::thread::JoinHandle;
 pub use branch::{branch_for_issue, AgenBranch};
 pub use changes::{AddedLine, ChangeStatus, ChangedFile, Changes, MAX_LINES_BYTES};
 pub use commit::Identity;
+pub use fsutil::remove_tree;
 pub use git::GitToken;
 pub use job::JobWorkspace;
 

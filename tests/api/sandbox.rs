@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agen::sandbox::{
-    Allowlist, Limits, LocalService, Namespaces, NamespacesConfig, Outcome, Program, Report,
+    Allowlist, Bind, Limits, LocalService, Namespaces, NamespacesConfig, Outcome, Program, Report,
     Sandbox, SandboxError, SessionSpec, StopHandle, PROGRAMS_INSIDE,
 };
 
@@ -47,6 +47,7 @@ fn spec(worktree: &Path, script: &str, limits: Limits) -> SessionSpec {
         programs: Vec::new(),
         system: None,
         workdir: None,
+        binds: Vec::new(),
     }
 }
 
@@ -1706,4 +1707,64 @@ fn make_traversable(dir: &Path) {
         let mode = std::fs::metadata(d).unwrap().permissions().mode();
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o755)).unwrap();
     }
+}
+
+/// Binds under the session's /tmp: a writable one takes the session's writes (and the host
+/// sees them), a read-only one refuses them; a place outside /tmp is refused before anything
+/// runs.
+#[test]
+fn binds_are_writable_only_when_asked_and_only_under_tmp() {
+    let worktree = tempfile::tempdir().unwrap();
+    let (rw, ro) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(ro.path().join("seed.txt"), "from the host\n").unwrap();
+    let script = "echo planted > /tmp/.cache/rw/new.txt && echo rw-ok; \
+                  cat /tmp/.cache/ro/seed.txt; echo planted > /tmp/.cache/ro/new.txt \
+                  || echo ro-refused; touch /tmp/.cache/other && echo home-ok";
+    let mut spec = spec(worktree.path(), script, short());
+    spec.binds = vec![
+        Bind {
+            host: rw.path().to_path_buf(),
+            inside: PathBuf::from("/tmp/.cache/rw"),
+            writable: true,
+        },
+        Bind {
+            host: ro.path().to_path_buf(),
+            inside: PathBuf::from("/tmp/.cache/ro"),
+            writable: false,
+        },
+    ];
+    let report = backend()
+        .run(&spec, &StopHandle::new(), &mut |_| {})
+        .expect("session runs");
+    let out = text(&report);
+    assert_eq!(report.outcome, Outcome::Exited(0), "{out}");
+    assert!(out.contains("rw-ok\nfrom the host\n"), "{out}");
+    assert!(out.contains("ro-refused"), "{out}");
+    assert!(
+        out.contains("home-ok"),
+        "the way to a bind stays the session's: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rw.path().join("new.txt")).unwrap(),
+        "planted\n"
+    );
+    assert!(!ro.path().join("new.txt").exists());
+
+    for inside in ["/etc/cache", "/tmp", "/tmp/../etc", "tmp/x"] {
+        let spec = spec_for_bind(worktree.path(), ro.path(), inside);
+        let e = backend()
+            .run(&spec, &StopHandle::new(), &mut |_| {})
+            .expect_err("refused");
+        assert!(e.to_string().contains("below /tmp"), "{inside}: {e}");
+    }
+}
+
+fn spec_for_bind(worktree: &Path, host: &Path, inside: &str) -> SessionSpec {
+    let mut s = spec(worktree, "true", short());
+    s.binds = vec![Bind {
+        host: host.to_path_buf(),
+        inside: PathBuf::from(inside),
+        writable: false,
+    }];
+    s
 }

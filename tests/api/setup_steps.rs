@@ -122,3 +122,37 @@ async fn a_failing_setup_step_ends_the_job_with_its_output_on_the_issue() {
     assert_eq!(runs[0]["output"]["title"], "Setup failed");
     assert!(!log.contains("==> round 1"), "{log}");
 }
+
+#[tokio::test]
+async fn a_cache_filled_by_setup_serves_the_next_job_and_nothing_a_session_plants_reaches_it() {
+    let yml = "setup:\n  - ls -A ~/.cache-test; test -f ~/.cache-test/dep.txt || echo 'v1' > \
+               ~/.cache-test/dep.txt\ncache: [\"~/.cache-test\"]\n\
+               pipeline:\n  - sh check.sh\n  - grep -q v1 ~/.cache-test/dep.txt\nmax_rounds: 1\n";
+    // The agent tries to plant a file in the cache; the pipeline reads what setup put there.
+    let agent = "{ echo planted > ~/.cache-test/planted.txt && echo 'agent planted'; } \
+                 || echo 'agent could not write the cache'; \
+                 printf 'Hello, world!\\n' > greeting.txt";
+    let env = spawn_jobs(agent, Some(yml), &[]).await;
+    let first = env.run_one().await;
+    let log = env.session_log(&first);
+    assert_eq!(first.state, JobState::Succeeded, "{first:#?}\n{log}");
+    assert!(log.contains("agent could not write the cache"), "{log}");
+    assert!(!log.contains("agent planted"), "{log}");
+
+    env.comment("/agen retry", "maintainer").await;
+    let second = env.job_ended(2).await;
+    let log = env.session_log(&second);
+    assert_eq!(second.state, JobState::Succeeded, "{second:#?}\n{log}");
+    // The second job's setup found the first one's file, and nothing else.
+    let setup = log
+        .split("==> setup: ")
+        .nth(1)
+        .and_then(|s| s.split("\n==> ").next())
+        .unwrap_or_default();
+    assert!(setup.contains("\ndep.txt"), "{setup}");
+    assert!(!setup.contains("planted"), "{setup}");
+    // The cache is the repository's, kept under the data directory, and never pushed.
+    let caches = env.data_dir().join("caches").join(env.repo_id.to_string());
+    assert_eq!(std::fs::read_dir(&caches).unwrap().count(), 1);
+    assert_eq!(env.sim.file_at(REPO, BRANCH, "dep.txt"), None);
+}

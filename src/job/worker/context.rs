@@ -26,6 +26,8 @@ pub struct JobContext {
     pub server_secrets: Vec<String>,
     /// Where session logs are kept (`<data dir>/logs/job-<id>.log`).
     pub log_dir: std::path::PathBuf,
+    /// `<data dir>/caches`: a directory per repository for its `cache:` entries.
+    pub cache_dir: std::path::PathBuf,
     /// Who agen's commits are by: the App's bot user.
     pub bot: Identity,
     /// How sessions reach their models.
@@ -73,6 +75,7 @@ impl JobContext {
                 .chain(config.jobs.image_credentials.secrets().map(str::to_string))
                 .collect(),
             log_dir: config.data_dir.join("logs"),
+            cache_dir: config.data_dir.join("caches"),
             bot,
         }
     }

@@ -36,6 +36,11 @@ pub async fn prune_mirrors(ctx: &JobContext) {
         if granted {
             continue;
         }
+        // Its caches go with it, like the mirror.
+        let caches = super::caches::repo_dir(&ctx.cache_dir, repo);
+        if let Err(e) = crate::workspace::remove_tree(&caches) {
+            tracing::warn!(%repo, "cannot remove the repository's caches: {e}");
+        }
         let workspaces = ctx.workspaces.clone();
         match tokio::task::spawn_blocking(move || workspaces.forget(repo)).await {
             Ok(Ok(())) => {

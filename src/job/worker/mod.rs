@@ -4,6 +4,7 @@
 
 mod agent_files;
 mod agents;
+mod caches;
 pub mod context;
 mod grant_sweep;
 mod job_run;

@@ -70,6 +70,7 @@ impl JobRun<'_> {
                 events: agent.events,
                 egress: self.round_egress(),
                 gateway: true,
+                writes_caches: false,
             };
             let (recorded, reported, ran) = tokio::join!(
                 self.ctx.store.set_job_round(self.job.id, round),
@@ -147,6 +148,7 @@ impl JobRun<'_> {
                 events: None,
                 egress: self.round_egress(),
                 gateway: true,
+                writes_caches: false,
             };
             let (outcome, _) = self.session(worktree, round, &step).await?;
             lines.push(match &outcome {

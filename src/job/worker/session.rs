@@ -44,6 +44,8 @@ pub(super) struct SessionCommand<'a> {
     pub egress: Option<&'a [String]>,
     /// Whether the model gateway serves it.
     pub gateway: bool,
+    /// Whether it may write the repository's caches (setup steps only).
+    pub writes_caches: bool,
 }
 
 impl JobRun<'_> {
@@ -94,6 +96,7 @@ impl JobRun<'_> {
             events,
             egress,
             gateway,
+            writes_caches,
         } = *run;
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -154,6 +157,7 @@ impl JobRun<'_> {
             egress_only: egress.map(<[String]>::to_vec),
             services,
             programs: self.ctx.programs.clone(),
+            binds: self.cache_binds(writes_caches)?,
             system: self.system.as_ref().map(|s| s.image.rootfs.clone()),
             workdir: self
                 .system

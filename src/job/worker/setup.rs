@@ -37,6 +37,7 @@ impl JobRun<'_> {
                 events: None,
                 egress,
                 gateway: false,
+                writes_caches: true,
             };
             let (outcome, _) = self.session(worktree, 0, &step).await?;
             let end = match outcome {
@@ -54,6 +55,7 @@ impl JobRun<'_> {
             };
             return Ok(Some(self.ended(end, 0, lines, None).await?));
         }
+        self.cap_caches()?;
         Ok(None)
     }
 }

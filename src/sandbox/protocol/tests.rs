@@ -17,6 +17,12 @@ fn spec() -> InitSpec {
         system: Some(PathBuf::from("/data/images/sha256-ab/rootfs")),
         system_source: Some(PathBuf::from("/not/sent/either")),
         workdir: PathBuf::from("/work/sub"),
+        binds: vec![crate::sandbox::Bind {
+            host: PathBuf::from("/data/caches/1/ab"),
+            inside: PathBuf::from("/tmp/.cargo/registry"),
+            writable: false,
+        }],
+        bind_sources: vec![PathBuf::from("/not/sent/at/all")],
         cgroup_tasks: vec![PathBuf::from("/sys/fs/cgroup/agen/s1/cgroup.procs")],
         cgroup_home: Vec::new(),
         host_uid: 1000,
@@ -54,6 +60,8 @@ fn a_spec_sent_by_agen_is_the_spec_the_init_reads() {
     assert_eq!(read.system, sent.system);
     assert_eq!(read.system_source, None, "set by the init, never sent");
     assert_eq!(read.workdir, sent.workdir);
+    assert_eq!(read.binds, sent.binds);
+    assert!(read.bind_sources.is_empty(), "set by the init, never sent");
     assert_eq!(read.cgroup_tasks, sent.cgroup_tasks);
     assert_eq!(
         (read.host_uid, read.limit_address_space, read.parent_pid),

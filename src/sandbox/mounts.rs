@@ -354,31 +354,42 @@ fn mount_binds(
         let named =
             |e: io::Error| io::Error::new(e.kind(), format!("bind {}: {e}", bind.inside.display()));
         let inside = root.join(bind.inside.strip_prefix("/").unwrap_or(&bind.inside));
-        let mut missing: Vec<&Path> = inside
-            .ancestors()
-            .take_while(|d| fs::symlink_metadata(d).is_err())
-            .collect();
-        missing.reverse();
-        for dir in missing {
-            fs::create_dir(dir).map_err(named)?;
-            std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(named)?;
-        }
-        let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-        sys::mount(
-            Some(&source),
-            &inside,
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        )
-        .map_err(named)?;
         let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         if !bind.writable {
             attrs |= MOUNT_ATTR_RDONLY;
         }
-        sys::mount_setattr_recursive(&inside, attrs).map_err(named)?;
+        let made = |dir: &Path| std::os::unix::fs::chown(dir, Some(uid), Some(gid));
+        bind_dir(file, &inside, attrs, made).map_err(named)?;
     }
     Ok(())
+}
+
+/// Binds the opened directory `file` at `inside`, first making the directories on the way
+/// (each handed to `made`, to set its owner or mode), then sets `attrs` on the whole tree.
+fn bind_dir(
+    file: &fs::File,
+    inside: &Path,
+    attrs: u64,
+    made: impl Fn(&Path) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut missing: Vec<&Path> = inside
+        .ancestors()
+        .take_while(|d| fs::symlink_metadata(d).is_err())
+        .collect();
+    missing.reverse();
+    for dir in missing {
+        fs::create_dir(dir)?;
+        made(dir)?;
+    }
+    let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    sys::mount(
+        Some(&source),
+        inside,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )?;
+    sys::mount_setattr_recursive(inside, attrs)
 }
 
 /// Bind-mounts each host directory (`opened`, see [`open_mounts`]) read-only, nosuid, nodev
@@ -389,29 +400,9 @@ fn mount_host_dirs(root: &Path, mounts: &[PathBuf], opened: &[fs::File]) -> io::
         let named =
             |e: io::Error| io::Error::new(e.kind(), format!("mount {}: {e}", shown.display()));
         let inside = root.join(shown.strip_prefix("/").unwrap_or(shown));
-        let mut missing: Vec<&Path> = inside
-            .ancestors()
-            .take_while(|d| *d != root && fs::symlink_metadata(d).is_err())
-            .collect();
-        missing.reverse();
-        for dir in missing {
-            fs::create_dir(dir).map_err(named)?;
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(named)?;
-        }
-        let source = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-        sys::mount(
-            Some(&source),
-            &inside,
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        )
-        .map_err(named)?;
-        sys::mount_setattr_recursive(
-            &inside,
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-        )
-        .map_err(named)?;
+        let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        let made = |dir: &Path| fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+        bind_dir(file, &inside, attrs, made).map_err(named)?;
     }
     Ok(())
 }

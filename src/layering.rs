@@ -23,9 +23,11 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     // Services: the model gateway, GitHub's API, a repository's settings, the HTTP edge, and
     // the texts agen posts.
-    &["gateway", "github", "repo_config", "edge", "web", "texts"],
-    // The two processes' work: webhook intake at the edge, jobs in the worker.
-    &["job", "webhook"],
+    &["gateway", "github", "repo_config", "edge", "texts"],
+    // The two processes' work (intake and the worker), and the pages people read.
+    &["job", "web"],
+    // The webhook extractor at the edge, which counts what it answers in web's metrics.
+    &["webhook"],
     // The server that wires them.
     &["server"],
     // Commands.

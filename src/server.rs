@@ -59,7 +59,12 @@ pub async fn start_web(config: &Config, listener: TcpListener) -> anyhow::Result
         inbox: inbox.clone(),
         metrics: metrics.clone(),
     })
-    .merge(crate::web::routes(store.clone(), inbox.clone(), metrics));
+    .merge(crate::web::routes(
+        store.clone(),
+        inbox.clone(),
+        metrics,
+        config.data_dir.join("logs"),
+    ));
     let addr = listener.local_addr()?;
     let limits = config.serve.clone();
     let served = tokio::spawn(async move {

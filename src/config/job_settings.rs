@@ -31,6 +31,8 @@ pub struct JobSettings {
     pub log_max_bytes: u64,
     /// `AGEN_CACHE_MAX_MB`: a repository's caches together at most (default 2048 MB).
     pub cache_max_bytes: u64,
+    /// `AGEN_LINK_DAYS`: how long a job page's link holds (default 7).
+    pub link_days: u64,
     /// `AGEN_LOG_RETENTION_DAYS`: session logs of jobs that ended longer ago are deleted
     /// (default 30).
     pub log_retention_days: u64,
@@ -70,6 +72,7 @@ impl JobSettings {
             max_file_bytes: number(src, "AGEN_MAX_FILE_BYTES", 5 << 20, 1..=100 << 20)?,
             log_max_bytes: number(src, "AGEN_LOG_MAX_BYTES", 16 << 20, 1024..=1 << 30)?,
             cache_max_bytes: number(src, "AGEN_CACHE_MAX_MB", 2048, 1..=1 << 20)? << 20,
+            link_days: number(src, "AGEN_LINK_DAYS", 7, 1..=365)?,
             log_retention_days: number(src, "AGEN_LOG_RETENTION_DAYS", 30, 1..=36500)?,
             egress_allow: src.egress_allow(),
             egress_allow_private: src.egress_allow_private()?,

@@ -1,8 +1,8 @@
-//! Where a job's session log lives, and deleting logs: on request (`agen logs delete`) and by
+//! Deleting session logs: on request (`agen logs delete`) and by
 //! age (`AGEN_LOG_RETENTION_DAYS`, swept by idle workers). Deleting removes the bytes; a record
 //! says when and by whom (for the job page), and the audit log has the deletion.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -14,10 +14,7 @@ use crate::store::{now_ms, Store, StoreError};
 /// How often an idle worker looks for logs past their retention.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// The session log of `job` under `dir` (`<data dir>/logs`).
-pub fn log_path(dir: &Path, job: JobId) -> PathBuf {
-    dir.join(format!("job-{job}.log"))
-}
+use crate::store::log_deletions::session_log_path;
 
 /// Deletes the session logs of `jobs`, recording each deletion as done by `by`; how many
 /// logs and bytes went.
@@ -29,7 +26,7 @@ pub async fn delete(
 ) -> Result<(usize, u64), StoreError> {
     let mut total = 0;
     for &job in jobs {
-        let path = log_path(dir, job);
+        let path = session_log_path(dir, job);
         let bytes = match std::fs::metadata(&path) {
             Ok(meta) => meta.len(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,

@@ -1,10 +1,17 @@
 //! Which jobs' session logs were deleted, when and by whom: the log's bytes are gone, this
 //! record stays so the job page can say so.
 
+use std::path::{Path, PathBuf};
+
 use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
 use crate::ids::JobId;
+
+/// The session log of `job` under `dir` (`<data dir>/logs`).
+pub fn session_log_path(dir: &Path, job: JobId) -> PathBuf {
+    dir.join(format!("job-{job}.log"))
+}
 
 /// A deleted log, as the record keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]

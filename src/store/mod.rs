@@ -8,6 +8,7 @@ pub mod inbox;
 pub mod job_metrics;
 pub mod job_runs;
 pub mod jobs;
+pub mod link_key;
 pub mod log_deletions;
 pub mod model_calls;
 

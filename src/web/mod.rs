@@ -14,6 +14,9 @@ use crate::store::model_calls::ModelSpend;
 use crate::store::Store;
 
 mod job_metrics;
+mod job_page;
+
+pub use job_page::PageState;
 
 /// Counters exported at `/metrics` in Prometheus text format.
 #[derive(Default)]
@@ -62,7 +65,18 @@ struct HealthState {
     metrics: Arc<Metrics>,
 }
 
-pub fn routes(store: Store, inbox: InboxWriter, metrics: Arc<Metrics>) -> Router {
+pub fn routes(
+    store: Store,
+    inbox: InboxWriter,
+    metrics: Arc<Metrics>,
+    log_dir: std::path::PathBuf,
+) -> Router {
+    let pages = Router::new()
+        .route("/jobs/{id}", get(job_page::page))
+        .with_state(PageState {
+            store: store.clone(),
+            log_dir,
+        });
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -72,6 +86,7 @@ pub fn routes(store: Store, inbox: InboxWriter, metrics: Arc<Metrics>) -> Router
             inbox,
             metrics,
         })
+        .merge(pages)
 }
 
 async fn readyz(State(s): State<HealthState>) -> impl IntoResponse {

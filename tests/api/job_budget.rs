@@ -444,14 +444,9 @@ fn stdout(out: &std::process::Output) -> String {
 }
 
 async fn metrics(env: &Env) -> String {
-    use http_body_util::{BodyExt, Empty};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<bytes::Bytes>>();
-    let uri = format!("http://{}/metrics", env.app.addr).parse().unwrap();
-    let answer = client.get(uri).await.unwrap();
-    assert_eq!(answer.status(), 200);
-    let body = answer.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8(body.to_vec()).unwrap()
+    let (status, _, body) = env.get("/metrics").await;
+    assert_eq!(status, 200);
+    body
 }
 
 #[tokio::test]

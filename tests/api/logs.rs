@@ -106,14 +106,14 @@ async fn retention_deletes_the_logs_of_jobs_that_ended_longer_ago() {
         .await
         .unwrap();
     assert_eq!(kept.0, 0);
-    assert!(agen::job::logs::log_path(&dir, job.id).exists());
+    assert!(agen::store::log_deletions::session_log_path(&dir, job.id).exists());
     // The clock moves on two days: now it is past.
     let later = now + 2 * day;
     let gone = agen::job::logs::delete_expired(store, &dir, 30, later)
         .await
         .unwrap();
     assert_eq!(gone.0, 1);
-    assert!(!agen::job::logs::log_path(&dir, JobId(job.id.0)).exists());
+    assert!(!agen::store::log_deletions::session_log_path(&dir, JobId(job.id.0)).exists());
     let deletion = store.log_deletion(job.id).await.unwrap().unwrap();
     assert_eq!(
         deletion.deleted_by,
@@ -127,7 +127,7 @@ async fn an_admin_deletes_the_issues_logs_with_a_comment_and_a_writer_may_not() 
     let marker = marker();
     let env = spawn_jobs(&marking_agent(&marker), Some(PIPELINE), &[]).await;
     let job = env.run_one().await;
-    let path = agen::job::logs::log_path(&env.data_dir().join("logs"), job.id);
+    let path = agen::store::log_deletions::session_log_path(&env.data_dir().join("logs"), job.id);
     assert!(path.exists());
 
     // A person with write access may start jobs, not delete their logs.

@@ -14,6 +14,7 @@ mod images;
 mod intake;
 mod job_bench;
 mod job_budget;
+mod job_page;
 mod jobs;
 mod logs;
 mod manifest;

@@ -111,6 +111,18 @@ impl JobRun<'_> {
         result
     }
 
+    /// A signed link to this job's page, valid for `AGEN_LINK_DAYS`.
+    pub(super) async fn page_url(&self) -> Result<String, JobError> {
+        let key = self.ctx.store.link_key().await?;
+        let days = self.ctx.settings.link_days as i64;
+        let expires = chrono::Utc::now().timestamp() + days * 24 * 3600;
+        let path = crate::store::link_key::path(&key, self.job.id, expires);
+        Ok(format!(
+            "{}{path}",
+            self.ctx.public_url.trim_end_matches('/')
+        ))
+    }
+
     /// Appends `kind` to the audit log for this job, with `detail`.
     pub(super) async fn audit(
         &self,

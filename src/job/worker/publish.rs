@@ -180,6 +180,7 @@ impl JobRun<'_> {
             return Ok(());
         }
         let external_id = format!("job:{}", self.job.id);
+        let page = self.page_url().await?;
         let text = self.log.redact(&report::check_text(rounds));
         let run = self
             .client
@@ -187,7 +188,7 @@ impl JobRun<'_> {
                 head_sha: sha,
                 conclusion,
                 external_id: &external_id,
-                details_url: None,
+                details_url: Some(&page),
                 title,
                 summary: &self.log.redact(summary),
                 text: &text,

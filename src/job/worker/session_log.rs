@@ -21,7 +21,7 @@ impl SessionLog {
         max_bytes: u64,
     ) -> SessionLog {
         SessionLog {
-            path: crate::job::logs::log_path(dir, job),
+            path: crate::store::log_deletions::session_log_path(dir, job),
             secrets,
             max_bytes,
         }

@@ -280,6 +280,19 @@ impl Env {
     }
 
     /// Bodies of the comments agen wrote on the issue, oldest first.
+    /// GETs `path` from agen's HTTP server: status, headers, body.
+    pub async fn get(&self, path: &str) -> (u16, http::HeaderMap, String) {
+        use http_body_util::{BodyExt, Empty};
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Empty<bytes::Bytes>>();
+        let uri = format!("http://{}{path}", self.app.addr).parse().unwrap();
+        let answer = client.get(uri).await.unwrap();
+        let (status, headers) = (answer.status().as_u16(), answer.headers().clone());
+        let body = answer.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
     pub fn agen_comments(&self) -> Vec<String> {
         self.sim
             .comments(REPO, ISSUE)

@@ -111,6 +111,11 @@ pub fn status_running(job: &Job, round: u32, max_rounds: u32) -> String {
     )
 }
 
+/// The line that ends a job's last status and its pull request: where to see every step.
+pub fn page_link(url: &str, days: u64) -> String {
+    format!("\n\n[Job page]({url}): every step and the session log (the link holds {days} days).")
+}
+
 pub fn status_setting_up(job: &Job) -> String {
     format!(
         "{} is running the repository's setup steps.\n\n\

@@ -58,6 +58,24 @@ async fn a_signed_link_shows_the_job_and_nothing_else_gets_in() {
     let days = (expires - chrono::Utc::now().timestamp()) as f64 / 86400.0;
     assert!((6.9..=7.0).contains(&days), "{days} days");
 
+    // The status comment and the pull request carry a link to it too.
+    let status_id = job.status_comment_id.unwrap().0;
+    let comments = env
+        .sim
+        .comments(crate::support::REPO, crate::support::ISSUE);
+    let status = &comments.iter().find(|c| c.id == status_id).unwrap().body;
+    let body = env.pulls()[0]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for text in [status.as_str(), body.as_str()] {
+        let at = text.find("[Job page](").expect("a job page link") + "[Job page](".len();
+        let url = &text[at..at + text[at..].find(')').unwrap()];
+        let (status, _, page) = env.get(&url[url.find("/jobs/").unwrap()..]).await;
+        assert_eq!(status, 200, "{url}");
+        assert!(page.contains("<h1>agen job 1: succeeded</h1>"));
+    }
+
     // Every link that does not hold is the same 404 as a job that is not there.
     let (_, _, missing) = env
         .get(&agen::store::link_key::path(&key, JobId(99), later))

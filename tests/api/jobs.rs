@@ -131,7 +131,7 @@ async fn labeled_issue_becomes_a_pull_request_with_a_passing_check() {
              the pipeline passed after 1 round, <time>.\n\n\
              Spent: $0.00 of $5.00 · 0 model calls · 0 tokens in, 0 out · <time> CPU.\n\n\
              Branch `{BRANCH}`, commit <sha>. A person reviews and merges; agen never does.\
-             \n\n<!-- agen:status:{id} -->",
+             \n\n[Job page](<job page>): every step and the session log (the link holds 7 days).\n\n<!-- agen:status:{id} -->",
             id = job.id
         )
     );
@@ -257,7 +257,7 @@ async fn time_budget_ends_the_job_as_timed_out() {
         format!(
             "**agen** · job {id} ran out of time after 1 round, <time>. Nothing was pushed.\
              \n\nSpent: $0.00 of $5.00 · 0 model calls · 0 tokens in, 0 out · <time> CPU.\
-             \n\n<!-- agen:status:{id} -->",
+             \n\n[Job page](<job page>): every step and the session log (the link holds 7 days).\n\n<!-- agen:status:{id} -->",
             id = job.id
         )
     );
@@ -336,7 +336,7 @@ async fn no_changes_means_no_branch_and_a_neutral_check_on_the_base() {
             "**agen** · job {id} finished without changing anything (1 round, <time>), so there \
              is no pull request.\n\n\
              Spent: $0.00 of $5.00 · 0 model calls · 0 tokens in, 0 out · <time> CPU.\n\n\
-             <!-- agen:status:{id} -->",
+             [Job page](<job page>): every step and the session log (the link holds 7 days).\n\n<!-- agen:status:{id} -->",
             id = job.id
         )
     );

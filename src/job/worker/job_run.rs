@@ -113,14 +113,7 @@ impl JobRun<'_> {
 
     /// A signed link to this job's page, valid for `AGEN_LINK_DAYS`.
     pub(super) async fn page_url(&self) -> Result<String, JobError> {
-        let key = self.ctx.store.link_key().await?;
-        let days = self.ctx.settings.link_days as i64;
-        let expires = chrono::Utc::now().timestamp() + days * 24 * 3600;
-        let path = crate::store::link_key::path(&key, self.job.id, expires);
-        Ok(format!(
-            "{}{path}",
-            self.ctx.public_url.trim_end_matches('/')
-        ))
+        Ok(page_url(self.ctx, self.job.id).await?)
     }
 
     /// Appends `kind` to the audit log for this job, with `detail`.
@@ -151,4 +144,16 @@ pub(super) async fn audit_job(
         })
         .await?;
     Ok(())
+}
+
+/// A signed link to `job`'s page, valid for `AGEN_LINK_DAYS`.
+pub(super) async fn page_url(
+    ctx: &JobContext,
+    job: crate::ids::JobId,
+) -> Result<String, StoreError> {
+    let key = ctx.store.link_key().await?;
+    let days = ctx.settings.link_days as i64;
+    let expires = chrono::Utc::now().timestamp() + days * 24 * 3600;
+    let path = crate::store::link_key::path(&key, job, expires);
+    Ok(format!("{}{path}", ctx.public_url.trim_end_matches('/')))
 }

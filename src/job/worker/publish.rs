@@ -138,7 +138,9 @@ impl JobRun<'_> {
             Some(pull) => pull,
             None => {
                 let title = report::pull_title(self.job);
-                let body = report::pull_body(self.job, rounds, summary, self.elapsed());
+                let mut body = report::pull_body(self.job, rounds, summary, self.elapsed());
+                let days = self.ctx.settings.link_days;
+                body.push_str(&report::page_link(&self.page_url().await?, days));
                 let pull = self
                     .client
                     .create_pull(&NewPull {

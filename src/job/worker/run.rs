@@ -41,6 +41,7 @@ pub async fn run_job(ctx: &JobContext, job: Job, stop: StopHandle) {
             }
         }
     };
+    let ending = with_page_link(ctx, &job, ending).await;
     conclude(ctx, &job, &ending).await;
     let spent = timings.spent(started.elapsed());
     tracing::info!(
@@ -66,6 +67,7 @@ pub async fn end_interrupted(ctx: &JobContext, job: &Job) {
         status: report::status_failed(job, &detail),
         detail,
     };
+    let ending = with_page_link(ctx, job, ending).await;
     conclude(ctx, job, &ending).await;
 }
 
@@ -201,6 +203,18 @@ fn requester_still_allowed(
         ))),
         Verdict::Ignore(why) => Err(JobError::User(why)),
     }
+}
+
+/// The ending's status comment with the link to the job's page (left out, with a warning,
+/// if the store cannot sign one: the ending matters more).
+async fn with_page_link(ctx: &JobContext, job: &Job, mut ending: Ending) -> Ending {
+    match super::job_run::page_url(ctx, job.id).await {
+        Ok(url) => ending
+            .status
+            .push_str(&report::page_link(&url, ctx.settings.link_days)),
+        Err(e) => tracing::warn!("cannot sign the job page's link: {e}"),
+    }
+    ending
 }
 
 /// Writes the ending down and tells the issue. A job cancelled meanwhile stays cancelled.

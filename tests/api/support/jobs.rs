@@ -161,7 +161,24 @@ pub fn stable(text: &str) -> String {
         i += 1;
     }
     let joined = out.join(" ");
-    hide_shas(&joined)
+    hide_shas(&hide_page_links(&joined))
+}
+
+/// The job page's signed link (its expiry and signature change every run) as `<job page>`.
+fn hide_page_links(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("[Job page](") {
+        let open = start + "[Job page](".len();
+        let Some(len) = rest[open..].find(')') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        out.push_str("<job page>");
+        rest = &rest[open + len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `Ns` at the start of `word` (digits then `s`, then punctuation or nothing): its length.

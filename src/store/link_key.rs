@@ -10,8 +10,15 @@ use super::{Store, StoreError};
 use crate::ids::JobId;
 
 impl Store {
-    /// The link key, made (32 random bytes) the first time it is asked for.
+    /// The link key, made (32 random bytes) the first time it is asked for: a read after
+    /// that, never a write.
     pub async fn link_key(&self) -> Result<Vec<u8>, StoreError> {
+        let kept: Option<Vec<u8>> = sqlx::query_scalar("SELECT key FROM link_key WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(key) = kept {
+            return Ok(key);
+        }
         let mut fresh = vec![0u8; 32];
         rand::thread_rng().fill_bytes(&mut fresh);
         sqlx::query("INSERT INTO link_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")

@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::payer_of_new_job;
 use agen::budget::{Cap, Caps, MicroUsd};
 use agen::config::{ModelSettings, Source};
 use agen::gateway::{Gateway, JobPass, SessionGuard};
-use agen::ids::{DeliveryId, InstallationId, IssueNumber, JobId, Login, RepoId, RepoName};
+use agen::ids::JobId;
 use agen::sim::model::{ModelSim, ModelSimConfig, SimUsage, Step};
-use agen::store::jobs::{NewJob, Trigger};
 use agen::store::model_calls::Payer;
 use agen::store::Store;
 use bytes::Bytes;
@@ -105,31 +105,8 @@ fn usage(input: u64, output: u64, cache_read: u64) -> SimUsage {
 
 impl Env {
     async fn job(&self, delivery: &str, repo_id: u64, installation: u64) -> Payer {
-        let job = self
-            .store
-            .create_job(&NewJob {
-                delivery: DeliveryId(delivery.into()),
-                installation: InstallationId(installation),
-                repo_id: RepoId(repo_id),
-                repo: RepoName(format!("acme/repo-{repo_id}")),
-                issue: IssueNumber(1),
-                is_pull_request: false,
-                trigger: Trigger::Comment,
-                requested_by: Login("maintainer".into()),
-                requested_by_id: None,
-                instructions: String::new(),
-                title: String::new(),
-                body: String::new(),
-            })
-            .await
-            .unwrap();
-        Payer {
-            job: job.id,
-            repo_id: job.repo_id,
-            repo: job.repo,
-            installation: job.installation_id,
-            agent: "default".into(),
-        }
+        let repo = format!("acme/repo-{repo_id}");
+        payer_of_new_job(&self.store, delivery, installation, repo_id, &repo).await
     }
 
     async fn session(&self, payer: Payer, job_usd: f64) -> Session {

@@ -16,13 +16,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::payer_of_new_job;
 use agen::budget::MicroUsd;
 use agen::config::{ModelSettings, Source};
 use agen::gateway::Gateway;
-use agen::ids::{DeliveryId, InstallationId, IssueNumber, Login, RepoId, RepoName};
 use agen::sim::model::{ModelSim, ModelSimConfig, Step};
-use agen::store::jobs::{NewJob, Trigger};
-use agen::store::model_calls::Payer;
 use agen::store::Store;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -57,31 +55,8 @@ async fn gateway_process() {
         ("AGEN_JOB_MAX_USD", "1000"),
     ]))
     .unwrap();
-    let job = store
-        .create_job(&NewJob {
-            delivery: DeliveryId("bench".into()),
-            installation: InstallationId(1),
-            repo_id: RepoId(1),
-            repo: RepoName("bench/repo".into()),
-            issue: IssueNumber(1),
-            is_pull_request: false,
-            trigger: Trigger::Comment,
-            requested_by: Login("bench".into()),
-            requested_by_id: None,
-            instructions: String::new(),
-            title: String::new(),
-            body: String::new(),
-        })
-        .await
-        .unwrap();
+    let payer = payer_of_new_job(&store, "bench", 1, 1, "bench/repo").await;
     let gateway = Gateway::new(store, settings);
-    let payer = Payer {
-        job: job.id,
-        repo_id: job.repo_id,
-        repo: job.repo,
-        installation: job.installation_id,
-        agent: "default".into(),
-    };
     let pass = gateway.open_job(payer, gateway.caps(MicroUsd::from_usd(1000.0), None));
     let (serve, _guard) = pass.session();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

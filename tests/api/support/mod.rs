@@ -316,3 +316,40 @@ impl Drop for Env {
         }
     }
 }
+
+/// A job queued straight in `store` (no webhook, no worker), as the payer its model calls are
+/// charged to.
+pub async fn payer_of_new_job(
+    store: &agen::store::Store,
+    delivery: &str,
+    installation: u64,
+    repo_id: u64,
+    repo: &str,
+) -> agen::store::model_calls::Payer {
+    use agen::ids::{DeliveryId, IssueNumber, Login, RepoId, RepoName};
+    use agen::store::jobs::{NewJob, Trigger};
+    let job = store
+        .create_job(&NewJob {
+            delivery: DeliveryId(delivery.into()),
+            installation: InstallationId(installation),
+            repo_id: RepoId(repo_id),
+            repo: RepoName(repo.into()),
+            issue: IssueNumber(1),
+            is_pull_request: false,
+            trigger: Trigger::Comment,
+            requested_by: Login("maintainer".into()),
+            requested_by_id: None,
+            instructions: String::new(),
+            title: String::new(),
+            body: String::new(),
+        })
+        .await
+        .unwrap();
+    agen::store::model_calls::Payer {
+        job: job.id,
+        repo_id: job.repo_id,
+        repo: job.repo,
+        installation: job.installation_id,
+        agent: "default".into(),
+    }
+}
